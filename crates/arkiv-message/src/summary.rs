@@ -1,0 +1,249 @@
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mail_parser::{Address, MessageParser, MimeHeaders, PartType};
+use serde::{Deserialize, Serialize};
+
+/// A mailbox: display name (decoded) and address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Addr {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+/// X-Priority / Importance, normalised; a missing header means `Normal`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+}
+
+/// What the headers say, decoded to UTF-8. Everything is optional: real mail lacks anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub subject: Option<String>,
+    pub from: Vec<Addr>,
+    pub to: Vec<Addr>,
+    pub cc: Vec<Addr>,
+    pub bcc: Vec<Addr>,
+    /// Delivered-To and X-Original-To: where the mail system delivered the message.
+    pub delivered_to: Vec<String>,
+    /// The Date header as seconds since the epoch (UTC).
+    pub date: Option<i64>,
+    pub message_id: Option<String>,
+    pub priority: Priority,
+    pub attachment_names: Vec<String>,
+    pub has_attachments: bool,
+}
+
+impl Summary {
+    /// Every recipient address (To, Cc, Bcc, Delivered-To, X-Original-To), lower-cased, unique.
+    pub fn recipient_addresses(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .to
+            .iter()
+            .chain(&self.cc)
+            .chain(&self.bcc)
+            .map(|a| a.address.to_lowercase())
+            .chain(self.delivered_to.iter().map(|a| a.to_lowercase()))
+            .filter(|a| !a.is_empty())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    pub fn sender_addresses(&self) -> Vec<String> {
+        self.from
+            .iter()
+            .map(|a| a.address.to_lowercase())
+            .filter(|a| !a.is_empty())
+            .collect()
+    }
+}
+
+/// One MIME part body as a byte range of the raw message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartBody {
+    pub range: Range<usize>,
+    /// Content-Transfer-Encoding: base64.
+    pub base64: bool,
+}
+
+/// The parser's view of a message.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedMessage {
+    pub summary: Summary,
+    /// Leaf part bodies of the top-level message, in byte order, non-overlapping.
+    pub bodies: Vec<PartBody>,
+    /// Why the message could not be fully understood (it is still archived).
+    pub problem: Option<String>,
+}
+
+/// Parses a message. Never panics; an unparseable message yields a `problem`.
+pub fn parse(raw: &[u8]) -> ParsedMessage {
+    if raw.is_empty() {
+        return ParsedMessage {
+            problem: Some("empty message".into()),
+            ..Default::default()
+        };
+    }
+    match catch_unwind(AssertUnwindSafe(|| parse_inner(raw))) {
+        Ok(Some(p)) => p,
+        Ok(None) => ParsedMessage {
+            problem: Some("no RFC 5322 header found".into()),
+            ..Default::default()
+        },
+        Err(_) => ParsedMessage {
+            problem: Some("the MIME parser failed on this message".into()),
+            ..Default::default()
+        },
+    }
+}
+
+fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
+    let msg = MessageParser::default().parse(raw)?;
+    let mut summary = Summary {
+        subject: msg.subject().map(clean),
+        from: addrs(msg.from()),
+        to: addrs(msg.to()),
+        cc: addrs(msg.cc()),
+        bcc: addrs(msg.bcc()),
+        date: msg.date().map(|d| d.to_timestamp()),
+        message_id: msg.message_id().map(|s| s.to_string()),
+        ..Default::default()
+    };
+    for (name, value) in msg.headers_raw() {
+        if name.eq_ignore_ascii_case("Delivered-To") || name.eq_ignore_ascii_case("X-Original-To") {
+            let v = value
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim();
+            if !v.is_empty() {
+                summary.delivered_to.push(v.to_string());
+            }
+        }
+        if name.eq_ignore_ascii_case("X-Priority") {
+            summary.priority = match value.trim().chars().next() {
+                Some('1') | Some('2') => Priority::High,
+                Some('4') | Some('5') => Priority::Low,
+                _ => summary.priority,
+            };
+        }
+        if name.eq_ignore_ascii_case("Importance") || name.eq_ignore_ascii_case("Priority") {
+            let v = value.trim().to_ascii_lowercase();
+            if v.starts_with("high") || v.starts_with("urgent") {
+                summary.priority = Priority::High;
+            } else if v.starts_with("low") || v.starts_with("non-urgent") {
+                summary.priority = Priority::Low;
+            }
+        }
+    }
+    for part in msg.attachments() {
+        summary.has_attachments = true;
+        if let Some(name) = part.attachment_name() {
+            summary.attachment_names.push(clean(name));
+        } else if let PartType::Message(m) = &part.body
+            && let Some(s) = m.subject()
+        {
+            summary.attachment_names.push(format!("{}.eml", clean(s)));
+        }
+    }
+    let mut bodies: Vec<PartBody> = msg
+        .parts
+        .iter()
+        .filter(|p| !matches!(p.body, PartType::Multipart(_)))
+        .filter_map(|p| {
+            let (start, end) = (p.offset_body as usize, p.offset_end as usize);
+            (start < end && end <= raw.len()).then(|| PartBody {
+                range: start..end,
+                base64: p
+                    .content_transfer_encoding()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64")),
+            })
+        })
+        .collect();
+    bodies.sort_by_key(|b| b.range.start);
+    let mut last_end = 0;
+    bodies.retain(|b| {
+        let ok = b.range.start >= last_end;
+        if ok {
+            last_end = b.range.end;
+        }
+        ok
+    });
+    Some(ParsedMessage {
+        summary,
+        bodies,
+        problem: None,
+    })
+}
+
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+fn addrs(a: Option<&Address<'_>>) -> Vec<Addr> {
+    let Some(a) = a else { return Vec::new() };
+    a.iter()
+        .map(|x| Addr {
+            name: x.name().map(clean).filter(|n| !n.is_empty()),
+            address: x.address().map(clean).unwrap_or_default(),
+        })
+        .filter(|x| !x.address.is_empty() || x.name.is_some())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIMPLE: &[u8] = b"From: =?UTF-8?B?SsO8cmdlbg==?= <j@example.com>\r\nTo: a@example.com, B <b@example.org>\r\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe?=\r\nDate: Tue, 1 Jul 2003 10:52:37 +0200\r\nMessage-ID: <1@x>\r\nX-Priority: 1 (Highest)\r\nDelivered-To: c@example.com\r\n\r\nbody\r\n";
+
+    #[test]
+    fn decodes_headers() {
+        let p = parse(SIMPLE);
+        assert!(p.problem.is_none());
+        let s = p.summary;
+        assert_eq!(s.subject.as_deref(), Some("Grüße"));
+        assert_eq!(s.from[0].name.as_deref(), Some("Jürgen"));
+        assert_eq!(s.to.len(), 2);
+        assert_eq!(s.date, Some(1_057_049_557));
+        assert_eq!(s.priority, Priority::High);
+        assert_eq!(s.message_id.as_deref(), Some("1@x"));
+        assert_eq!(
+            s.recipient_addresses(),
+            ["a@example.com", "b@example.org", "c@example.com"]
+        );
+    }
+
+    #[test]
+    fn garbage_is_flagged_not_fatal() {
+        assert!(parse(b"").problem.is_some());
+        let junk: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let _ = parse(&junk);
+        let _ = parse(b"\0\0\0\r\n\r\n");
+    }
+
+    #[test]
+    fn finds_part_bodies() {
+        let m = b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhello\n--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename=a.pdf\n\nAAAA\nBBBB\n--b--\n";
+        let p = parse(m);
+        assert!(p.summary.has_attachments);
+        assert_eq!(p.summary.attachment_names, ["a.pdf"]);
+        let b64: Vec<_> = p.bodies.iter().filter(|b| b.base64).collect();
+        assert_eq!(b64.len(), 1);
+        assert!(
+            std::str::from_utf8(&m[b64[0].range.clone()])
+                .unwrap()
+                .starts_with("AAAA\nBBBB")
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! Append-only pack files: `packs/000001.pack`, `000002.pack`, ...
+//!
+//! Only [`PackWriter`] appends, and only the committed length of each pack (kept in the store
+//! database) counts. Bytes past it are the remains of a session that did not commit and are cut
+//! off by [`PackWriter::open`].
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StoreError, io_err};
+
+pub(crate) fn pack_path(dir: &Path, seg: u32) -> PathBuf {
+    dir.join(format!("{seg:06}.pack"))
+}
+
+pub(crate) struct PackWriter {
+    dir: PathBuf,
+    max_bytes: u64,
+    seg: u32,
+    file: File,
+    len: u64,
+    /// Segments written to since the last sync.
+    dirty: Vec<(u32, File)>,
+    /// Lengths to record at commit: segment → length.
+    pub(crate) lengths: BTreeMap<u32, u64>,
+}
+
+impl PackWriter {
+    /// Opens the newest pack for appending, cutting off any uncommitted tail.
+    pub(crate) fn open(dir: &Path, committed: &BTreeMap<u32, u64>, max_bytes: u64) -> Result<Self> {
+        for (&seg, &len) in committed {
+            let path = pack_path(dir, seg);
+            let actual = fs::metadata(&path).map_err(|e| io_err(&path, e))?.len();
+            if actual < len {
+                return Err(StoreError::PackTruncated {
+                    path: path.display().to_string(),
+                    actual,
+                    committed: len,
+                });
+            }
+            if actual > len {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| io_err(&path, e))?;
+                f.set_len(len).map_err(|e| io_err(&path, e))?;
+                f.sync_all().map_err(|e| io_err(&path, e))?;
+            }
+        }
+        let last = committed.keys().next_back().copied().unwrap_or(1);
+        // A pack created after the last commit holds nothing committed.
+        let mut next = last + 1;
+        loop {
+            let p = pack_path(dir, next);
+            if !p.exists() {
+                break;
+            }
+            fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
+            next += 1;
+        }
+        let path = pack_path(dir, last);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        let len = committed.get(&last).copied().unwrap_or(0);
+        if len == 0 {
+            file.set_len(0).map_err(|e| io_err(&path, e))?;
+        }
+        Ok(PackWriter {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            seg: last,
+            file,
+            len,
+            dirty: Vec::new(),
+            lengths: BTreeMap::new(),
+        })
+    }
+
+    /// Appends one record; returns (segment, offset).
+    pub(crate) fn append(&mut self, record: &[u8]) -> Result<(u32, u64)> {
+        if self.len > 0 && self.len + record.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        let path = pack_path(&self.dir, self.seg);
+        self.file.write_all(record).map_err(|e| io_err(&path, e))?;
+        let off = self.len;
+        self.len += record.len() as u64;
+        self.lengths.insert(self.seg, self.len);
+        Ok((self.seg, off))
+    }
+
+    fn rotate(&mut self) -> Result<()> {
+        let next = self.seg + 1;
+        let path = pack_path(&self.dir, next);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        let old = std::mem::replace(&mut self.file, file);
+        self.dirty.push((self.seg, old));
+        self.seg = next;
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable.
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        for (seg, f) in self.dirty.drain(..) {
+            f.sync_data()
+                .map_err(|e| io_err(&pack_path(&self.dir, seg), e))?;
+        }
+        if !self.lengths.is_empty() {
+            self.file
+                .sync_data()
+                .map_err(|e| io_err(&pack_path(&self.dir, self.seg), e))?;
+            if self.lengths.len() > 1 || self.lengths.contains_key(&self.seg) {
+                // New pack files must survive a power loss too: sync the directory.
+                if let Ok(d) = File::open(&self.dir) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `len` bytes at `off` from a pack.
+pub(crate) fn read_at(file: &File, path: &Path, off: u64, len: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, off)
+        .map_err(|e| io_err(path, e))?;
+    Ok(buf)
+}

@@ -1,0 +1,786 @@
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arkiv_crypto::{DataKey, MasterKey};
+use arkiv_types::{ContentHash, FolderId, MessageId, StoreId, UserId};
+use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::blob::{self, HEADER_LEN};
+use crate::error::{Result, StoreError, db_err, io_err};
+use crate::pack::{self, PackWriter};
+use crate::recipe::{self, PreparedContent, StoreKeys};
+use crate::records::{self, BlobLoc, ContentRecord, MessageRecord, StoreCounters};
+
+pub(crate) const INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("info");
+pub(crate) const SEGMENTS: TableDefinition<u32, u64> = TableDefinition::new("segments");
+pub(crate) const BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blobs");
+pub(crate) const CONTENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("contents");
+pub(crate) const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+pub(crate) const PLACEMENTS: TableDefinition<&[u8], u64> = TableDefinition::new("placements");
+pub(crate) const SOURCE_ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("source_items");
+pub(crate) const FOLDER_MESSAGES: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("folder_messages");
+pub(crate) const FOLDER_COUNTS: TableDefinition<u64, (u64, u64)> =
+    TableDefinition::new("folder_counts");
+
+const FORMAT: &[u8] = b"arkiv-store-1";
+const DB_FILE: &str = "store.redb";
+const PACK_DIR: &str = "packs";
+
+/// Where a store keeps its parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreDirs {
+    /// Folder information and metadata (`store.redb`).
+    pub meta: PathBuf,
+    /// Email headers and contents (`packs/`).
+    pub content: PathBuf,
+}
+
+impl StoreDirs {
+    pub fn single(base: &Path) -> Self {
+        StoreDirs {
+            meta: base.to_path_buf(),
+            content: base.to_path_buf(),
+        }
+    }
+    fn db_path(&self) -> PathBuf {
+        self.meta.join(DB_FILE)
+    }
+    pub(crate) fn pack_dir(&self) -> PathBuf {
+        self.content.join(PACK_DIR)
+    }
+}
+
+/// An open archive store.
+pub struct Store {
+    id: StoreId,
+    dirs: StoreDirs,
+    db: Database,
+    keys: StoreKeys,
+    segment_bytes: u64,
+    writer: Mutex<Option<PackWriter>>,
+    readers: Mutex<HashMap<u32, Arc<File>>>,
+}
+
+fn open_db(path: &Path, create: bool) -> Result<Database> {
+    let mut b = Database::builder();
+    // Keep the page cache modest: the store must run in a few hundred MB whatever its size.
+    b.set_cache_size(32 * 1024 * 1024);
+    let r = if create { b.create(path) } else { b.open(path) };
+    r.map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Db {
+            path: path.display().to_string(),
+            detail: "already open in another process (is an arkiv server or import running?)"
+                .into(),
+        },
+        e => db_err(path, e),
+    })
+}
+
+fn ensure_empty_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let mut entries = fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
+        if entries.next().is_some() {
+            return Err(StoreError::NotEmpty {
+                path: dir.display().to_string(),
+            });
+        }
+    }
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))
+}
+
+impl Store {
+    /// Creates a new, empty store in empty (or new) directories.
+    pub fn create(
+        id: StoreId,
+        dirs: StoreDirs,
+        master: &MasterKey,
+        segment_bytes: u64,
+    ) -> Result<Store> {
+        ensure_empty_dir(&dirs.meta)?;
+        if dirs.content != dirs.meta {
+            ensure_empty_dir(&dirs.content)?;
+        }
+        fs::create_dir_all(dirs.pack_dir()).map_err(|e| io_err(&dirs.pack_dir(), e))?;
+        let uuid = new_uuid()?;
+        let dk = DataKey::generate()?;
+        let wrapped = master.wrap_data_key(&dk, &uuid)?;
+        let path = dirs.db_path();
+        let db = open_db(&path, true)?;
+        let txn = db.begin_write().map_err(|e| db_err(&path, e))?;
+        {
+            let mut info = txn.open_table(INFO).map_err(|e| db_err(&path, e))?;
+            info.insert("format", FORMAT)
+                .map_err(|e| db_err(&path, e))?;
+            info.insert("uuid", uuid.as_bytes())
+                .map_err(|e| db_err(&path, e))?;
+            info.insert("data_key", wrapped.as_slice())
+                .map_err(|e| db_err(&path, e))?;
+            let c = postcard::to_stdvec(&(1u64, StoreCounters::default())).expect("serializes");
+            info.insert("counters", c.as_slice())
+                .map_err(|e| db_err(&path, e))?;
+            txn.open_table(SEGMENTS).map_err(|e| db_err(&path, e))?;
+            txn.open_table(BLOBS).map_err(|e| db_err(&path, e))?;
+            txn.open_table(CONTENTS).map_err(|e| db_err(&path, e))?;
+            txn.open_table(MESSAGES).map_err(|e| db_err(&path, e))?;
+            txn.open_table(PLACEMENTS).map_err(|e| db_err(&path, e))?;
+            txn.open_table(SOURCE_ITEMS).map_err(|e| db_err(&path, e))?;
+            txn.open_table(FOLDER_MESSAGES)
+                .map_err(|e| db_err(&path, e))?;
+            txn.open_table(FOLDER_COUNTS)
+                .map_err(|e| db_err(&path, e))?;
+        }
+        txn.commit().map_err(|e| db_err(&path, e))?;
+        drop(db);
+        Store::open(id, dirs, master, segment_bytes)
+    }
+
+    /// Opens an existing store; refuses a missing directory or a store of another key.
+    pub fn open(
+        id: StoreId,
+        dirs: StoreDirs,
+        master: &MasterKey,
+        segment_bytes: u64,
+    ) -> Result<Store> {
+        for d in [&dirs.meta, &dirs.content] {
+            if !d.is_dir() {
+                return Err(StoreError::MissingDir {
+                    path: d.display().to_string(),
+                });
+            }
+        }
+        let path = dirs.db_path();
+        if !path.is_file() {
+            return Err(StoreError::MissingDir {
+                path: path.display().to_string(),
+            });
+        }
+        let db = open_db(&path, false)?;
+        let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
+        let info = txn.open_table(INFO).map_err(|e| db_err(&path, e))?;
+        let get = |k: &str| -> Result<Vec<u8>> {
+            info.get(k)
+                .map_err(|e| db_err(&path, e))?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| db_err(&path, format!("missing '{k}' (not an Arkiv store?)")))
+        };
+        if get("format")? != FORMAT {
+            return Err(db_err(&path, "unknown store format"));
+        }
+        let uuid = String::from_utf8(get("uuid")?).map_err(|e| db_err(&path, e))?;
+        let dk = master.unwrap_data_key(&get("data_key")?, &uuid)?;
+        drop(info);
+        drop(txn);
+        Ok(Store {
+            id,
+            keys: StoreKeys::new(&dk),
+            dirs,
+            db,
+            segment_bytes,
+            writer: Mutex::new(None),
+            readers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn id(&self) -> StoreId {
+        self.id
+    }
+
+    pub fn dirs(&self) -> &StoreDirs {
+        &self.dirs
+    }
+
+    pub fn keys(&self) -> &StoreKeys {
+        &self.keys
+    }
+
+    pub(crate) fn db_path(&self) -> PathBuf {
+        self.dirs.db_path()
+    }
+
+    pub(crate) fn dberr(&self, e: impl std::fmt::Display) -> StoreError {
+        db_err(&self.db_path(), e)
+    }
+
+    pub(crate) fn read_txn(&self) -> Result<redb::ReadTransaction> {
+        self.db.begin_read().map_err(|e| self.dberr(e))
+    }
+
+    /// Starts a write session (one redb transaction plus pack appends).
+    pub fn write(&self) -> Result<WriteSession<'_>> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let txn = self.db.begin_write().map_err(|e| self.dberr(e))?;
+        if guard.is_none() {
+            let committed = read_segments(&txn, self)?;
+            *guard = Some(PackWriter::open(
+                &self.dirs.pack_dir(),
+                &committed,
+                self.segment_bytes,
+            )?);
+        }
+        let (next_num, counters) = read_counters_w(&txn, self)?;
+        Ok(WriteSession {
+            store: self,
+            txn: Some(txn),
+            pack: guard,
+            next_num,
+            counters,
+        })
+    }
+
+    /// Whether a blob is already stored (a snapshot: the writer re-checks).
+    pub fn has_blob(&self, id: &[u8; 32]) -> Result<bool> {
+        let t = self.read_txn()?;
+        let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
+        Ok(blobs
+            .get(id.as_slice())
+            .map_err(|e| self.dberr(e))?
+            .is_some())
+    }
+
+    pub fn has_content(&self, hash: &ContentHash) -> Result<bool> {
+        let t = self.read_txn()?;
+        let c = t.open_table(CONTENTS).map_err(|e| self.dberr(e))?;
+        Ok(c.get(self.keys.content_key(hash).as_slice())
+            .map_err(|e| self.dberr(e))?
+            .is_some())
+    }
+
+    /// Cuts a message into sealed blobs, skipping blobs the store already has.
+    pub fn prepare(
+        &self,
+        raw: &[u8],
+        hash: ContentHash,
+        parsed: &arkiv_message::ParsedMessage,
+        threshold: usize,
+    ) -> Result<PreparedContent> {
+        let t = self.read_txn()?;
+        let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
+        let exists = |id: &[u8; 32]| matches!(blobs.get(id.as_slice()), Ok(Some(_)));
+        recipe::prepare(&self.keys, raw, hash, parsed, threshold, &exists)
+    }
+
+    pub fn placement_key(&self, folder: FolderId, hash: &ContentHash) -> [u8; 32] {
+        self.keys
+            .placement_ids
+            .hash_parts(&[&folder.0.to_le_bytes(), &hash.0])
+    }
+
+    fn source_key(&self, source: &str, user: UserId, hash: &ContentHash) -> [u8; 32] {
+        self.keys
+            .source_ids
+            .hash_parts(&[source.as_bytes(), &user.0.to_le_bytes(), &hash.0])
+    }
+
+    /// The message holding `hash` in `folder`, if any.
+    pub fn find_placement(&self, folder: FolderId, hash: &ContentHash) -> Result<Option<u64>> {
+        let t = self.read_txn()?;
+        let p = t.open_table(PLACEMENTS).map_err(|e| self.dberr(e))?;
+        Ok(p.get(self.placement_key(folder, hash).as_slice())
+            .map_err(|e| self.dberr(e))?
+            .map(|v| v.value()))
+    }
+
+    /// Messages archived from `source` with `hash` for `user`.
+    pub fn source_items(&self, source: &str, user: UserId, hash: &ContentHash) -> Result<Vec<u64>> {
+        let t = self.read_txn()?;
+        let s = t.open_table(SOURCE_ITEMS).map_err(|e| self.dberr(e))?;
+        let v = s
+            .get(self.source_key(source, user, hash).as_slice())
+            .map_err(|e| self.dberr(e))?;
+        Ok(
+            v.map(|v| postcard::from_bytes(v.value()).unwrap_or_default())
+                .unwrap_or_default(),
+        )
+    }
+
+    pub fn message(&self, num: u64) -> Result<MessageRecord> {
+        let t = self.read_txn()?;
+        let m = t.open_table(MESSAGES).map_err(|e| self.dberr(e))?;
+        let v = m
+            .get(num)
+            .map_err(|e| self.dberr(e))?
+            .ok_or(StoreError::NoSuchMessage(MessageId::new(self.id, num)))?;
+        records::open(
+            &self.keys.record_sealer,
+            &records::message_ad(num),
+            v.value(),
+            "a message record",
+        )
+    }
+
+    /// All message numbers, in order.
+    pub fn message_nums(&self) -> Result<Vec<u64>> {
+        let t = self.read_txn()?;
+        let m = t.open_table(MESSAGES).map_err(|e| self.dberr(e))?;
+        let mut out = Vec::new();
+        for r in m.iter().map_err(|e| self.dberr(e))? {
+            out.push(r.map_err(|e| self.dberr(e))?.0.value());
+        }
+        Ok(out)
+    }
+
+    /// The original bytes of a message, checked against its hash.
+    pub fn read_message(&self, num: u64) -> Result<Vec<u8>> {
+        let rec = self.message(num)?;
+        self.read_content(&rec.content_key)
+            .map_err(|e| StoreError::Damaged {
+                id: MessageId::new(self.id, num).to_string(),
+                detail: e.to_string(),
+            })
+    }
+
+    pub(crate) fn content_record(&self, key: &[u8; 32]) -> Result<ContentRecord> {
+        let t = self.read_txn()?;
+        let c = t.open_table(CONTENTS).map_err(|e| self.dberr(e))?;
+        let v = c
+            .get(key.as_slice())
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| StoreError::Malformed {
+                what: "content".into(),
+                detail: "content record missing".into(),
+            })?;
+        records::open(
+            &self.keys.record_sealer,
+            &records::content_ad(key),
+            v.value(),
+            "a content record",
+        )
+    }
+
+    pub(crate) fn read_content(&self, key: &[u8; 32]) -> Result<Vec<u8>> {
+        let rec = self.content_record(key)?;
+        let t = self.read_txn()?;
+        let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
+        let mut read = |id: &[u8; 32]| -> Result<Vec<u8>> {
+            let loc = blobs
+                .get(id.as_slice())
+                .map_err(|e| self.dberr(e))?
+                .ok_or_else(|| StoreError::Malformed {
+                    what: "blob".into(),
+                    detail: "blob missing from the index".into(),
+                })?;
+            let loc: BlobLoc =
+                postcard::from_bytes(loc.value()).map_err(|e| StoreError::Malformed {
+                    what: "blob location".into(),
+                    detail: e.to_string(),
+                })?;
+            self.read_blob(id, &loc)
+        };
+        let bytes = recipe::reconstruct(&rec, &mut read)?;
+        if bytes.len() as u64 != rec.size || ContentHash::of(&bytes) != rec.hash {
+            return Err(StoreError::Malformed {
+                what: "content".into(),
+                detail: "hash mismatch after reconstruction".into(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    pub(crate) fn read_blob(&self, id: &[u8; 32], loc: &BlobLoc) -> Result<Vec<u8>> {
+        let path = pack::pack_path(&self.dirs.pack_dir(), loc.seg);
+        let file = self.pack_file(loc.seg)?;
+        let rec = pack::read_at(&file, &path, loc.off, HEADER_LEN + loc.len as usize)?;
+        match blob::parse_header(&rec) {
+            Some((k, len)) if &k == id && len == loc.len => {}
+            _ => {
+                return Err(StoreError::Malformed {
+                    what: format!("blob at {}:{}", path.display(), loc.off),
+                    detail: "record header does not match the index".into(),
+                });
+            }
+        }
+        blob::open(
+            &self.keys.blob_sealer,
+            id,
+            &rec[HEADER_LEN..],
+            "a content blob",
+        )
+    }
+
+    pub(crate) fn pack_file(&self, seg: u32) -> Result<Arc<File>> {
+        let mut r = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = r.get(&seg) {
+            return Ok(f.clone());
+        }
+        let path = pack::pack_path(&self.dirs.pack_dir(), seg);
+        let f = Arc::new(File::open(&path).map_err(|e| io_err(&path, e))?);
+        r.insert(seg, f.clone());
+        Ok(f)
+    }
+
+    /// Message numbers in a folder.
+    pub fn folder_messages(&self, folder: FolderId) -> Result<Vec<u64>> {
+        let t = self.read_txn()?;
+        let fm = t.open_table(FOLDER_MESSAGES).map_err(|e| self.dberr(e))?;
+        let mut out = Vec::new();
+        for r in fm
+            .range((folder.0, 0)..=(folder.0, u64::MAX))
+            .map_err(|e| self.dberr(e))?
+        {
+            out.push(r.map_err(|e| self.dberr(e))?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    /// Per folder: (messages, original bytes).
+    pub fn folder_counts(&self) -> Result<BTreeMap<FolderId, (u64, u64)>> {
+        let t = self.read_txn()?;
+        let fc = t.open_table(FOLDER_COUNTS).map_err(|e| self.dberr(e))?;
+        let mut out = BTreeMap::new();
+        for r in fc.iter().map_err(|e| self.dberr(e))? {
+            let (k, v) = r.map_err(|e| self.dberr(e))?;
+            out.insert(FolderId(k.value()), v.value());
+        }
+        Ok(out)
+    }
+
+    pub fn counters(&self) -> Result<StoreCounters> {
+        let t = self.read_txn()?;
+        let info = t.open_table(INFO).map_err(|e| self.dberr(e))?;
+        let v = info
+            .get("counters")
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| self.dberr("counters missing"))?;
+        let (_, c): (u64, StoreCounters) =
+            postcard::from_bytes(v.value()).map_err(|e| self.dberr(e))?;
+        Ok(c)
+    }
+}
+
+fn read_segments(txn: &WriteTransaction, store: &Store) -> Result<BTreeMap<u32, u64>> {
+    let t = txn.open_table(SEGMENTS).map_err(|e| store.dberr(e))?;
+    let mut out = BTreeMap::new();
+    for r in t.iter().map_err(|e| store.dberr(e))? {
+        let (k, v) = r.map_err(|e| store.dberr(e))?;
+        out.insert(k.value(), v.value());
+    }
+    Ok(out)
+}
+
+fn read_counters_w(txn: &WriteTransaction, store: &Store) -> Result<(u64, StoreCounters)> {
+    let info = txn.open_table(INFO).map_err(|e| store.dberr(e))?;
+    let v = info
+        .get("counters")
+        .map_err(|e| store.dberr(e))?
+        .ok_or_else(|| store.dberr("counters missing"))?;
+    postcard::from_bytes(v.value()).map_err(|e| store.dberr(e))
+}
+
+fn new_uuid() -> Result<String> {
+    let mut b = [0u8; 16];
+    arkiv_crypto::random_bytes(&mut b)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// One write transaction on a store. Nothing is visible or durable until [`WriteSession::commit`].
+pub struct WriteSession<'a> {
+    store: &'a Store,
+    /// `None` only after commit or abort.
+    txn: Option<WriteTransaction>,
+    pack: MutexGuard<'a, Option<PackWriter>>,
+    next_num: u64,
+    counters: StoreCounters,
+}
+
+impl WriteSession<'_> {
+    fn tx(&self) -> &WriteTransaction {
+        self.txn.as_ref().expect("session is open")
+    }
+
+    fn e(&self, e: impl std::fmt::Display) -> StoreError {
+        self.store.dberr(e)
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// Messages in the store including this session's.
+    pub fn message_count(&self) -> u64 {
+        self.counters.messages
+    }
+
+    pub fn has_content(&self, content_key: &[u8; 32]) -> Result<bool> {
+        let c = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
+        Ok(c.get(content_key.as_slice())
+            .map_err(|e| self.e(e))?
+            .is_some())
+    }
+
+    /// Stores the content if the store does not have it yet. `raw` is needed only when a blob
+    /// the preparation skipped as existing is missing now (it cannot be, blobs are never removed
+    /// while a session runs, but the writer does not rely on that).
+    pub fn store_content(
+        &mut self,
+        prepared: &PreparedContent,
+        raw: &[u8],
+        parsed: &arkiv_message::ParsedMessage,
+        threshold: usize,
+    ) -> Result<()> {
+        if self.has_content(&prepared.content_key)? {
+            return Ok(());
+        }
+        let mut needed: Vec<[u8; 32]> = vec![prepared.record.skeleton];
+        needed.extend(prepared.record.inserts.iter().map(|i| i.blob));
+        let mut missing = Vec::new();
+        {
+            let blobs = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
+            for id in &needed {
+                if blobs.get(id.as_slice()).map_err(|e| self.e(e))?.is_none()
+                    && !missing.contains(id)
+                {
+                    missing.push(*id);
+                }
+            }
+        }
+        let mut sealed: Vec<&blob::SealedBlob> = Vec::new();
+        let mut fresh = None;
+        for id in &missing {
+            match prepared.blobs.iter().find(|b| &b.key == id) {
+                Some(b) => sealed.push(b),
+                None => {
+                    fresh = Some(recipe::prepare(
+                        self.store.keys(),
+                        raw,
+                        prepared.hash,
+                        parsed,
+                        threshold,
+                        &|_| false,
+                    )?);
+                    break;
+                }
+            }
+        }
+        if let Some(f) = &fresh {
+            sealed = f
+                .blobs
+                .iter()
+                .filter(|b| missing.contains(&b.key))
+                .collect();
+        }
+        let pack = self
+            .pack
+            .as_mut()
+            .expect("pack writer opened with the session");
+        let mut locs = Vec::with_capacity(sealed.len());
+        for b in sealed {
+            let (seg, off) = pack.append(&b.record)?;
+            let loc = BlobLoc {
+                seg,
+                off,
+                len: (b.record.len() - HEADER_LEN) as u32,
+                raw_len: b.raw_len,
+            };
+            locs.push((b.key, loc));
+            self.counters.blobs += 1;
+            self.counters.blob_bytes += b.raw_len;
+            self.counters.stored_bytes += b.record.len() as u64;
+        }
+        {
+            let mut blobs = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
+            for (key, loc) in &locs {
+                let v = postcard::to_stdvec(loc).expect("serializes");
+                blobs
+                    .insert(key.as_slice(), v.as_slice())
+                    .map_err(|e| self.e(e))?;
+            }
+        }
+        let record = fresh
+            .as_ref()
+            .map(|f| &f.record)
+            .unwrap_or(&prepared.record);
+        let sealed = records::seal(
+            &self.store.keys.record_sealer,
+            &records::content_ad(&prepared.content_key),
+            record,
+        )?;
+        {
+            let mut c = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
+            c.insert(prepared.content_key.as_slice(), sealed.as_slice())
+                .map_err(|e| self.e(e))?;
+        }
+        self.counters.contents += 1;
+        self.counters.content_bytes += prepared.size;
+        Ok(())
+    }
+
+    pub fn find_placement(&self, folder: FolderId, hash: &ContentHash) -> Result<Option<u64>> {
+        let p = self.tx().open_table(PLACEMENTS).map_err(|e| self.e(e))?;
+        let key = self.store.placement_key(folder, hash);
+        Ok(p.get(key.as_slice())
+            .map_err(|e| self.e(e))?
+            .map(|v| v.value()))
+    }
+
+    pub fn source_items(&self, source: &str, user: UserId, hash: &ContentHash) -> Result<Vec<u64>> {
+        let s = self.tx().open_table(SOURCE_ITEMS).map_err(|e| self.e(e))?;
+        let v = s
+            .get(self.store.source_key(source, user, hash).as_slice())
+            .map_err(|e| self.e(e))?;
+        Ok(
+            v.map(|v| postcard::from_bytes(v.value()).unwrap_or_default())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Adds a message whose content is stored (see [`WriteSession::store_content`]).
+    pub fn add_message(&mut self, record: &MessageRecord) -> Result<MessageId> {
+        if !self.has_content(&record.content_key)? {
+            return Err(StoreError::Malformed {
+                what: "message".into(),
+                detail: "content not stored".into(),
+            });
+        }
+        let num = self.next_num;
+        self.next_num += 1;
+        let sealed = records::seal(
+            &self.store.keys.record_sealer,
+            &records::message_ad(num),
+            record,
+        )?;
+        self.tx()
+            .open_table(MESSAGES)
+            .map_err(|e| self.e(e))?
+            .insert(num, sealed.as_slice())
+            .map_err(|e| self.e(e))?;
+        let pkey = self.store.placement_key(record.folder, &record.hash);
+        self.tx()
+            .open_table(PLACEMENTS)
+            .map_err(|e| self.e(e))?
+            .insert(pkey.as_slice(), num)
+            .map_err(|e| self.e(e))?;
+        self.tx()
+            .open_table(FOLDER_MESSAGES)
+            .map_err(|e| self.e(e))?
+            .insert((record.folder.0, num), ())
+            .map_err(|e| self.e(e))?;
+        self.bump_folder(record.folder, 1, record.size as i64)?;
+        if let Some(src) = &record.source {
+            let mut items = self.source_items(src, record.user, &record.hash)?;
+            items.push(num);
+            let skey = self.store.source_key(src, record.user, &record.hash);
+            let v = postcard::to_stdvec(&items).expect("serializes");
+            self.tx()
+                .open_table(SOURCE_ITEMS)
+                .map_err(|e| self.e(e))?
+                .insert(skey.as_slice(), v.as_slice())
+                .map_err(|e| self.e(e))?;
+        }
+        self.counters.messages += 1;
+        self.counters.original_bytes += record.size;
+        Ok(MessageId::new(self.store.id, num))
+    }
+
+    /// Moves a message to another folder (a re-run saw it moved in its source).
+    pub fn move_message(&mut self, num: u64, to: FolderId) -> Result<()> {
+        let mut rec: MessageRecord = {
+            let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
+            let v = m
+                .get(num)
+                .map_err(|e| self.e(e))?
+                .ok_or(StoreError::NoSuchMessage(MessageId::new(
+                    self.store.id,
+                    num,
+                )))?;
+            records::open(
+                &self.store.keys.record_sealer,
+                &records::message_ad(num),
+                v.value(),
+                "a message record",
+            )?
+        };
+        let from = rec.folder;
+        if from == to {
+            return Ok(());
+        }
+        rec.folder = to;
+        let sealed = records::seal(
+            &self.store.keys.record_sealer,
+            &records::message_ad(num),
+            &rec,
+        )?;
+        self.tx()
+            .open_table(MESSAGES)
+            .map_err(|e| self.e(e))?
+            .insert(num, sealed.as_slice())
+            .map_err(|e| self.e(e))?;
+        {
+            let mut p = self.tx().open_table(PLACEMENTS).map_err(|e| self.e(e))?;
+            p.remove(self.store.placement_key(from, &rec.hash).as_slice())
+                .map_err(|e| self.e(e))?;
+            p.insert(self.store.placement_key(to, &rec.hash).as_slice(), num)
+                .map_err(|e| self.e(e))?;
+        }
+        {
+            let mut fm = self
+                .tx()
+                .open_table(FOLDER_MESSAGES)
+                .map_err(|e| self.e(e))?;
+            fm.remove((from.0, num)).map_err(|e| self.e(e))?;
+            fm.insert((to.0, num), ()).map_err(|e| self.e(e))?;
+        }
+        self.bump_folder(from, -1, -(rec.size as i64))?;
+        self.bump_folder(to, 1, rec.size as i64)?;
+        Ok(())
+    }
+
+    fn bump_folder(&mut self, folder: FolderId, count: i64, bytes: i64) -> Result<()> {
+        let mut fc = self.tx().open_table(FOLDER_COUNTS).map_err(|e| self.e(e))?;
+        let (c, b) = fc
+            .get(folder.0)
+            .map_err(|e| self.e(e))?
+            .map(|v| v.value())
+            .unwrap_or((0, 0));
+        let c = (c as i64 + count).max(0) as u64;
+        let b = (b as i64 + bytes).max(0) as u64;
+        if c == 0 {
+            fc.remove(folder.0).map_err(|e| self.e(e))?;
+        } else {
+            fc.insert(folder.0, (c, b)).map_err(|e| self.e(e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the session durable: pack data first, then the database commit.
+    pub fn commit(mut self) -> Result<()> {
+        let pack = self
+            .pack
+            .as_mut()
+            .expect("pack writer opened with the session");
+        pack.sync()?;
+        let lengths = std::mem::take(&mut pack.lengths);
+        {
+            let mut s = self.tx().open_table(SEGMENTS).map_err(|e| self.e(e))?;
+            for (seg, len) in &lengths {
+                s.insert(*seg, *len).map_err(|e| self.e(e))?;
+            }
+            let mut info = self.tx().open_table(INFO).map_err(|e| self.e(e))?;
+            let c = postcard::to_stdvec(&(self.next_num, &self.counters)).expect("serializes");
+            info.insert("counters", c.as_slice())
+                .map_err(|e| self.e(e))?;
+        }
+        let store = self.store;
+        let txn = self.txn.take().expect("session is open");
+        let res = txn.commit().map_err(|e| store.dberr(e));
+        if res.is_err() {
+            // The database kept the old state; forget the appended bytes too.
+            *self.pack = None;
+        }
+        res
+    }
+}
+
+impl Drop for WriteSession<'_> {
+    /// A session dropped without commit (an error, a cancelled import) leaves no trace: redb
+    /// rolls the transaction back, and the pack writer is reopened, which cuts the pack back
+    /// to its committed length.
+    fn drop(&mut self) {
+        if let Some(txn) = self.txn.take() {
+            let _ = txn.abort();
+            *self.pack = None;
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The store on its own: round trips, single-instance storage, rollback, corruption.
+
+use arkiv_crypto::MasterKey;
+use arkiv_store::{MessageRecord, Store, StoreDirs};
+use arkiv_types::{ContentHash, FolderId, StoreId, Timestamp, UserId};
+
+const THRESHOLD: usize = 32 * 1024;
+
+fn attachment(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn b64(data: &[u8], eol: &str) -> String {
+    // A small independent encoder so the test does not trust the code under test.
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        s.push(T[(n >> 18) as usize & 63] as char);
+        s.push(T[(n >> 12) as usize & 63] as char);
+        s.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        s.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    s.as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join(eol)
+        + eol
+}
+
+fn message(subject: &str, att: &[u8], eol: &str) -> Vec<u8> {
+    format!(
+        "From: a@example.com{e}To: b@example.com{e}Subject: {subject}{e}MIME-Version: 1.0{e}Content-Type: multipart/mixed; boundary=\"XX\"{e}{e}--XX{e}Content-Type: text/plain{e}{e}Hello {subject}{e}--XX{e}Content-Type: application/octet-stream{e}Content-Transfer-Encoding: base64{e}Content-Disposition: attachment; filename=\"a.bin\"{e}{e}{}--XX--{e}",
+        b64(att, eol),
+        e = eol
+    )
+    .into_bytes()
+}
+
+fn archive(store: &Store, raw: &[u8], folder: u64) -> arkiv_types::MessageId {
+    let parsed = arkiv_message::parse(raw);
+    let hash = ContentHash::of(raw);
+    let prepared = store.prepare(raw, hash, &parsed, THRESHOLD).unwrap();
+    let mut s = store.write().unwrap();
+    s.store_content(&prepared, raw, &parsed, THRESHOLD).unwrap();
+    let id = s
+        .add_message(&MessageRecord {
+            content_key: prepared.content_key,
+            hash,
+            size: raw.len() as u64,
+            user: UserId(1),
+            folder: FolderId(folder),
+            archived_at: Timestamp::now(),
+            source: None,
+            summary: parsed.summary.clone(),
+            problem: parsed.problem.clone(),
+        })
+        .unwrap();
+    s.commit().unwrap();
+    id
+}
+
+#[test]
+fn same_attachment_in_different_messages_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    let store = Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let att = attachment(7, 300_000);
+    let m1 = message("one", &att, "\r\n");
+    let m2 = message("two", &att, "\n");
+    let id1 = archive(&store, &m1, 10);
+    let id2 = archive(&store, &m2, 10);
+    let id3 = archive(&store, &m1, 11); // same bytes, another folder: content once
+    assert_eq!(store.read_message(id1.num).unwrap(), m1);
+    assert_eq!(store.read_message(id2.num).unwrap(), m2);
+    assert_eq!(store.read_message(id3.num).unwrap(), m1);
+    let c = store.counters().unwrap();
+    assert_eq!(c.messages, 3);
+    assert_eq!(c.contents, 2);
+    // Two skeletons + one attachment, stored decoded: well under one base64 copy.
+    assert_eq!(c.blobs, 3);
+    assert!(c.stored_bytes < 320_000, "stored {}", c.stored_bytes);
+    assert!(store.verify(&mut |_, _| {}).unwrap().is_clean());
+    // The data directory does not contain the subject in the clear.
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(6).any(|w| w == b"Hello "),
+            "{} leaks content",
+            entry.display()
+        );
+    }
+}
+
+#[test]
+fn dropped_session_leaves_nothing_and_packs_are_cut_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    let store = Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let kept = message("kept", &attachment(1, 50_000), "\n");
+    archive(&store, &kept, 1);
+    let before = store.counters().unwrap();
+    {
+        let raw = message("lost", &attachment(2, 80_000), "\n");
+        let parsed = arkiv_message::parse(&raw);
+        let p = store
+            .prepare(&raw, ContentHash::of(&raw), &parsed, THRESHOLD)
+            .unwrap();
+        let mut s = store.write().unwrap();
+        s.store_content(&p, &raw, &parsed, THRESHOLD).unwrap();
+        // dropped without commit
+    }
+    assert_eq!(store.counters().unwrap(), before);
+    let again = message("after", &attachment(3, 40_000), "\n");
+    let id = archive(&store, &again, 1);
+    assert_eq!(store.read_message(id.num).unwrap(), again);
+    let report = store.verify(&mut |_, _| {}).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+#[test]
+fn corruption_is_detected_and_never_returns_wrong_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    let store = Store::create(StoreId(4), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let a = archive(&store, &message("a", &attachment(1, 60_000), "\n"), 1);
+    let b = archive(&store, &message("b", &attachment(2, 60_000), "\n"), 1);
+    drop(store);
+    let pack = dir.path().join("packs/000001.pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let at = bytes.len() - 1000; // inside the last blob written (b's skeleton or attachment)
+    bytes[at] ^= 0x40;
+    std::fs::write(&pack, &bytes).unwrap();
+    let store = Store::open(StoreId(4), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    assert!(store.read_message(a.num).is_ok());
+    let err = store.read_message(b.num).unwrap_err().to_string();
+    assert!(err.contains("4:"), "{err}");
+    let report = store.verify(&mut |_, _| {}).unwrap();
+    let named: Vec<_> = report
+        .problems
+        .iter()
+        .filter_map(|p| p.message.clone())
+        .collect();
+    assert_eq!(named, vec![b.to_string()]);
+}
+
+#[test]
+fn wrong_master_key_and_missing_directory_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let other = MasterKey::generate().unwrap();
+    let e = Store::open(StoreId(1), StoreDirs::single(dir.path()), &other, 1 << 30)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("decryption failed"), "{e}");
+    let gone = dir.path().join("nope");
+    let e = Store::open(StoreId(1), StoreDirs::single(&gone), &mk, 1 << 30)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("is missing"), "{e}");
+    assert!(
+        Store::create(StoreId(2), StoreDirs::single(dir.path()), &mk, 1 << 30).is_err(),
+        "not empty"
+    );
+}
+
+#[test]
+fn packs_roll_over_at_the_segment_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    let store = Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 200_000).unwrap();
+    let ids: Vec<_> = (0..6)
+        .map(|i| {
+            (
+                i,
+                archive(
+                    &store,
+                    &message(&format!("m{i}"), &attachment(i, 90_000), "\n"),
+                    1,
+                ),
+            )
+        })
+        .collect();
+    for (i, id) in ids {
+        assert_eq!(
+            store.read_message(id.num).unwrap(),
+            message(&format!("m{i}"), &attachment(i, 90_000), "\n")
+        );
+    }
+    assert!(dir.path().join("packs/000003.pack").exists());
+    assert!(store.verify(&mut |_, _| {}).unwrap().is_clean());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
