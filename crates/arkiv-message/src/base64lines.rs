@@ -34,13 +34,13 @@ pub fn analyze(body: &[u8]) -> Option<(Vec<u8>, Layout)> {
             crlf: false,
             final_newline: false,
         };
-        return (body.len() % 4 == 0 && encode(&decoded, layout) == body)
+        return (body.len().is_multiple_of(4) && encode(&decoded, layout) == body)
             .then_some((decoded, layout));
     };
     let crlf = first_nl > 0 && body[first_nl - 1] == b'\r';
     let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
     let line_len = first_nl - usize::from(crlf);
-    if line_len == 0 || line_len % 4 != 0 {
+    if line_len == 0 || !line_len.is_multiple_of(4) {
         return None;
     }
     let mut text = Vec::with_capacity(body.len());

@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use arkiv_crypto::{DataKey, MasterKey};
 use arkiv_types::{ContentHash, FolderId, MessageId, StoreId, UserId};
@@ -208,23 +208,23 @@ impl Store {
         self.db.begin_read().map_err(|e| self.dberr(e))
     }
 
-    /// Starts a write session (one redb transaction plus pack appends).
-    pub fn write(&self) -> Result<WriteSession<'_>> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+    /// Starts a write session (one redb transaction plus pack appends). Sessions on one store
+    /// are serialized by redb's writer lock; do not open two on the same thread.
+    pub fn write(self: &Arc<Self>) -> Result<WriteSession> {
         let txn = self.db.begin_write().map_err(|e| self.dberr(e))?;
-        if guard.is_none() {
-            let committed = read_segments(&txn, self)?;
-            *guard = Some(PackWriter::open(
-                &self.dirs.pack_dir(),
-                &committed,
-                self.segment_bytes,
-            )?);
-        }
+        let taken = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let pack = match taken {
+            Some(p) => p,
+            None => {
+                let committed = read_segments(&txn, self)?;
+                PackWriter::open(&self.dirs.pack_dir(), &committed, self.segment_bytes)?
+            }
+        };
         let (next_num, counters) = read_counters_w(&txn, self)?;
         Ok(WriteSession {
-            store: self,
+            store: self.clone(),
             txn: Some(txn),
-            pack: guard,
+            pack: Some(pack),
             next_num,
             counters,
         })
@@ -476,16 +476,17 @@ fn new_uuid() -> Result<String> {
 }
 
 /// One write transaction on a store. Nothing is visible or durable until [`WriteSession::commit`].
-pub struct WriteSession<'a> {
-    store: &'a Store,
+pub struct WriteSession {
+    store: Arc<Store>,
     /// `None` only after commit or abort.
     txn: Option<WriteTransaction>,
-    pack: MutexGuard<'a, Option<PackWriter>>,
+    /// Taken from the store for the session; given back on a successful commit.
+    pack: Option<PackWriter>,
     next_num: u64,
     counters: StoreCounters,
 }
 
-impl WriteSession<'_> {
+impl WriteSession {
     fn tx(&self) -> &WriteTransaction {
         self.txn.as_ref().expect("session is open")
     }
@@ -494,8 +495,8 @@ impl WriteSession<'_> {
         self.store.dberr(e)
     }
 
-    pub fn store(&self) -> &Store {
-        self.store
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// Messages in the store including this session's.
@@ -762,25 +763,24 @@ impl WriteSession<'_> {
             info.insert("counters", c.as_slice())
                 .map_err(|e| self.e(e))?;
         }
-        let store = self.store;
         let txn = self.txn.take().expect("session is open");
-        let res = txn.commit().map_err(|e| store.dberr(e));
-        if res.is_err() {
-            // The database kept the old state; forget the appended bytes too.
-            *self.pack = None;
+        let res = txn.commit().map_err(|e| self.store.dberr(e));
+        if res.is_ok() {
+            *self.store.writer.lock().unwrap_or_else(|p| p.into_inner()) = self.pack.take();
         }
+        // On failure the database kept the old state; dropping the pack writer makes the next
+        // session reopen the pack, cutting off the appended bytes.
         res
     }
 }
 
-impl Drop for WriteSession<'_> {
+impl Drop for WriteSession {
     /// A session dropped without commit (an error, a cancelled import) leaves no trace: redb
     /// rolls the transaction back, and the pack writer is reopened, which cuts the pack back
     /// to its committed length.
     fn drop(&mut self) {
         if let Some(txn) = self.txn.take() {
             let _ = txn.abort();
-            *self.pack = None;
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The store on its own: round trips, single-instance storage, rollback, corruption.
 
+use std::sync::Arc;
+
 use arkiv_crypto::MasterKey;
 use arkiv_store::{MessageRecord, Store, StoreDirs};
 use arkiv_types::{ContentHash, FolderId, StoreId, Timestamp, UserId};
@@ -56,7 +58,7 @@ fn message(subject: &str, att: &[u8], eol: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn archive(store: &Store, raw: &[u8], folder: u64) -> arkiv_types::MessageId {
+fn archive(store: &Arc<Store>, raw: &[u8], folder: u64) -> arkiv_types::MessageId {
     let parsed = arkiv_message::parse(raw);
     let hash = ContentHash::of(raw);
     let prepared = store.prepare(raw, hash, &parsed, THRESHOLD).unwrap();
@@ -83,7 +85,8 @@ fn archive(store: &Store, raw: &[u8], folder: u64) -> arkiv_types::MessageId {
 fn same_attachment_in_different_messages_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let mk = MasterKey::generate().unwrap();
-    let store = Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let store =
+        Arc::new(Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap());
     let att = attachment(7, 300_000);
     let m1 = message("one", &att, "\r\n");
     let m2 = message("two", &att, "\n");
@@ -115,7 +118,8 @@ fn same_attachment_in_different_messages_is_stored_once() {
 fn dropped_session_leaves_nothing_and_packs_are_cut_back() {
     let dir = tempfile::tempdir().unwrap();
     let mk = MasterKey::generate().unwrap();
-    let store = Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let store =
+        Arc::new(Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap());
     let kept = message("kept", &attachment(1, 50_000), "\n");
     archive(&store, &kept, 1);
     let before = store.counters().unwrap();
@@ -141,7 +145,8 @@ fn dropped_session_leaves_nothing_and_packs_are_cut_back() {
 fn corruption_is_detected_and_never_returns_wrong_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let mk = MasterKey::generate().unwrap();
-    let store = Store::create(StoreId(4), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let store =
+        Arc::new(Store::create(StoreId(4), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap());
     let a = archive(&store, &message("a", &attachment(1, 60_000), "\n"), 1);
     let b = archive(&store, &message("b", &attachment(2, 60_000), "\n"), 1);
     drop(store);
@@ -150,7 +155,8 @@ fn corruption_is_detected_and_never_returns_wrong_bytes() {
     let at = bytes.len() - 1000; // inside the last blob written (b's skeleton or attachment)
     bytes[at] ^= 0x40;
     std::fs::write(&pack, &bytes).unwrap();
-    let store = Store::open(StoreId(4), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap();
+    let store =
+        Arc::new(Store::open(StoreId(4), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap());
     assert!(store.read_message(a.num).is_ok());
     let err = store.read_message(b.num).unwrap_err().to_string();
     assert!(err.contains("4:"), "{err}");
@@ -188,7 +194,8 @@ fn wrong_master_key_and_missing_directory_are_clear_errors() {
 fn packs_roll_over_at_the_segment_size() {
     let dir = tempfile::tempdir().unwrap();
     let mk = MasterKey::generate().unwrap();
-    let store = Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 200_000).unwrap();
+    let store =
+        Arc::new(Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 200_000).unwrap());
     let ids: Vec<_> = (0..6)
         .map(|i| {
             (

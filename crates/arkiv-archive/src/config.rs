@@ -1,0 +1,124 @@
+//! `DATA/arkiv.toml`: the data directory's own settings. Unknown keys are an error, not ignored.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ArchiveError, Result, io_err};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub storage: StorageConfig,
+    pub import: ImportConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// A new archive store is created after this many messages (manual §5.15: 5,000,000).
+    pub rollover_messages: u64,
+    /// Where automatically created stores go (relative paths are inside the data directory).
+    pub base_directory: String,
+    /// Size at which a pack file is closed and the next begun.
+    pub pack_segment_bytes: u64,
+    /// MIME part bodies at least this large are stored as separate, shared blobs.
+    pub large_part_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            rollover_messages: 5_000_000,
+            base_directory: "stores".into(),
+            pack_segment_bytes: 1 << 30,
+            large_part_bytes: 32 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportConfig {
+    /// Larger messages are refused with a clear per-message error.
+    pub max_message_bytes: u64,
+    /// Parser/sealer threads; 0 = one per CPU core.
+    pub workers: usize,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            max_message_bytes: 256 * 1024 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config> {
+        if !path.exists() {
+            return Ok(Config::default());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| ArchiveError::Config {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let bad = |d: &str| {
+            Err(ArchiveError::Config {
+                path: path.display().to_string(),
+                detail: d.to_string(),
+            })
+        };
+        if self.storage.rollover_messages == 0 {
+            return bad("storage.rollover_messages must be at least 1");
+        }
+        if self.storage.pack_segment_bytes < 1024 * 1024 {
+            return bad("storage.pack_segment_bytes must be at least 1 MiB");
+        }
+        if self.storage.large_part_bytes < 1024 {
+            return bad("storage.large_part_bytes must be at least 1024");
+        }
+        if self.import.max_message_bytes < 1024 {
+            return bad("import.max_message_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = format!(
+            "# Arkiv data directory settings. Unknown keys are refused.\n{}",
+            toml::to_string_pretty(self).expect("config serializes")
+        );
+        std::fs::write(path, text).map_err(|e| io_err(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("arkiv.toml");
+        std::fs::write(
+            &p,
+            "[storage]\nrollover_messages = 100\nrollover_mesages = 5\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("rollover_mesages"), "{e}");
+        std::fs::write(&p, "[storage]\nrollover_messages = 100\n").unwrap();
+        assert_eq!(Config::load(&p).unwrap().storage.rollover_messages, 100);
+        let c = Config::default();
+        c.save(&p).unwrap();
+        assert_eq!(Config::load(&p).unwrap(), c);
+    }
+}

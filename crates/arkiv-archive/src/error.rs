@@ -1,0 +1,61 @@
+/// Everything the archive layer reports. Messages say what failed, on what, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{0}")]
+    Store(#[from] arkiv_store::StoreError),
+    #[error("{0}")]
+    Crypto(#[from] arkiv_crypto::CryptoError),
+    #[error("{0}")]
+    Source(#[from] arkiv_sources::Error),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("master database {path}: {detail}")]
+    Db { path: String, detail: String },
+    #[error("configuration {path}: {detail}")]
+    Config { path: String, detail: String },
+    #[error("{path} is not an Arkiv data directory (no master.redb); create one with `arkiv init`")]
+    NotInitialized { path: String },
+    #[error("{path} already holds an Arkiv data directory")]
+    AlreadyInitialized { path: String },
+    #[error(
+        "the data directory {path} is in use by another Arkiv process{pid}; stop it or wait for it to finish"
+    )]
+    Locked { path: String, pid: String },
+    #[error("user '{0}' does not exist")]
+    NoSuchUser(String),
+    #[error("user '{0}' already exists")]
+    UserExists(String),
+    #[error("folder '{0}' does not exist")]
+    NoSuchFolder(String),
+    #[error("archive store {0} does not exist")]
+    NoSuchStore(u32),
+    #[error("archive store {id} is not available: {why}")]
+    StoreUnavailable { id: u32, why: String },
+    #[error(
+        "no archive store has status 'current'; set one with `arkiv store set-status ID current`"
+    )]
+    NoCurrentStore,
+    #[error("the password does not meet the password policy: {0}")]
+    WeakPassword(String),
+    #[error("invalid {what}: {detail}")]
+    Invalid { what: String, detail: String },
+}
+
+pub type Result<T> = std::result::Result<T, ArchiveError>;
+
+pub(crate) fn io_err(path: &std::path::Path, source: std::io::Error) -> ArchiveError {
+    ArchiveError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+pub(crate) fn invalid(what: &str, detail: impl Into<String>) -> ArchiveError {
+    ArchiveError::Invalid {
+        what: what.to_string(),
+        detail: detail.into(),
+    }
+}

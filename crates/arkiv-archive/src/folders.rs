@@ -1,0 +1,167 @@
+//! The folder tree of every user archive. A root folder is a user archive, named after its user.
+
+use arkiv_types::{FolderId, FolderPath};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ArchiveError, Result};
+use crate::master::{Archive, FOLDER_CHILDREN, FOLDERS};
+
+/// parent id (0 for archives) and child id, for listing children (ids only, nothing revealing).
+pub(crate) const FOLDER_TREE: TableDefinition<(u64, u64), ()> = TableDefinition::new("folder_tree");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FolderRecord {
+    pub parent: Option<FolderId>,
+    pub name: String,
+}
+
+/// A folder and where it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct FolderView {
+    pub id: u64,
+    pub archive: String,
+    pub path: String,
+}
+
+impl Archive {
+    fn child_key(&self, parent: Option<FolderId>, name: &str) -> [u8; 32] {
+        self.names.hash_parts(&[
+            b"folder",
+            &parent.map_or(0, |p| p.0).to_le_bytes(),
+            name.as_bytes(),
+        ])
+    }
+
+    /// Finds (and creates, inside `txn`) the folder `path` of `archive`.
+    pub(crate) fn ensure_folder_in(
+        &self,
+        txn: &WriteTransaction,
+        archive: &str,
+        path: &FolderPath,
+    ) -> Result<FolderId> {
+        let mut parent: Option<FolderId> = None;
+        for name in std::iter::once(archive).chain(path.names().iter().map(String::as_str)) {
+            let key = self.child_key(parent, name);
+            let found = txn
+                .open_table(FOLDER_CHILDREN)
+                .map_err(|e| self.dberr(e))?
+                .get(key.as_slice())
+                .map_err(|e| self.dberr(e))?
+                .map(|v| v.value());
+            let id = match found {
+                Some(id) => FolderId(id),
+                None => {
+                    let id = FolderId(self.next_id(txn, "next_folder")?);
+                    let rec = FolderRecord {
+                        parent,
+                        name: name.to_string(),
+                    };
+                    let sealed = self.seal("folders", id.0, &rec)?;
+                    txn.open_table(FOLDERS)
+                        .map_err(|e| self.dberr(e))?
+                        .insert(id.0, sealed.as_slice())
+                        .map_err(|e| self.dberr(e))?;
+                    txn.open_table(FOLDER_CHILDREN)
+                        .map_err(|e| self.dberr(e))?
+                        .insert(key.as_slice(), id.0)
+                        .map_err(|e| self.dberr(e))?;
+                    txn.open_table(FOLDER_TREE)
+                        .map_err(|e| self.dberr(e))?
+                        .insert((parent.map_or(0, |p| p.0), id.0), ())
+                        .map_err(|e| self.dberr(e))?;
+                    id
+                }
+            };
+            parent = Some(id);
+        }
+        Ok(parent.expect("at least the archive root"))
+    }
+
+    /// The folder `path` of `archive`, created if missing.
+    pub fn ensure_folder(&self, archive: &str, path: &FolderPath) -> Result<FolderId> {
+        let txn = self.write_txn()?;
+        let id = self.ensure_folder_in(&txn, archive, path)?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        Ok(id)
+    }
+
+    /// The folder `path` of `archive`, if it exists.
+    pub fn find_folder(&self, archive: &str, path: &FolderPath) -> Result<Option<FolderId>> {
+        let t = self.read_txn()?;
+        let children = t.open_table(FOLDER_CHILDREN).map_err(|e| self.dberr(e))?;
+        let mut parent: Option<FolderId> = None;
+        for name in std::iter::once(archive).chain(path.names().iter().map(String::as_str)) {
+            match children
+                .get(self.child_key(parent, name).as_slice())
+                .map_err(|e| self.dberr(e))?
+            {
+                Some(v) => parent = Some(FolderId(v.value())),
+                None => return Ok(None),
+            }
+        }
+        Ok(parent)
+    }
+
+    pub fn folder_record(&self, id: FolderId) -> Result<FolderRecord> {
+        let t = self.read_txn()?;
+        let f = t.open_table(FOLDERS).map_err(|e| self.dberr(e))?;
+        let v = f
+            .get(id.0)
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| ArchiveError::NoSuchFolder(format!("#{}", id.0)))?;
+        self.open_sealed("folders", id.0, v.value())
+    }
+
+    /// (archive name, path inside the archive) of a folder.
+    pub fn folder_location(&self, id: FolderId) -> Result<(String, FolderPath)> {
+        let mut names = Vec::new();
+        let mut cur = Some(id);
+        let mut guard = 0;
+        while let Some(c) = cur {
+            let rec = self.folder_record(c)?;
+            names.push(rec.name);
+            cur = rec.parent;
+            guard += 1;
+            if guard > 10_000 {
+                return Err(self.dberr("folder tree has a cycle"));
+            }
+        }
+        names.reverse();
+        let archive = names.remove(0);
+        Ok((archive, FolderPath::from_names(names)))
+    }
+
+    /// Children of a folder (or, for `None`, every user archive), sorted by name.
+    pub fn child_folders(&self, parent: Option<FolderId>) -> Result<Vec<(FolderId, String)>> {
+        let t = self.read_txn()?;
+        let tree = match t.open_table(FOLDER_TREE) {
+            Ok(tree) => tree,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(self.dberr(e)),
+        };
+        let p = parent.map_or(0, |p| p.0);
+        let mut out = Vec::new();
+        for r in tree
+            .range((p, 0)..=(p, u64::MAX))
+            .map_err(|e| self.dberr(e))?
+        {
+            let id = FolderId(r.map_err(|e| self.dberr(e))?.0.value().1);
+            out.push((id, self.folder_record(id)?.name));
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+
+    /// A folder and all folders below it.
+    pub fn folder_subtree(&self, root: FolderId) -> Result<Vec<FolderId>> {
+        let mut out = vec![root];
+        let mut i = 0;
+        while i < out.len() {
+            let kids = self.child_folders(Some(out[i]))?;
+            out.extend(kids.into_iter().map(|(id, _)| id));
+            i += 1;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,740 @@
+//! The import pipeline.
+//!
+//! ```text
+//!  source iterator ──▶ reader thread ──(byte budget)──▶ N workers ──▶ writer (this thread)
+//!                                                      parse, hash,   reorder by sequence,
+//!                                                      assign users,  place / move / skip,
+//!                                                      cut & seal     durable batch commits
+//! ```
+//!
+//! * Memory is bounded by a byte budget on messages in flight (a single larger message is still
+//!   let through alone), so a 100 MB message or a 10 GB mbox does not grow the process.
+//! * The writer is the only thread that writes; it applies messages in source order, so the same
+//!   input always gives the same message ids.
+//! * Batches are made durable (pack fsync, then redb commit) every ~1,000 messages, 64 MiB or
+//!   second. A crash loses at most the uncommitted batch, and a re-run archives exactly what is
+//!   missing: a message already in its target folder is recognised by its content hash.
+//! * A message that moved between folders of the same source since the last run is moved in the
+//!   archive. Because a message may also be *copied* between folders, the decision is taken at
+//!   the end of the run, when every folder of the source has been seen: an earlier copy from this
+//!   source that was not met again in this run has moved.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use arkiv_message::{ParsedMessage, Summary};
+use arkiv_sources::{SourceFailure, SourceItem, SourceMessage};
+use arkiv_store::{MessageRecord, PreparedContent, Store, WriteSession};
+use arkiv_types::{
+    ContentHash, FolderId, FolderPath, MessageId, StoreId, StoreStatus, Timestamp, UserId,
+};
+use serde::Serialize;
+
+use crate::error::{ArchiveError, Result, invalid};
+use crate::master::Archive;
+
+/// Whose archive each message goes to.
+#[derive(Clone, Debug)]
+pub enum Assignment {
+    /// Everything into one user archive, in `folder` plus the source's own folder structure.
+    Single { user: String, folder: FolderPath },
+    /// By addresses (manual §2.9, SPEC A5): the sender's archive gets it in `sent_folder`, each
+    /// recipient's archive in `received_folder`. Messages with no known address go to
+    /// `unknown_user`'s archive (in `folder` plus the source structure) or are skipped.
+    Multi {
+        sent_folder: String,
+        received_folder: String,
+        unknown_user: Option<String>,
+        folder: FolderPath,
+    },
+}
+
+/// How to run an import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    pub assignment: Assignment,
+    /// Stable identity of the source (re-runs of the same source detect moves).
+    pub source_id: String,
+    /// Worker threads; 0 = from the configuration, else one per CPU core.
+    pub workers: usize,
+}
+
+/// Live counters for progress displays.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportProgress {
+    pub input_bytes: u64,
+    pub messages: u64,
+    pub archived: u64,
+    pub already_archived: u64,
+    pub failed: u64,
+}
+
+/// A message that could not be archived, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportFailure {
+    pub origin: String,
+    pub reason: String,
+}
+
+/// The outcome of an import.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub source: String,
+    /// Messages read from the source (each may be placed in several archives in multi-user mode).
+    pub messages: u64,
+    /// New messages placed in archives.
+    pub archived: u64,
+    /// Messages already in their target folder.
+    pub already_archived: u64,
+    /// Messages moved to the folder they moved to in the source.
+    pub moved: u64,
+    /// Messages with no known address in multi-user mode and no unknown-user archive.
+    pub skipped: u64,
+    /// Archived with their exact bytes although the MIME parser could not understand them.
+    pub flagged: u64,
+    pub failed: Vec<ImportFailure>,
+    /// Bytes of the messages read.
+    pub original_bytes: u64,
+    /// Bytes added to the pack files.
+    pub stored_bytes: u64,
+    pub seconds: f64,
+    /// Stores created automatically during the import (rollover).
+    pub stores_created: Vec<u32>,
+    /// A few skipped messages, for the administrator.
+    pub skipped_examples: Vec<ImportFailure>,
+}
+
+/// A placement target: archive (user) name and folder path inside it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Target {
+    user: String,
+    folder: FolderPath,
+}
+
+enum Work {
+    Failed(SourceFailure),
+    Message(Box<Prepared>),
+    Fatal(ArchiveError),
+}
+
+struct Prepared {
+    msg: SourceMessage,
+    hash: ContentHash,
+    parsed: ParsedMessage,
+    targets: Vec<Target>,
+    /// Cut and sealed for this store; `None` if that store already had the content.
+    content: Option<(StoreId, PreparedContent)>,
+}
+
+/// A byte budget for messages in flight.
+struct Budget {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+    limit: u64,
+}
+
+impl Budget {
+    fn acquire(&self, n: u64) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !g.1 && g.0 > 0 && g.0 + n > self.limit {
+            g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+        if g.1 {
+            return false;
+        }
+        g.0 += n;
+        true
+    }
+    fn release(&self, n: u64) {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 = g.0.saturating_sub(n);
+        self.cv.notify_all();
+    }
+    fn cancel(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.cv.notify_all();
+    }
+}
+
+/// Address → user archive, for multi-user assignment.
+struct AddressBook {
+    by_address: HashMap<String, String>,
+}
+
+impl Archive {
+    /// Imports every item of `source`. Returns once everything read is durably archived.
+    pub fn import<S>(
+        &self,
+        source: S,
+        opts: &ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportReport>
+    where
+        S: Iterator<Item = SourceItem> + Send,
+    {
+        let started = Instant::now();
+        let book = self.check_assignment(&opts.assignment)?;
+        let current = self.current_store()?;
+        let shared_current = Arc::new(RwLock::new(current.clone()));
+        let workers = match opts.workers {
+            0 => match self.config.import.workers {
+                0 => std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+                n => n,
+            },
+            n => n,
+        }
+        .clamp(1, 64);
+        let threshold = self.config.storage.large_part_bytes as usize;
+        let budget = Budget {
+            state: Mutex::new((0, false)),
+            cv: Condvar::new(),
+            limit: 64 * 1024 * 1024,
+        };
+        let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, SourceItem)>(workers * 4);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Work)>(workers * 4);
+        let packs_before = self.pack_bytes();
+
+        let result = std::thread::scope(|s| {
+            let budget = &budget;
+            s.spawn(move || {
+                for (seq, item) in source.enumerate() {
+                    let n = item_len(&item);
+                    if !budget.acquire(n) || work_tx.send((seq as u64, item)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for _ in 0..workers {
+                let rx = work_rx.clone();
+                let tx = done_tx.clone();
+                let shared = shared_current.clone();
+                let assignment = &opts.assignment;
+                let book = &book;
+                s.spawn(move || {
+                    for (seq, item) in rx.iter() {
+                        let work = catch_unwind(AssertUnwindSafe(|| {
+                            prepare(item, assignment, book, &shared, threshold)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Work::Fatal(invalid(
+                                "message",
+                                "internal error while preparing a message",
+                            ))
+                        });
+                        if tx.send((seq, work)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(work_rx);
+            drop(done_tx);
+            let mut writer = Writer::new(self, opts, current, shared_current.clone(), threshold);
+            let r = writer.run(done_rx, budget, progress);
+            budget.cancel();
+            r
+        });
+        let mut report = result?;
+        report.seconds = started.elapsed().as_secs_f64();
+        report.stored_bytes = self.pack_bytes().saturating_sub(packs_before);
+        Ok(report)
+    }
+
+    fn check_assignment(&self, a: &Assignment) -> Result<AddressBook> {
+        match a {
+            Assignment::Single { user, .. } => {
+                self.user(user)?;
+                Ok(AddressBook {
+                    by_address: HashMap::new(),
+                })
+            }
+            Assignment::Multi {
+                unknown_user,
+                sent_folder,
+                received_folder,
+                ..
+            } => {
+                if let Some(u) = unknown_user {
+                    self.user(u)?;
+                }
+                if FolderPath::parse(sent_folder).is_root()
+                    || FolderPath::parse(received_folder).is_root()
+                {
+                    return Err(invalid(
+                        "folder name",
+                        "the sent and received folder names must not be empty",
+                    ));
+                }
+                let mut by_address = HashMap::new();
+                for u in self.users()? {
+                    for e in &u.emails {
+                        by_address.insert(e.clone(), u.name.clone());
+                    }
+                }
+                if by_address.is_empty() {
+                    return Err(invalid(
+                        "multi-user import",
+                        "no user has an email address; add addresses with `arkiv user add NAME --email ADDR`",
+                    ));
+                }
+                Ok(AddressBook { by_address })
+            }
+        }
+    }
+
+    fn pack_bytes(&self) -> u64 {
+        self.open_stores()
+            .iter()
+            .filter_map(|s| s.counters().ok())
+            .map(|c| c.stored_bytes)
+            .sum()
+    }
+}
+
+fn item_len(item: &SourceItem) -> u64 {
+    match item {
+        SourceItem::Message(m) => m.bytes.len() as u64,
+        SourceItem::Failed(_) => 0,
+    }
+}
+
+fn targets_for(
+    msg: &SourceMessage,
+    summary: &Summary,
+    assignment: &Assignment,
+    book: &AddressBook,
+) -> Vec<Target> {
+    let src_folder = FolderPath::from_names(&msg.folder);
+    match assignment {
+        Assignment::Single { user, folder } => vec![Target {
+            user: user.clone(),
+            folder: folder.join(&src_folder),
+        }],
+        Assignment::Multi {
+            sent_folder,
+            received_folder,
+            unknown_user,
+            folder,
+        } => {
+            let mut out: Vec<Target> = Vec::new();
+            let mut push = |t: Target| {
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            };
+            for a in summary.sender_addresses() {
+                if let Some(u) = book.by_address.get(&a) {
+                    push(Target {
+                        user: u.clone(),
+                        folder: FolderPath::parse(sent_folder),
+                    });
+                }
+            }
+            for a in summary.recipient_addresses() {
+                if let Some(u) = book.by_address.get(&a) {
+                    push(Target {
+                        user: u.clone(),
+                        folder: FolderPath::parse(received_folder),
+                    });
+                }
+            }
+            if out.is_empty()
+                && let Some(u) = unknown_user
+            {
+                out.push(Target {
+                    user: u.clone(),
+                    folder: folder.join(&src_folder),
+                });
+            }
+            out
+        }
+    }
+}
+
+fn prepare(
+    item: SourceItem,
+    assignment: &Assignment,
+    book: &AddressBook,
+    current: &RwLock<Arc<Store>>,
+    threshold: usize,
+) -> Work {
+    let msg = match item {
+        SourceItem::Failed(f) => return Work::Failed(f),
+        SourceItem::Message(m) => m,
+    };
+    let hash = ContentHash::of(&msg.bytes);
+    let parsed = arkiv_message::parse(&msg.bytes);
+    let targets = targets_for(&msg, &parsed.summary, assignment, book);
+    let store = current.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let content = if targets.is_empty() {
+        None
+    } else {
+        match store.has_content(&hash) {
+            Ok(true) => None,
+            Ok(false) => match store.prepare(&msg.bytes, hash, &parsed, threshold) {
+                Ok(p) => Some((store.id(), p)),
+                Err(e) => return Work::Fatal(e.into()),
+            },
+            Err(e) => return Work::Fatal(e.into()),
+        }
+    };
+    Work::Message(Box::new(Prepared {
+        msg,
+        hash,
+        parsed,
+        targets,
+        content,
+    }))
+}
+
+struct Pending {
+    user: UserId,
+    folder: FolderId,
+    record: MessageRecord,
+    /// The store that received the content when the message was deferred.
+    content_store: StoreId,
+}
+
+struct Writer<'a> {
+    archive: &'a Archive,
+    opts: &'a ImportOptions,
+    threshold: usize,
+    current: Arc<Store>,
+    shared_current: Arc<RwLock<Arc<Store>>>,
+    session: Option<WriteSession>,
+    folders: HashMap<Target, (UserId, FolderId)>,
+    seen: HashSet<MessageId>,
+    pending: Vec<Pending>,
+    batch_messages: u64,
+    batch_bytes: u64,
+    batch_started: Instant,
+    report: ImportReport,
+    progress: ImportProgress,
+}
+
+impl<'a> Writer<'a> {
+    fn new(
+        archive: &'a Archive,
+        opts: &'a ImportOptions,
+        current: Arc<Store>,
+        shared_current: Arc<RwLock<Arc<Store>>>,
+        threshold: usize,
+    ) -> Self {
+        Writer {
+            archive,
+            opts,
+            threshold,
+            current,
+            shared_current,
+            session: None,
+            folders: HashMap::new(),
+            seen: HashSet::new(),
+            pending: Vec::new(),
+            batch_messages: 0,
+            batch_bytes: 0,
+            batch_started: Instant::now(),
+            report: ImportReport {
+                source: opts.source_id.clone(),
+                ..Default::default()
+            },
+            progress: ImportProgress::default(),
+        }
+    }
+
+    fn run(
+        &mut self,
+        rx: crossbeam_channel::Receiver<(u64, Work)>,
+        budget: &Budget,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportReport> {
+        let mut next = 0u64;
+        let mut waiting: BTreeMap<u64, Work> = BTreeMap::new();
+        for (seq, work) in rx.iter() {
+            waiting.insert(seq, work);
+            while let Some(work) = waiting.remove(&next) {
+                next += 1;
+                let n = match &work {
+                    Work::Message(p) => p.msg.bytes.len() as u64,
+                    _ => 0,
+                };
+                let r = self.apply(work);
+                budget.release(n);
+                r?;
+                self.maybe_commit()?;
+                progress(&self.progress);
+            }
+        }
+        self.finish_pending()?;
+        self.commit()?;
+        progress(&self.progress);
+        Ok(std::mem::take(&mut self.report))
+    }
+
+    fn session(&mut self) -> Result<&mut WriteSession> {
+        if self.session.is_none() {
+            self.session = Some(self.current.write()?);
+            self.batch_started = Instant::now();
+        }
+        Ok(self.session.as_mut().expect("just opened"))
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if let Some(s) = self.session.take() {
+            s.commit()?;
+        }
+        self.batch_messages = 0;
+        self.batch_bytes = 0;
+        Ok(())
+    }
+
+    fn maybe_commit(&mut self) -> Result<()> {
+        if self.session.is_some()
+            && (self.batch_messages >= 1000
+                || self.batch_bytes >= 64 * 1024 * 1024
+                || self.batch_started.elapsed() >= Duration::from_secs(1))
+        {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, work: Work) -> Result<()> {
+        match work {
+            Work::Fatal(e) => Err(e),
+            Work::Failed(f) => {
+                self.progress.input_bytes += f.input_len;
+                self.progress.failed += 1;
+                let folder = if f.folder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", f.folder.join("/"))
+                };
+                self.report.failed.push(ImportFailure {
+                    origin: format!("{}{folder}", f.origin),
+                    reason: f.reason,
+                });
+                Ok(())
+            }
+            Work::Message(p) => self.place(*p),
+        }
+    }
+
+    fn resolve(&mut self, t: &Target) -> Result<(UserId, FolderId)> {
+        if let Some(v) = self.folders.get(t) {
+            return Ok(*v);
+        }
+        let user = self.archive.user(&t.user)?;
+        let folder = self.archive.ensure_folder(&t.user, &t.folder)?;
+        self.folders.insert(t.clone(), (user.id, folder));
+        Ok((user.id, folder))
+    }
+
+    /// The message with `hash` in `folder`, in any open store.
+    fn find_placement(
+        &mut self,
+        folder: FolderId,
+        hash: &ContentHash,
+    ) -> Result<Option<MessageId>> {
+        let cur = self.current.id();
+        if let Some(num) = self.session()?.find_placement(folder, hash)? {
+            return Ok(Some(MessageId::new(cur, num)));
+        }
+        for s in self.archive.open_stores() {
+            if s.id() != cur
+                && let Some(num) = s.find_placement(folder, hash)?
+            {
+                return Ok(Some(MessageId::new(s.id(), num)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Messages this source archived earlier with `hash` for `user`, not met in this run.
+    fn unseen_source_items(&mut self, user: UserId, hash: &ContentHash) -> Result<Vec<MessageId>> {
+        let cur = self.current.id();
+        let src = self.opts.source_id.clone();
+        let mut out: Vec<MessageId> = self
+            .session()?
+            .source_items(&src, user, hash)?
+            .into_iter()
+            .map(|n| MessageId::new(cur, n))
+            .collect();
+        for s in self.archive.open_stores() {
+            if s.id() != cur {
+                out.extend(
+                    s.source_items(&src, user, hash)?
+                        .into_iter()
+                        .map(|n| MessageId::new(s.id(), n)),
+                );
+            }
+        }
+        out.retain(|id| !self.seen.contains(id));
+        Ok(out)
+    }
+
+    fn place(&mut self, p: Prepared) -> Result<()> {
+        self.progress.input_bytes += p.msg.input_len;
+        self.progress.messages += 1;
+        self.report.messages += 1;
+        self.report.original_bytes += p.msg.bytes.len() as u64;
+        if p.targets.is_empty() {
+            self.report.skipped += 1;
+            if self.report.skipped_examples.len() < 20 {
+                self.report.skipped_examples.push(ImportFailure {
+                    origin: p.msg.origin.clone(),
+                    reason: "no sender or recipient address belongs to a user".into(),
+                });
+            }
+            return Ok(());
+        }
+        let mut content_stored = false;
+        for t in &p.targets {
+            let (user, folder) = self.resolve(t)?;
+            if let Some(id) = self.find_placement(folder, &p.hash)? {
+                self.seen.insert(id);
+                self.report.already_archived += 1;
+                self.progress.already_archived += 1;
+                continue;
+            }
+            if !content_stored {
+                self.store_content(&p)?;
+                content_stored = true;
+            }
+            let record = MessageRecord {
+                content_key: self.current.keys().content_key(&p.hash),
+                hash: p.hash,
+                size: p.msg.bytes.len() as u64,
+                user,
+                folder,
+                archived_at: Timestamp::now(),
+                source: Some(self.opts.source_id.clone()),
+                summary: p.parsed.summary.clone(),
+                problem: p.parsed.problem.clone(),
+            };
+            if !self.unseen_source_items(user, &p.hash)?.is_empty() {
+                // Possibly moved in the source: decided once the whole source has been read.
+                let content_store = self.current.id();
+                self.pending.push(Pending {
+                    user,
+                    folder,
+                    record,
+                    content_store,
+                });
+                continue;
+            }
+            self.add(record)?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, record: MessageRecord) -> Result<()> {
+        let flagged = record.problem.is_some();
+        let size = record.size;
+        let id = self.session()?.add_message(&record)?;
+        self.seen.insert(id);
+        self.report.archived += 1;
+        self.progress.archived += 1;
+        if flagged {
+            self.report.flagged += 1;
+        }
+        self.batch_messages += 1;
+        self.batch_bytes += size;
+        Ok(())
+    }
+
+    /// Makes sure the current store holds the content, rolling over to a new store first when
+    /// the current one is full.
+    fn store_content(&mut self, p: &Prepared) -> Result<()> {
+        let full = self.session()?.message_count() >= self.archive.config.storage.rollover_messages;
+        if full {
+            self.rollover()?;
+        }
+        let cur = self.current.id();
+        let fresh;
+        let prepared = match &p.content {
+            Some((sid, c)) if *sid == cur => c,
+            _ => {
+                let key = self.current.keys().content_key(&p.hash);
+                if self.session()?.has_content(&key)? {
+                    return Ok(());
+                }
+                fresh = self
+                    .current
+                    .prepare(&p.msg.bytes, p.hash, &p.parsed, self.threshold)?;
+                &fresh
+            }
+        };
+        let threshold = self.threshold;
+        self.session()?
+            .store_content(prepared, &p.msg.bytes, &p.parsed, threshold)?;
+        Ok(())
+    }
+
+    fn rollover(&mut self) -> Result<()> {
+        self.commit()?;
+        let entry = self
+            .archive
+            .create_store(None, None, StoreStatus::Current)?;
+        self.current = self.archive.store(entry.id)?;
+        *self
+            .shared_current
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = self.current.clone();
+        self.report.stores_created.push(entry.id.0);
+        Ok(())
+    }
+
+    /// Decides the deferred messages: moved from a folder this run did not see them in, or new.
+    fn finish_pending(&mut self) -> Result<()> {
+        for p in std::mem::take(&mut self.pending) {
+            if let Some(id) = self.find_placement(p.folder, &p.record.hash)? {
+                self.seen.insert(id);
+                self.report.already_archived += 1;
+                continue;
+            }
+            let movable = self
+                .unseen_source_items(p.user, &p.record.hash)?
+                .into_iter()
+                .find(|id| {
+                    self.archive
+                        .store_status(id.store)
+                        .is_some_and(|s| s.is_writable())
+                });
+            match movable {
+                Some(id) if id.store == self.current.id() => {
+                    self.session()?.move_message(id.num, p.folder)?;
+                    self.seen.insert(id);
+                    self.report.moved += 1;
+                }
+                Some(id) => {
+                    let store = self.archive.store(id.store)?;
+                    let mut s = store.write()?;
+                    s.move_message(id.num, p.folder)?;
+                    s.commit()?;
+                    self.seen.insert(id);
+                    self.report.moved += 1;
+                }
+                None if p.content_store == self.current.id() => self.add(p.record)?,
+                None => {
+                    // A rollover happened since: the content is in the previous store, so the
+                    // message goes there too (a store never refers to another store's content).
+                    let store = self.archive.store(p.content_store)?;
+                    let mut record = p.record;
+                    record.content_key = store.keys().content_key(&record.hash);
+                    let mut s = store.write()?;
+                    let id = s.add_message(&record)?;
+                    s.commit()?;
+                    self.seen.insert(id);
+                    self.report.archived += 1;
+                    self.progress.archived += 1;
+                }
+            }
+            self.maybe_commit()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,290 @@
+//! The data directory and its master database.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use arkiv_crypto::{KeyedHasher, Keyring, MasterKey, Sealer};
+use arkiv_types::{StoreId, StoreStatus};
+use fs4::fs_std::FileExt;
+use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::error::{ArchiveError, Result, io_err};
+use crate::stores::StoreSlot;
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
+pub(crate) const USER_NAMES: TableDefinition<&[u8], u64> = TableDefinition::new("user_names");
+pub(crate) const FOLDERS: TableDefinition<u64, &[u8]> = TableDefinition::new("folders");
+pub(crate) const FOLDER_CHILDREN: TableDefinition<&[u8], u64> =
+    TableDefinition::new("folder_children");
+pub(crate) const STORES: TableDefinition<u32, &[u8]> = TableDefinition::new("stores");
+
+const FORMAT: &[u8] = b"arkiv-master-1";
+pub(crate) const MASTER_DB: &str = "master.redb";
+const KEYRING: &str = "keyring.json";
+const KEY_FILE: &str = "arkiv.key";
+const CONFIG: &str = "arkiv.toml";
+const LOCK: &str = "arkiv.lock";
+
+/// What `arkiv init` needs.
+pub struct InitOptions {
+    pub admin_password: String,
+    pub config: Config,
+    /// Where the key file goes; default `DATA/arkiv.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// What `arkiv init` hands back to be shown once.
+pub struct InitOutcome {
+    pub recovery_key: String,
+    pub key_file: PathBuf,
+}
+
+/// An open data directory. Holds an exclusive lock on it while alive.
+pub struct Archive {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: Config,
+    pub(crate) master: MasterKey,
+    pub(crate) db: Database,
+    pub(crate) sealer: Sealer,
+    pub(crate) names: KeyedHasher,
+    pub(crate) stores: Mutex<BTreeMap<StoreId, StoreSlot>>,
+    _lock: File,
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK);
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io_err(&path, e))?;
+    match f.try_lock_exclusive() {
+        Ok(true) => {}
+        Ok(false) | Err(_) => {
+            let pid = fs::read_to_string(&path)
+                .ok()
+                .filter(|s| !s.trim().is_empty());
+            return Err(ArchiveError::Locked {
+                path: dir.display().to_string(),
+                pid: pid
+                    .map(|p| format!(" (pid {})", p.trim()))
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    f.set_len(0).map_err(|e| io_err(&path, e))?;
+    write!(f, "{}", std::process::id()).map_err(|e| io_err(&path, e))?;
+    Ok(f)
+}
+
+fn open_db(path: &Path, create: bool) -> Result<Database> {
+    let mut b = Database::builder();
+    b.set_cache_size(16 * 1024 * 1024);
+    let r = if create { b.create(path) } else { b.open(path) };
+    r.map_err(|e| ArchiveError::Db {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+impl Archive {
+    pub fn key_file_default(dir: &Path) -> PathBuf {
+        dir.join(KEY_FILE)
+    }
+
+    pub fn is_initialized(dir: &Path) -> bool {
+        dir.join(MASTER_DB).is_file()
+    }
+
+    /// Creates a data directory: config, key material, master database, the first store and the
+    /// administrator `admin`.
+    pub fn init(dir: &Path, opts: InitOptions) -> Result<(Archive, InitOutcome)> {
+        if Archive::is_initialized(dir) || dir.join(KEYRING).exists() {
+            return Err(ArchiveError::AlreadyInitialized {
+                path: dir.display().to_string(),
+            });
+        }
+        crate::policy::check_password("admin", &opts.admin_password)
+            .map_err(ArchiveError::WeakPassword)?;
+        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let lock = lock_dir(dir)?;
+        let key_file = opts.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE));
+        opts.config.save(&dir.join(CONFIG))?;
+        let ring = Keyring::create(&dir.join(KEYRING), &key_file)?;
+        let db_path = dir.join(MASTER_DB);
+        let db = open_db(&db_path, true)?;
+        {
+            let txn = db.begin_write().map_err(|e| db_error(&db_path, e))?;
+            {
+                let mut meta = txn.open_table(META).map_err(|e| db_error(&db_path, e))?;
+                meta.insert("format", FORMAT)
+                    .map_err(|e| db_error(&db_path, e))?;
+                txn.open_table(USERS).map_err(|e| db_error(&db_path, e))?;
+                txn.open_table(USER_NAMES)
+                    .map_err(|e| db_error(&db_path, e))?;
+                txn.open_table(FOLDERS).map_err(|e| db_error(&db_path, e))?;
+                txn.open_table(FOLDER_CHILDREN)
+                    .map_err(|e| db_error(&db_path, e))?;
+                txn.open_table(STORES).map_err(|e| db_error(&db_path, e))?;
+            }
+            txn.commit().map_err(|e| db_error(&db_path, e))?;
+        }
+        let archive = Archive::assemble(dir, opts.config, ring.master, db, lock);
+        archive.create_store(None, None, StoreStatus::Current)?;
+        archive.add_user(crate::users::NewUser {
+            name: "admin".into(),
+            full_name: Some("Administrator".into()),
+            emails: Vec::new(),
+            password: Some(opts.admin_password),
+            admin: true,
+        })?;
+        Ok((
+            archive,
+            InitOutcome {
+                recovery_key: ring.recovery.to_string(),
+                key_file,
+            },
+        ))
+    }
+
+    /// Opens an existing data directory with its key file (default `DATA/arkiv.key`).
+    pub fn open(dir: &Path, key_file: Option<&Path>) -> Result<Archive> {
+        if !Archive::is_initialized(dir) {
+            return Err(ArchiveError::NotInitialized {
+                path: dir.display().to_string(),
+            });
+        }
+        let lock = lock_dir(dir)?;
+        let config = Config::load(&dir.join(CONFIG))?;
+        let default_key = dir.join(KEY_FILE);
+        let master = Keyring::unlock(&dir.join(KEYRING), key_file.unwrap_or(&default_key))?;
+        let db_path = dir.join(MASTER_DB);
+        let db = open_db(&db_path, false)?;
+        {
+            let txn = db.begin_read().map_err(|e| db_error(&db_path, e))?;
+            let meta = txn.open_table(META).map_err(|e| db_error(&db_path, e))?;
+            let format = meta
+                .get("format")
+                .map_err(|e| db_error(&db_path, e))?
+                .map(|v| v.value().to_vec());
+            if format.as_deref() != Some(FORMAT) {
+                return Err(db_error(&db_path, "unknown master database format"));
+            }
+        }
+        let archive = Archive::assemble(dir, config, master, db, lock);
+        archive.load_stores()?;
+        Ok(archive)
+    }
+
+    /// Writes a new key file using the recovery key (when the key file is lost).
+    pub fn recover_key_file(
+        dir: &Path,
+        key_file: Option<&Path>,
+        recovery_key: &str,
+    ) -> Result<PathBuf> {
+        let _lock = lock_dir(dir)?;
+        let rk = arkiv_crypto::RecoveryKey::parse(recovery_key)?;
+        let kf = key_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.join(KEY_FILE));
+        Keyring::recover(&dir.join(KEYRING), &kf, &rk)?;
+        Ok(kf)
+    }
+
+    fn assemble(
+        dir: &Path,
+        config: Config,
+        master: MasterKey,
+        db: Database,
+        lock: File,
+    ) -> Archive {
+        Archive {
+            dir: dir.to_path_buf(),
+            config,
+            sealer: master.sealer("master-db"),
+            names: master.hasher("master-db names"),
+            master,
+            db,
+            stores: Mutex::new(BTreeMap::new()),
+            _lock: lock,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn db_path(&self) -> PathBuf {
+        self.dir.join(MASTER_DB)
+    }
+
+    pub(crate) fn dberr(&self, e: impl std::fmt::Display) -> ArchiveError {
+        db_error(&self.db_path(), e)
+    }
+
+    pub(crate) fn write_txn(&self) -> Result<WriteTransaction> {
+        self.db.begin_write().map_err(|e| self.dberr(e))
+    }
+
+    pub(crate) fn read_txn(&self) -> Result<redb::ReadTransaction> {
+        self.db.begin_read().map_err(|e| self.dberr(e))
+    }
+
+    pub(crate) fn seal<T: Serialize>(&self, table: &str, key: u64, value: &T) -> Result<Vec<u8>> {
+        let plain = postcard::to_stdvec(value).map_err(|e| self.dberr(e))?;
+        Ok(self.sealer.seal(&ad(table, key), &plain)?)
+    }
+
+    pub(crate) fn open_sealed<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: u64,
+        sealed: &[u8],
+    ) -> Result<T> {
+        let plain = self
+            .sealer
+            .open(&ad(table, key), sealed, &format!("{table} record {key}"))?;
+        postcard::from_bytes(&plain).map_err(|e| self.dberr(e))
+    }
+
+    /// Allocates the next number of a counter kept in META.
+    pub(crate) fn next_id(&self, txn: &WriteTransaction, counter: &str) -> Result<u64> {
+        let mut meta = txn.open_table(META).map_err(|e| self.dberr(e))?;
+        let cur = meta
+            .get(counter)
+            .map_err(|e| self.dberr(e))?
+            .map(|v| u64::from_le_bytes(v.value().try_into().unwrap_or([0; 8])))
+            .unwrap_or(0);
+        let next = cur + 1;
+        meta.insert(counter, next.to_le_bytes().as_slice())
+            .map_err(|e| self.dberr(e))?;
+        Ok(next)
+    }
+}
+
+fn ad(table: &str, key: u64) -> Vec<u8> {
+    let mut v = table.as_bytes().to_vec();
+    v.push(0);
+    v.extend_from_slice(&key.to_le_bytes());
+    v
+}
+
+pub(crate) fn db_error(path: &Path, e: impl std::fmt::Display) -> ArchiveError {
+    ArchiveError::Db {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
+}

@@ -1,0 +1,310 @@
+//! The registry of archive stores (manual §5.15) and the stores opened from it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arkiv_store::{Store, StoreDirs};
+use arkiv_types::{StoreId, StoreStatus, Timestamp};
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ArchiveError, Result, invalid};
+use crate::master::{Archive, STORES};
+
+/// A store as registered in the master database.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoreEntry {
+    pub id: StoreId,
+    pub name: String,
+    /// Directory of the metadata database; relative paths are inside the data directory.
+    pub meta_dir: String,
+    /// Directory of the pack files.
+    pub content_dir: String,
+    pub status: StoreStatus,
+    pub created_at: Timestamp,
+}
+
+pub(crate) enum StoreSlot {
+    Open {
+        entry: StoreEntry,
+        store: Arc<Store>,
+    },
+    /// Registered but not usable (disabled, missing directory, wrong key...).
+    Closed { entry: StoreEntry, why: String },
+}
+
+impl StoreSlot {
+    fn entry(&self) -> &StoreEntry {
+        match self {
+            StoreSlot::Open { entry, .. } | StoreSlot::Closed { entry, .. } => entry,
+        }
+    }
+}
+
+/// A store and whether it could be opened.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoreInfo {
+    #[serde(flatten)]
+    pub entry: StoreEntry,
+    /// Why the store is not available (`None` when it is open).
+    pub error: Option<String>,
+}
+
+impl Archive {
+    fn resolve(&self, p: &str) -> PathBuf {
+        let path = Path::new(p);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.dir.join(path)
+        }
+    }
+
+    fn relativize(&self, p: &Path) -> String {
+        p.strip_prefix(&self.dir)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| p.display().to_string())
+    }
+
+    fn dirs_of(&self, e: &StoreEntry) -> StoreDirs {
+        StoreDirs {
+            meta: self.resolve(&e.meta_dir),
+            content: self.resolve(&e.content_dir),
+        }
+    }
+
+    pub(crate) fn load_stores(&self) -> Result<()> {
+        let entries = self.read_entries()?;
+        let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        slots.clear();
+        for e in entries {
+            let slot = self.open_slot(e);
+            slots.insert(slot.entry().id, slot);
+        }
+        Ok(())
+    }
+
+    fn open_slot(&self, entry: StoreEntry) -> StoreSlot {
+        if entry.status == StoreStatus::Disabled {
+            return StoreSlot::Closed {
+                entry,
+                why: "the store is disabled".into(),
+            };
+        }
+        match Store::open(
+            entry.id,
+            self.dirs_of(&entry),
+            &self.master,
+            self.config.storage.pack_segment_bytes,
+        ) {
+            Ok(s) => StoreSlot::Open {
+                entry,
+                store: Arc::new(s),
+            },
+            Err(e) => StoreSlot::Closed {
+                entry,
+                why: e.to_string(),
+            },
+        }
+    }
+
+    fn read_entries(&self) -> Result<Vec<StoreEntry>> {
+        let t = self.read_txn()?;
+        let s = t.open_table(STORES).map_err(|e| self.dberr(e))?;
+        let mut out = Vec::new();
+        for r in s.iter().map_err(|e| self.dberr(e))? {
+            let (_, v) = r.map_err(|e| self.dberr(e))?;
+            out.push(postcard::from_bytes(v.value()).map_err(|e| self.dberr(e))?);
+        }
+        Ok(out)
+    }
+
+    fn write_entry(&self, txn: &redb::WriteTransaction, e: &StoreEntry) -> Result<()> {
+        let v = postcard::to_stdvec(e).map_err(|e| self.dberr(e))?;
+        txn.open_table(STORES)
+            .map_err(|e| self.dberr(e))?
+            .insert(e.id.0, v.as_slice())
+            .map_err(|e| self.dberr(e))?;
+        Ok(())
+    }
+
+    /// Creates a store. Without a name it is named `YYYY-MM` (manual §5.15) and placed under the
+    /// configured base directory. A new current store demotes the old one to `normal`.
+    pub fn create_store(
+        &self,
+        name: Option<String>,
+        dirs: Option<StoreDirs>,
+        status: StoreStatus,
+    ) -> Result<StoreEntry> {
+        let existing = self.read_entries()?;
+        let name = match name {
+            Some(n) if n.trim().is_empty() || n.contains(['/', '\\']) => {
+                return Err(invalid(
+                    "store name",
+                    format!("'{n}' must be non-empty and contain no slashes"),
+                ));
+            }
+            Some(n) => n,
+            None => {
+                let base = Timestamp::now().year_month();
+                let mut n = base.clone();
+                let mut i = 2;
+                while existing.iter().any(|e| e.name == n)
+                    || self
+                        .resolve(&self.config.storage.base_directory)
+                        .join(&n)
+                        .exists()
+                {
+                    n = format!("{base}-{i}");
+                    i += 1;
+                }
+                n
+            }
+        };
+        if existing.iter().any(|e| e.name == name) {
+            return Err(invalid(
+                "store name",
+                format!("a store named '{name}' exists"),
+            ));
+        }
+        let dirs = dirs.unwrap_or_else(|| {
+            StoreDirs::single(
+                &self
+                    .resolve(&self.config.storage.base_directory)
+                    .join(&name),
+            )
+        });
+        let txn = self.write_txn()?;
+        let id = StoreId(self.next_id(&txn, "next_store")? as u32);
+        Store::create(
+            id,
+            dirs.clone(),
+            &self.master,
+            self.config.storage.pack_segment_bytes,
+        )?;
+        let entry = StoreEntry {
+            id,
+            name,
+            meta_dir: self.relativize(&dirs.meta),
+            content_dir: self.relativize(&dirs.content),
+            status,
+            created_at: Timestamp::now(),
+        };
+        let mut demoted = Vec::new();
+        if status == StoreStatus::Current {
+            for mut e in existing
+                .into_iter()
+                .filter(|e| e.status == StoreStatus::Current)
+            {
+                e.status = StoreStatus::Normal;
+                self.write_entry(&txn, &e)?;
+                demoted.push(e);
+            }
+        }
+        self.write_entry(&txn, &entry)?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        for e in demoted {
+            if let Some(slot) = slots.get_mut(&e.id) {
+                match slot {
+                    StoreSlot::Open { entry, .. } | StoreSlot::Closed { entry, .. } => *entry = e,
+                }
+            }
+        }
+        let slot = self.open_slot(entry.clone());
+        slots.insert(id, slot);
+        Ok(entry)
+    }
+
+    /// Every registered store with its availability.
+    pub fn stores(&self) -> Vec<StoreInfo> {
+        let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .values()
+            .map(|s| match s {
+                StoreSlot::Open { entry, .. } => StoreInfo {
+                    entry: entry.clone(),
+                    error: None,
+                },
+                StoreSlot::Closed { entry, why } => StoreInfo {
+                    entry: entry.clone(),
+                    error: Some(why.clone()),
+                },
+            })
+            .collect()
+    }
+
+    /// Sets a store's status. Setting `current` demotes the previous current store to `normal`.
+    pub fn set_store_status(&self, id: StoreId, status: StoreStatus) -> Result<()> {
+        let entries = self.read_entries()?;
+        let mut target = entries
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+            .ok_or(ArchiveError::NoSuchStore(id.0))?;
+        let txn = self.write_txn()?;
+        if status == StoreStatus::Current {
+            for mut e in entries
+                .into_iter()
+                .filter(|e| e.status == StoreStatus::Current && e.id != id)
+            {
+                e.status = StoreStatus::Normal;
+                self.write_entry(&txn, &e)?;
+            }
+        }
+        target.status = status;
+        self.write_entry(&txn, &target)?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        self.load_stores()
+    }
+
+    /// An open store by id.
+    pub fn store(&self, id: StoreId) -> Result<Arc<Store>> {
+        let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        match slots.get(&id) {
+            Some(StoreSlot::Open { store, .. }) => Ok(store.clone()),
+            Some(StoreSlot::Closed { why, .. }) => Err(ArchiveError::StoreUnavailable {
+                id: id.0,
+                why: why.clone(),
+            }),
+            None => Err(ArchiveError::NoSuchStore(id.0)),
+        }
+    }
+
+    pub(crate) fn store_status(&self, id: StoreId) -> Option<StoreStatus> {
+        let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        slots.get(&id).map(|s| s.entry().status)
+    }
+
+    /// The store new messages go to; an error if it is missing or cannot be opened.
+    pub fn current_store(&self) -> Result<Arc<Store>> {
+        let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        for slot in slots.values() {
+            match slot {
+                StoreSlot::Open { entry, store } if entry.status == StoreStatus::Current => {
+                    return Ok(store.clone());
+                }
+                StoreSlot::Closed { entry, why } if entry.status == StoreStatus::Current => {
+                    return Err(ArchiveError::StoreUnavailable {
+                        id: entry.id.0,
+                        why: why.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Err(ArchiveError::NoCurrentStore)
+    }
+
+    /// Every open, readable store (all statuses but disabled), by id.
+    pub fn open_stores(&self) -> Vec<Arc<Store>> {
+        let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .values()
+            .filter_map(|s| match s {
+                StoreSlot::Open { store, .. } => Some(store.clone()),
+                StoreSlot::Closed { .. } => None,
+            })
+            .collect()
+    }
+}

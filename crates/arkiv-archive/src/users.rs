@@ -1,0 +1,219 @@
+//! Users: the owners of user archives (manual §5.1).
+
+use arkiv_types::{FolderPath, Timestamp, UserId};
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ArchiveError, Result, invalid};
+use crate::master::{Archive, USER_NAMES, USERS};
+
+/// A user as stored (sealed) in the master database.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub name: String,
+    pub full_name: Option<String>,
+    /// Lower-cased; each address belongs to at most one user.
+    pub emails: Vec<String>,
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    pub admin: bool,
+    pub created_at: Timestamp,
+}
+
+/// What `add_user` takes.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub name: String,
+    pub full_name: Option<String>,
+    pub emails: Vec<String>,
+    pub password: Option<String>,
+    pub admin: bool,
+}
+
+/// A user as shown to people and scripts (never the password hash).
+#[derive(Clone, Debug, Serialize)]
+pub struct UserView {
+    pub name: String,
+    pub full_name: Option<String>,
+    pub emails: Vec<String>,
+    pub admin: bool,
+    pub has_password: bool,
+    pub created_at: String,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            name: u.name.clone(),
+            full_name: u.full_name.clone(),
+            emails: u.emails.clone(),
+            admin: u.admin,
+            has_password: u.password_hash.is_some(),
+            created_at: u.created_at.to_rfc3339(),
+        }
+    }
+}
+
+pub(crate) fn validate_user_name(name: &str) -> Result<()> {
+    let bad = |d: &str| Err(invalid("user name", format!("'{name}' {d}")));
+    if name.trim().is_empty() {
+        return bad("is empty");
+    }
+    if name != name.trim() {
+        return bad("starts or ends with white space");
+    }
+    if name.chars().count() > 64 {
+        return bad("is longer than 64 characters");
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return bad("contains '/', '\\' or a control character");
+    }
+    Ok(())
+}
+
+fn normalize_email(e: &str) -> Result<String> {
+    let e = e
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_lowercase();
+    let ok = e
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(invalid(
+            "email address",
+            format!("'{e}' is not an address like name@example.com"),
+        ));
+    }
+    Ok(e)
+}
+
+impl Archive {
+    fn name_key(&self, name: &str) -> [u8; 32] {
+        self.names
+            .hash_parts(&[b"user", name.to_lowercase().as_bytes()])
+    }
+
+    /// Creates a user and their archive (or gives them back the archive of a deleted user of
+    /// the same name).
+    pub fn add_user(&self, new: NewUser) -> Result<UserRecord> {
+        validate_user_name(&new.name)?;
+        let mut emails = Vec::new();
+        for e in &new.emails {
+            let e = normalize_email(e)?;
+            if !emails.contains(&e) {
+                emails.push(e);
+            }
+        }
+        let existing = self.users()?;
+        for u in &existing {
+            if u.name.eq_ignore_ascii_case(&new.name) {
+                return Err(ArchiveError::UserExists(new.name));
+            }
+            if let Some(e) = u.emails.iter().find(|e| emails.contains(e)) {
+                return Err(invalid(
+                    "email address",
+                    format!("{e} already belongs to user '{}'", u.name),
+                ));
+            }
+        }
+        let password_hash = match &new.password {
+            Some(p) => {
+                crate::policy::check_password(&new.name, p).map_err(ArchiveError::WeakPassword)?;
+                Some(arkiv_crypto::password::hash(p)?)
+            }
+            None => None,
+        };
+        let txn = self.write_txn()?;
+        let id = UserId(self.next_id(&txn, "next_user")?);
+        let rec = UserRecord {
+            id,
+            name: new.name.clone(),
+            full_name: new.full_name.filter(|s| !s.trim().is_empty()),
+            emails,
+            password_hash,
+            admin: new.admin,
+            created_at: Timestamp::now(),
+        };
+        let sealed = self.seal("users", id.0, &rec)?;
+        txn.open_table(USERS)
+            .map_err(|e| self.dberr(e))?
+            .insert(id.0, sealed.as_slice())
+            .map_err(|e| self.dberr(e))?;
+        txn.open_table(USER_NAMES)
+            .map_err(|e| self.dberr(e))?
+            .insert(self.name_key(&new.name).as_slice(), id.0)
+            .map_err(|e| self.dberr(e))?;
+        self.ensure_folder_in(&txn, &new.name, &FolderPath::root())?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        Ok(rec)
+    }
+
+    /// Every user, sorted by name.
+    pub fn users(&self) -> Result<Vec<UserRecord>> {
+        let t = self.read_txn()?;
+        let users = t.open_table(USERS).map_err(|e| self.dberr(e))?;
+        let mut out = Vec::new();
+        for r in users.iter().map_err(|e| self.dberr(e))? {
+            let (k, v) = r.map_err(|e| self.dberr(e))?;
+            out.push(self.open_sealed::<UserRecord>("users", k.value(), v.value())?);
+        }
+        out.sort_by_key(|u| u.name.to_lowercase());
+        Ok(out)
+    }
+
+    pub fn user(&self, name: &str) -> Result<UserRecord> {
+        let t = self.read_txn()?;
+        let names = t.open_table(USER_NAMES).map_err(|e| self.dberr(e))?;
+        let id = names
+            .get(self.name_key(name).as_slice())
+            .map_err(|e| self.dberr(e))?
+            .map(|v| v.value())
+            .ok_or_else(|| ArchiveError::NoSuchUser(name.to_string()))?;
+        let users = t.open_table(USERS).map_err(|e| self.dberr(e))?;
+        let v = users
+            .get(id)
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| ArchiveError::NoSuchUser(name.to_string()))?;
+        self.open_sealed("users", id, v.value())
+    }
+
+    /// Deletes a user. Their archive and its messages stay (manual §5.1).
+    pub fn delete_user(&self, name: &str) -> Result<()> {
+        let u = self.user(name)?;
+        let txn = self.write_txn()?;
+        txn.open_table(USERS)
+            .map_err(|e| self.dberr(e))?
+            .remove(u.id.0)
+            .map_err(|e| self.dberr(e))?;
+        txn.open_table(USER_NAMES)
+            .map_err(|e| self.dberr(e))?
+            .remove(self.name_key(name).as_slice())
+            .map_err(|e| self.dberr(e))?;
+        txn.commit().map_err(|e| self.dberr(e))
+    }
+
+    /// Checks a user's password (constant work whether or not the user exists).
+    pub fn check_password(&self, name: &str, password: &str) -> Result<bool> {
+        match self.user(name) {
+            Ok(u) => Ok(u
+                .password_hash
+                .as_deref()
+                .is_some_and(|h| arkiv_crypto::password::verify(password, h))),
+            Err(ArchiveError::NoSuchUser(_)) => {
+                let _ = arkiv_crypto::password::verify(
+                    password,
+                    "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                );
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `arkiv verify`: every store, every message, and the links to the master database.
+
+use arkiv_store::StoreVerifyReport;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::master::Archive;
+
+/// A store that could not be checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnavailableStore {
+    pub store: u32,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    pub clean: bool,
+    pub stores: Vec<StoreVerifyReport>,
+    pub unavailable: Vec<UnavailableStore>,
+    /// Problems between stores and the master database (e.g. a folder that does not exist).
+    pub master_problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Ids of every message named in a problem.
+    pub fn broken_messages(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .stores
+            .iter()
+            .flat_map(|s| s.problems.iter().filter_map(|p| p.message.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+impl Archive {
+    /// Checks every store. `progress(store, done, total)`.
+    pub fn verify(&self, progress: &mut dyn FnMut(u32, u64, u64)) -> Result<VerifyReport> {
+        let mut report = VerifyReport {
+            clean: true,
+            stores: Vec::new(),
+            unavailable: Vec::new(),
+            master_problems: Vec::new(),
+        };
+        for info in self.stores() {
+            if let Some(why) = info.error {
+                if info.entry.status != arkiv_types::StoreStatus::Disabled {
+                    report.unavailable.push(UnavailableStore {
+                        store: info.entry.id.0,
+                        reason: why,
+                    });
+                }
+                continue;
+            }
+            let store = self.store(info.entry.id)?;
+            let id = store.id().0;
+            let r = store.verify(&mut |d, t| progress(id, d, t))?;
+            for f in store.folder_counts()?.keys() {
+                if self.folder_record(*f).is_err() {
+                    report.master_problems.push(format!("store {id} has messages in folder #{} which the master database does not know", f.0));
+                }
+            }
+            report.stores.push(r);
+        }
+        report.clean = report.unavailable.is_empty()
+            && report.master_problems.is_empty()
+            && report.stores.iter().all(|s| s.is_clean());
+        Ok(report)
+    }
+}

@@ -1,0 +1,242 @@
+//! The command line, as clap definitions. `--help` on every command says what it does.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "arkiv",
+    version,
+    about = "Arkiv: a self-hosted email archive. Every message kept byte for byte, encrypted, stored once.",
+    long_about = "Arkiv: a self-hosted email archive.\n\n\
+        Start with `arkiv init` (creates the data directory, the encryption keys and the `admin` user),\n\
+        add users with `arkiv user add`, archive files with `arkiv import`, and read them back with\n\
+        `arkiv ls` and `arkiv cat`. `arkiv verify` checks every stored message against its hash.",
+    after_help = "The data directory defaults to ./arkiv-data; set it with --data or ARKIV_DATA."
+)]
+pub struct Cli {
+    /// The data directory (master database, keys, stores).
+    #[arg(
+        long,
+        global = true,
+        env = "ARKIV_DATA",
+        default_value = "arkiv-data",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+    /// The key file that unlocks the archive [default: DIR/arkiv.key].
+    #[arg(long, global = true, env = "ARKIV_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a data directory: keys, master database, first archive store, user `admin`.
+    Init(InitArgs),
+    /// Write a new key file with the recovery key printed by `init` (when the key file is lost).
+    Recover {
+        /// The recovery key, e.g. ARKIV-ABCD-EFGH-... (case and dashes do not matter).
+        #[arg(long, env = "ARKIV_RECOVERY_KEY")]
+        recovery_key: String,
+    },
+    /// Manage users (each user owns one user archive).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Archive messages from files: EML folders, MBOX files, Maildir folders, Thunderbird profiles.
+    Import(ImportArgs),
+    /// List user archives, folders and messages with their ids.
+    Ls(LsArgs),
+    /// Write a message's exact original bytes to standard output.
+    Cat {
+        /// Message id as shown by `ls`: <store>:<number>, e.g. 1:42.
+        id: String,
+    },
+    /// Show per-archive and per-store statistics, and stored versus original bytes.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every message against its hash and the metadata against the content.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage archive stores (manual §5.15).
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Benchmarks on a generated corpus, run side by side with a peer.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Password of the administrator `admin` (else ARKIV_ADMIN_PASSWORD, else a prompt).
+    /// It must meet the password policy: 10+ characters, 3 of 5 character classes, ...
+    #[arg(long, env = "ARKIV_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Create a new archive store after this many messages [default: 5000000].
+    #[arg(long, value_name = "N")]
+    pub rollover_messages: Option<u64>,
+    /// Print the outcome as JSON (includes the recovery key).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user and their archive.
+    Add {
+        name: String,
+        /// An email address of the user (repeat for more); used by multi-user imports.
+        #[arg(long = "email", value_name = "ADDR")]
+        emails: Vec<String>,
+        #[arg(long)]
+        full_name: Option<String>,
+        /// A login password (must meet the password policy); without it the user cannot log in yet.
+        #[arg(long, env = "ARKIV_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user. Their archive and its messages are kept.
+    Delete { name: String },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Eml,
+    Mbox,
+    Maildir,
+    Thunderbird,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Exit codes: 0 all messages archived, 2 some messages failed, 1 fatal error.\n\n\
+    Examples:\n  arkiv import mbox ~/old/Inbox.mbox --user alice\n  arkiv import maildir /var/mail/bob/Maildir --user bob --folder Server\n  \
+    arkiv import eml ./exported --multi-user --unknown-user catchall"
+)]
+pub struct ImportArgs {
+    /// What kind of files PATH holds.
+    #[arg(value_enum)]
+    pub format: Format,
+    /// A file or folder.
+    pub path: PathBuf,
+    /// The user archive to archive into (single-user mode).
+    #[arg(
+        long,
+        required_unless_present = "multi_user",
+        conflicts_with = "multi_user"
+    )]
+    pub user: Option<String>,
+    /// Top folder in the archive [default: the source's name]; the source's folders go below it.
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// Assign each message by its addresses: the sender's archive gets it in the sent folder,
+    /// each recipient's archive in the received folder.
+    #[arg(long)]
+    pub multi_user: bool,
+    #[arg(long, default_value = "Sent", requires = "multi_user")]
+    pub sent_folder: String,
+    #[arg(long, default_value = "Received", requires = "multi_user")]
+    pub received_folder: String,
+    /// Archive messages with no known address for this user (else they are skipped).
+    #[arg(long, requires = "multi_user")]
+    pub unknown_user: Option<String>,
+    /// EML: file extensions to read, comma separated [default: eml].
+    #[arg(long, value_delimiter = ',')]
+    pub extensions: Vec<String>,
+    /// EML and MBOX folders: do not descend into subfolders.
+    #[arg(long)]
+    pub no_recursive: bool,
+    /// MBOX dialect: auto (mboxrd unquoting), mboxo, mboxrd, mboxcl, mboxcl2.
+    #[arg(long, default_value = "auto")]
+    pub mbox_format: String,
+    /// Worker threads [default: one per CPU core].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// ARCHIVE[/FOLDER/...]; nothing lists the user archives.
+    pub folder: Option<String>,
+    /// Also list everything below the folder.
+    #[arg(long, short)]
+    pub recursive: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// List archive stores with their status and location.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an archive store.
+    Create {
+        /// Name [default: YYYY-MM].
+        #[arg(long)]
+        name: Option<String>,
+        /// Directory for the whole store (must be empty or new) [default: under stores/].
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Separate directory for the metadata database.
+        #[arg(long, requires = "content_path")]
+        meta_path: Option<PathBuf>,
+        /// Separate directory for the content (pack files).
+        #[arg(long, requires = "meta_path")]
+        content_path: Option<PathBuf>,
+        /// Archive new messages here (status current).
+        #[arg(long)]
+        current: bool,
+    },
+    /// Set a store's status: current, normal, writeProtected, disabled.
+    SetStatus { id: u32, status: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Generate the deterministic benchmark corpus (one mbox per user folder).
+    Corpus {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// attachment-heavy (~45 KB/message) or text-only (~4 KB/message).
+        #[arg(long, default_value = "attachment-heavy")]
+        profile: String,
+    },
+    /// Import a corpus into a fresh data directory; print messages/s, MB/s, stored ÷ original,
+    /// peak memory, and `zstd -3` of the same files side by side.
+    Import {
+        /// A corpus made by `arkiv bench corpus`.
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Where to put the benchmark's data directory [default: a temporary directory].
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Skip running zstd.
+        #[arg(long)]
+        no_peer: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}

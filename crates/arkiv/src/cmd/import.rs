@@ -1,0 +1,133 @@
+//! `arkiv import`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use arkiv_archive::{Archive, Assignment, ImportOptions, ImportReport};
+use arkiv_sources::{MboxFormat, SourceKind, SourceOptions};
+use arkiv_types::FolderPath;
+
+use crate::cli::{Format, ImportArgs};
+use crate::output::{byte_bar, bytes, print_json};
+
+pub fn import(archive: &Archive, args: ImportArgs) -> Result<ExitCode> {
+    let kind = match args.format {
+        Format::Eml => SourceKind::Eml,
+        Format::Mbox => SourceKind::Mbox,
+        Format::Maildir => SourceKind::Maildir,
+        Format::Thunderbird => SourceKind::Thunderbird,
+    };
+    let mut opts = SourceOptions {
+        recursive: !args.no_recursive,
+        mbox_format: args
+            .mbox_format
+            .parse::<MboxFormat>()
+            .context("--mbox-format")?,
+        max_message_bytes: archive.config().import.max_message_bytes,
+        ..SourceOptions::default()
+    };
+    if !args.extensions.is_empty() {
+        opts.extensions = args.extensions.clone();
+    }
+    let source = arkiv_sources::open(kind, &args.path, &opts)?;
+    let folder = FolderPath::parse(&args.folder.clone().unwrap_or_else(|| source.root_name()));
+    let assignment = if args.multi_user {
+        Assignment::Multi {
+            sent_folder: args.sent_folder.clone(),
+            received_folder: args.received_folder.clone(),
+            unknown_user: args.unknown_user.clone(),
+            folder,
+        }
+    } else {
+        Assignment::Single {
+            user: args
+                .user
+                .clone()
+                .expect("clap requires --user without --multi-user"),
+            folder,
+        }
+    };
+    let import_opts = ImportOptions {
+        assignment,
+        source_id: source.source_id(),
+        workers: args.workers.unwrap_or(0),
+    };
+    let bar = byte_bar(source.total_bytes(), "archiving");
+    let report = archive.import(source, &import_opts, &mut |p| {
+        bar.set_position(p.input_bytes);
+        bar.set_message(format!(
+            "{} new, {} known, {} failed",
+            p.archived, p.already_archived, p.failed
+        ));
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_summary(&report);
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn print_summary(r: &ImportReport) {
+    let mbps = if r.seconds > 0.0 {
+        r.original_bytes as f64 / r.seconds / 1e6
+    } else {
+        0.0
+    };
+    println!("Imported {}", r.source);
+    println!(
+        "  messages read:     {} ({}, {:.1} s, {:.1} MB/s)",
+        r.messages,
+        bytes(r.original_bytes),
+        r.seconds,
+        mbps
+    );
+    println!("  archived:          {}", r.archived);
+    println!("  already archived:  {}", r.already_archived);
+    if r.moved > 0 {
+        println!(
+            "  moved:             {} (they moved to another folder in the source)",
+            r.moved
+        );
+    }
+    if r.skipped > 0 {
+        println!(
+            "  skipped:           {} (no address of a known user; see --unknown-user)",
+            r.skipped
+        );
+        for s in r.skipped_examples.iter().take(5) {
+            println!("      {}", s.origin);
+        }
+    }
+    if r.flagged > 0 {
+        println!(
+            "  flagged:           {} (archived byte for byte, but the MIME parser could not read them)",
+            r.flagged
+        );
+    }
+    println!(
+        "  stored:            {} added to the archive",
+        bytes(r.stored_bytes)
+    );
+    if !r.stores_created.is_empty() {
+        println!(
+            "  new stores:        {:?} (the current store was full)",
+            r.stores_created
+        );
+    }
+    println!("  failed:            {}", r.failed.len());
+    for f in r.failed.iter().take(50) {
+        println!("      {}: {}", f.origin, f.reason);
+    }
+    if r.failed.len() > 50 {
+        println!(
+            "      ... and {} more (use --json for all)",
+            r.failed.len() - 50
+        );
+    }
+}
