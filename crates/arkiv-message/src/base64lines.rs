@@ -82,6 +82,51 @@ pub fn analyze(body: &[u8]) -> Option<(Vec<u8>, Layout)> {
     (encode(&decoded, layout) == body).then_some((decoded, layout))
 }
 
+/// The layout under which `decoded` encodes to exactly `body`, if there is one.
+///
+/// Used with the bytes the MIME parser already decoded, so a body is decoded only once; the
+/// check encodes line by line and compares in place, without building the whole text.
+pub fn layout_for(body: &[u8], decoded: &[u8]) -> Option<Layout> {
+    if body.is_empty() || decoded.is_empty() {
+        return None;
+    }
+    let (line_len, crlf) = match body.iter().position(|&b| b == b'\n') {
+        Some(nl) => {
+            let crlf = nl > 0 && body[nl - 1] == b'\r';
+            (nl - usize::from(crlf), crlf)
+        }
+        None => (body.len(), false),
+    };
+    if line_len == 0 || !line_len.is_multiple_of(4) {
+        return None;
+    }
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let final_newline = body.contains(&b'\n') && body.ends_with(eol);
+    let layout = Layout {
+        line_len: line_len as u32,
+        crlf,
+        final_newline,
+    };
+    let per_line = line_len / 4 * 3;
+    let mut buf = vec![0u8; line_len];
+    let mut pos = 0usize;
+    let n = decoded.len().div_ceil(per_line);
+    for (i, chunk) in decoded.chunks(per_line).enumerate() {
+        let len = STANDARD.encode_slice(chunk, &mut buf).ok()?;
+        if body.get(pos..pos + len)? != &buf[..len] {
+            return None;
+        }
+        pos += len;
+        if i + 1 < n || final_newline {
+            if !body[pos..].starts_with(eol) {
+                return None;
+            }
+            pos += eol.len();
+        }
+    }
+    (pos == body.len()).then_some(layout)
+}
+
 /// Rebuilds the body text from decoded bytes and its layout.
 pub fn encode(decoded: &[u8], layout: Layout) -> Vec<u8> {
     let text = STANDARD.encode(decoded);
@@ -143,6 +188,7 @@ mod tests {
         let mut body = wrap(&data, 76, "\n", true);
         body.extend_from_slice(b"\n");
         assert!(analyze(&body).is_none(), "extra blank line");
+        assert!(layout_for(&body, &data).is_none(), "extra blank line");
         assert!(
             analyze(b"QQ==\r\nQQ==\r\n").is_none(),
             "padding in the middle"

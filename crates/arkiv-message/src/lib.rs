@@ -17,4 +17,4 @@ pub mod layout;
 mod summary;
 
 pub use layout::{BodySpan, large_bodies};
-pub use summary::{Addr, ParsedMessage, Priority, Summary, parse};
+pub use summary::{Addr, KEEP_DECODED, ParsedMessage, PartBody, Priority, Summary, parse};

@@ -70,7 +70,12 @@ pub struct PartBody {
     pub range: Range<usize>,
     /// Content-Transfer-Encoding: base64.
     pub base64: bool,
+    /// The decoded bytes of a large binary base64 body (see [`KEEP_DECODED`]).
+    pub decoded: Option<Vec<u8>>,
 }
+
+/// Binary base64 bodies at least this large keep the parser's decoded bytes.
+pub const KEEP_DECODED: usize = 16 * 1024;
 
 /// The parser's view of a message.
 #[derive(Clone, Debug, Default)]
@@ -104,7 +109,7 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
 }
 
 fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
-    let msg = MessageParser::default().parse(raw)?;
+    let mut msg = MessageParser::default().parse(raw)?;
     let mut summary = Summary {
         subject: msg.subject().map(clean),
         from: addrs(msg.from()),
@@ -154,15 +159,28 @@ fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
     }
     let mut bodies: Vec<PartBody> = msg
         .parts
-        .iter()
+        .iter_mut()
         .filter(|p| !matches!(p.body, PartType::Multipart(_)))
         .filter_map(|p| {
             let (start, end) = (p.offset_body as usize, p.offset_end as usize);
-            (start < end && end <= raw.len()).then(|| PartBody {
+            if start >= end || end > raw.len() {
+                return None;
+            }
+            let base64 = p
+                .content_transfer_encoding()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
+            let decoded = match &mut p.body {
+                PartType::Binary(b) | PartType::InlineBinary(b)
+                    if base64 && end - start >= KEEP_DECODED =>
+                {
+                    Some(std::mem::take(b).into_owned())
+                }
+                _ => None,
+            };
+            Some(PartBody {
                 range: start..end,
-                base64: p
-                    .content_transfer_encoding()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64")),
+                base64,
+                decoded,
             })
         })
         .collect();

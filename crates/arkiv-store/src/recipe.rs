@@ -1,5 +1,7 @@
 //! Cutting a message into blobs (on worker threads) and putting it back together.
 
+use std::borrow::Cow;
+
 use arkiv_crypto::{DataKey, KeyedHasher, Sealer};
 use arkiv_message::{ParsedMessage, base64lines, large_bodies};
 use arkiv_types::ContentHash;
@@ -64,11 +66,15 @@ pub fn prepare(
     let mut pos = 0usize;
     for span in large_bodies(parsed, threshold.max(1)) {
         let body = &raw[span.range.clone()];
-        let (data, transform) = match span.base64.then(|| base64lines::analyze(body)).flatten() {
-            Some((decoded, layout)) => {
-                (std::borrow::Cow::Owned(decoded), Transform::Base64(layout))
-            }
-            None => (std::borrow::Cow::Borrowed(body), Transform::Raw),
+        // Prefer the parser's decoded bytes (decoding once); else decode here.
+        let as_base64 = match (span.base64, span.decoded) {
+            (false, _) => None,
+            (true, Some(d)) => base64lines::layout_for(body, d).map(|l| (Cow::Borrowed(d), l)),
+            (true, None) => base64lines::analyze(body).map(|(d, l)| (Cow::Owned(d), l)),
+        };
+        let (data, transform) = match as_base64 {
+            Some((decoded, layout)) => (decoded, Transform::Base64(layout)),
+            None => (Cow::Borrowed(body), Transform::Raw),
         };
         let id = keys.blob_ids.hash(&data);
         if !exists(&id) && !blobs.iter().any(|b: &SealedBlob| b.key == id) {

@@ -160,6 +160,7 @@ impl fmt::Display for FolderPath {
 
 /// The status of an archive store (manual §5.15 "Setting the Status").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum StoreStatus {
     /// "Archive here": the one store new messages are written to.
     Current,

@@ -1,0 +1,11 @@
+//! End-to-end tests of the `arkiv` binary on real messages written by others.
+//! All in one test binary (links once); every test gets its own data directory.
+
+mod cli;
+mod formats;
+mod hostile;
+mod multi_user;
+mod real_data;
+mod rerun;
+mod stores;
+mod support;
