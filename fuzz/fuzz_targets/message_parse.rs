@@ -5,7 +5,10 @@
 //! order and non-overlapping (the store splices them back into the skeleton at these offsets);
 //! `large_bodies` returns a subset of them with the same properties; and every base64 body that
 //! `base64lines::analyze` accepts re-encodes with `encode` to exactly the original bytes (base64
-//! encoding is injective, so the decoded bytes are then the only possible ones).
+//! encoding is injective, so the decoded bytes are then the only possible ones); and where the
+//! parser kept a large body's decoded bytes (`BodySpan::decoded`, the store's fast path),
+//! `base64lines::layout_for` accepts only a layout under which they re-encode to exactly the
+//! body, the same layout `analyze` finds.
 //!
 //! `parse` runs mail-parser under `catch_unwind` because mail-parser 0.11 has `debug_assert!`s
 //! that fire on malformed input; the product turns those into a `problem`. libfuzzer-sys's panic
@@ -18,7 +21,7 @@
 use std::cell::Cell;
 use std::sync::Once;
 
-use arkiv_message::base64lines::{analyze, encode};
+use arkiv_message::base64lines::{analyze, encode, layout_for};
 use arkiv_message::{ParsedMessage, large_bodies};
 use libfuzzer_sys::fuzz_target;
 
@@ -69,9 +72,20 @@ fn check(data: &[u8]) {
     let parsed = parse(data);
     let mut last_end = 0usize;
     for b in &parsed.bodies {
-        assert!(b.range.start < b.range.end, "empty or reversed body {:?}", b.range);
-        assert!(b.range.end <= data.len(), "body {:?} past the input", b.range);
-        assert!(b.range.start >= last_end, "bodies overlap or are out of order");
+        assert!(
+            b.range.start < b.range.end,
+            "empty or reversed body {:?}",
+            b.range
+        );
+        assert!(
+            b.range.end <= data.len(),
+            "body {:?} past the input",
+            b.range
+        );
+        assert!(
+            b.range.start >= last_end,
+            "bodies overlap or are out of order"
+        );
         last_end = b.range.end;
     }
     if parsed.problem.is_some() {
@@ -82,8 +96,15 @@ fn check(data: &[u8]) {
         let mut last_end = 0usize;
         for span in &spans {
             assert!(span.range.len() >= threshold, "span below the threshold");
-            assert!(span.range.end <= data.len(), "span {:?} past the input", span.range);
-            assert!(span.range.start >= last_end, "spans overlap or are out of order");
+            assert!(
+                span.range.end <= data.len(),
+                "span {:?} past the input",
+                span.range
+            );
+            assert!(
+                span.range.start >= last_end,
+                "spans overlap or are out of order"
+            );
             assert!(
                 parsed
                     .bodies
@@ -93,7 +114,11 @@ fn check(data: &[u8]) {
             );
             last_end = span.range.end;
             if span.base64 {
-                check_base64(&data[span.range.clone()]);
+                let body = &data[span.range.clone()];
+                check_base64(body);
+                if let Some(decoded) = span.decoded {
+                    check_layout_for(body, decoded);
+                }
             }
         }
     }
@@ -112,5 +137,24 @@ fn check_base64(body: &[u8]) {
         layout.line_len > 0 && layout.line_len.is_multiple_of(4),
         "accepted layout with line length {}",
         layout.line_len
+    );
+}
+
+/// The store's fast path: the parser's decoded bytes plus `layout_for` instead of `analyze`.
+/// An accepted layout must rebuild the body exactly (else a stored message would not come
+/// back), and must agree with `analyze` on the same body.
+fn check_layout_for(body: &[u8], decoded: &[u8]) {
+    let Some(layout) = layout_for(body, decoded) else {
+        return;
+    };
+    assert_eq!(
+        encode(decoded, layout),
+        body,
+        "layout_for accepted {layout:?} but the decoded bytes do not re-encode to the body"
+    );
+    assert_eq!(
+        analyze(body),
+        Some((decoded.to_vec(), layout)),
+        "layout_for and analyze disagree"
     );
 }

@@ -1,17 +1,14 @@
 /// Everything the archive layer reports. Messages say what failed, on what, and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] arkiv_store::StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     Crypto(#[from] arkiv_crypto::CryptoError),
-    #[error("{0}")]
+    #[error(transparent)]
     Source(#[from] arkiv_sources::Error),
-    #[error("I/O error on {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("I/O error on {path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error("master database {path}: {detail}")]
     Db { path: String, detail: String },
     #[error("configuration {path}: {detail}")]
@@ -49,7 +46,7 @@ pub type Result<T> = std::result::Result<T, ArchiveError>;
 pub(crate) fn io_err(path: &std::path::Path, source: std::io::Error) -> ArchiveError {
     ArchiveError::Io {
         path: path.display().to_string(),
-        source,
+        err: source,
     }
 }
 

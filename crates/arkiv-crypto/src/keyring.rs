@@ -28,11 +28,11 @@ impl RecoveryKey {
         let cleaned = cleaned.strip_prefix("ARKIV").unwrap_or(&cleaned);
         let bytes = BASE32_NOPAD
             .decode(cleaned.as_bytes())
-            .map_err(|_| CryptoError::WrongRecoveryKey)?;
+            .map_err(|_| CryptoError::MalformedRecoveryKey)?;
         let arr: [u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| CryptoError::WrongRecoveryKey)?;
+            .map_err(|_| CryptoError::MalformedRecoveryKey)?;
         Ok(RecoveryKey(arr))
     }
 
@@ -233,7 +233,7 @@ fn write_atomic(path: &Path, data: &[u8], secret: bool) -> Result<()> {
 fn io_err(path: &Path, source: std::io::Error) -> CryptoError {
     CryptoError::Io {
         path: path.display().to_string(),
-        source,
+        err: source,
     }
 }
 

@@ -43,13 +43,14 @@ pub enum CryptoError {
     MissingKeyFile { path: String },
     #[error("the recovery key is not valid for this data directory")]
     WrongRecoveryKey,
+    #[error(
+        "that is not a recovery key: expected the ARKIV-XXXX-XXXX-... key printed by `arkiv init` (52 letters and digits after ARKIV)"
+    )]
+    MalformedRecoveryKey,
     #[error("malformed {what}: {detail}")]
     Malformed { what: String, detail: String },
-    #[error("I/O error on {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("I/O error on {path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error("the system random number generator failed: {0}")]
     Random(String),
     #[error("password hashing failed: {0}")]

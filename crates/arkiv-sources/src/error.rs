@@ -12,27 +12,27 @@ use std::path::PathBuf;
 pub enum Error {
     /// The root path given to [`crate::open`] does not exist.
     #[error(
-        "source path {} does not exist ({source}); check the spelling and that the path is \
+        "source path {} does not exist ({err}); check the spelling and that the path is \
          mounted and visible to the Arkiv server",
         path.display()
     )]
     NotFound {
         /// The path that was asked for.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (part of the message, not a `source`, so it is not printed twice).
+        err: io::Error,
     },
 
     /// The root path exists but could not be inspected or listed.
     #[error(
-        "cannot access source path {} ({source}); check that the Arkiv server's user may read it",
+        "cannot access source path {} ({err}); check that the Arkiv server's user may read it",
         path.display()
     )]
     Access {
         /// The path that failed.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (part of the message, not a `source`, so it is not printed twice).
+        err: io::Error,
     },
 
     /// The root path exists but does not look like the chosen kind of source.

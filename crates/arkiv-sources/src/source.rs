@@ -47,18 +47,18 @@ impl FileSource {
             if source.kind() == io::ErrorKind::NotFound {
                 Error::NotFound {
                     path: path.to_owned(),
-                    source,
+                    err: source,
                 }
             } else {
                 Error::Access {
                     path: path.to_owned(),
-                    source,
+                    err: source,
                 }
             }
         })?;
         let root = fs::canonicalize(path).map_err(|source| Error::Access {
             path: path.to_owned(),
-            source,
+            err: source,
         })?;
         let start = start_jobs(kind, &root, meta.is_dir())?;
         // A first walk that only stats files, so that progress can be shown in bytes.

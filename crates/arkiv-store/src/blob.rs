@@ -28,7 +28,7 @@ pub struct SealedBlob {
 
 pub(crate) fn seal(sealer: &Sealer, key: [u8; 32], data: &[u8]) -> Result<SealedBlob> {
     let mut plain = Vec::with_capacity(9 + data.len() / 2);
-    let compressed = if data.len() >= 64 {
+    let compressed = if data.len() >= 64 && looks_compressible(data) {
         zstd::bulk::compress(data, ZSTD_LEVEL).ok()
     } else {
         None

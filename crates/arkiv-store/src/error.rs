@@ -3,14 +3,11 @@ use arkiv_types::MessageId;
 /// Everything that can go wrong inside a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("I/O error on {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("I/O error on {path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error("store database {path}: {detail}")]
     Db { path: String, detail: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Crypto(#[from] arkiv_crypto::CryptoError),
     #[error("store directory {path} is missing; fix the store's path or reattach it")]
     MissingDir { path: String },
@@ -37,7 +34,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub(crate) fn io_err(path: &std::path::Path, source: std::io::Error) -> StoreError {
     StoreError::Io {
         path: path.display().to_string(),
-        source,
+        err: source,
     }
 }
 

@@ -66,7 +66,7 @@ mod tests {
         assert_eq!(Timestamp(951_782_400).to_rfc3339(), "2000-02-29T00:00:00Z");
         assert_eq!(
             Timestamp(1_795_000_000).to_rfc3339(),
-            "2026-11-18T08:26:40Z"
+            "2026-11-18T11:06:40Z"
         );
         assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59Z");
         assert_eq!(Timestamp(1_795_000_000).year_month(), "2026-11");
