@@ -136,3 +136,60 @@ fn help_teaches() {
     let out = String::from_utf8(env.ok(&["--help"])).unwrap();
     assert!(out.contains("verify") && out.contains("ARKIV_DATA"));
 }
+
+#[test]
+fn nothing_revealing_is_readable_in_the_data_directory() {
+    let env = Env::new();
+    env.ok(&[
+        "user",
+        "add",
+        "bob",
+        "--email",
+        "zebracorn.secret@example.org",
+    ]);
+    let src = env.path("Quarterly Merger Plans");
+    std::fs::create_dir_all(&src).unwrap();
+    let body = "Attached the numbers. Codeword: PLATYPUSWALTZ.\n".repeat(50);
+    let msg = format!(
+        "From: Xylophone Quux <xylophone.quux@example.com>\nTo: zebracorn.secret@example.org\nSubject: Hostile takeover of Flumbergast AG\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n{body}--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"flumbergast-valuation.pdf\"\n\nPDFDATA {body}\n--b--\n"
+    );
+    std::fs::write(src.join("m.eml"), &msg).unwrap();
+    env.import(&["eml", src.to_str().unwrap(), "--user", "bob"]);
+    let secrets = [
+        "Flumbergast",
+        "flumbergast-valuation",
+        "xylophone.quux",
+        "zebracorn",
+        "PLATYPUSWALTZ",
+        "Quarterly Merger",
+        "Xylophone",
+    ];
+    let mut files = Vec::new();
+    fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(&env.data(), &mut files);
+    assert!(files.len() >= 5);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        for s in secrets {
+            assert!(
+                !bytes
+                    .windows(s.len())
+                    .any(|w| w.eq_ignore_ascii_case(s.as_bytes())),
+                "{} reveals '{s}'",
+                f.display()
+            );
+        }
+    }
+    // ... while the archive itself gives everything back.
+    let got = env.contents("bob");
+    assert_eq!(got["Quarterly Merger Plans"][0].1, msg.as_bytes());
+}
