@@ -7,6 +7,8 @@ pub enum ArchiveError {
     Crypto(#[from] arkiv_crypto::CryptoError),
     #[error(transparent)]
     Source(#[from] arkiv_sources::Error),
+    #[error(transparent)]
+    Index(#[from] arkiv_index::IndexError),
     #[error("I/O error on {path}: {err}")]
     Io { path: String, err: std::io::Error },
     #[error("master database {path}: {detail}")]

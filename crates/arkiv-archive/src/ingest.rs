@@ -59,6 +59,9 @@ pub struct ImportOptions {
     pub source_id: String,
     /// Worker threads; 0 = from the configuration, else one per CPU core.
     pub workers: usize,
+    /// Index each committed batch and return only once everything is searchable. When false,
+    /// the messages stay listed as unindexed until [`Archive::catch_up_index`] runs.
+    pub index: bool,
 }
 
 /// Live counters for progress displays.
@@ -102,6 +105,10 @@ pub struct ImportReport {
     pub seconds: f64,
     /// Stores created automatically during the import (rollover).
     pub stores_created: Vec<u32>,
+    /// Messages made searchable by this import.
+    pub indexed: u64,
+    /// Why some messages are not searchable yet (they are archived; the next start indexes them).
+    pub index_warning: Option<String>,
     /// A few skipped messages, for the administrator.
     pub skipped_examples: Vec<ImportFailure>,
 }
@@ -197,6 +204,8 @@ impl Archive {
         let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, SourceItem)>(workers * 4);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Work)>(workers * 4);
         let packs_before = self.pack_bytes();
+        let (index_tx, index_rx) = crossbeam_channel::bounded::<IndexBatch>(4);
+        let (indexed_tx, indexed_rx) = crossbeam_channel::unbounded::<IndexOutcome>();
 
         let result = std::thread::scope(|s| {
             let budget = &budget;
@@ -233,8 +242,17 @@ impl Archive {
             }
             drop(work_rx);
             drop(done_tx);
+            if opts.index {
+                s.spawn(move || index_batches(index_rx, indexed_tx));
+            } else {
+                drop((index_rx, indexed_tx));
+            }
             let mut writer = Writer::new(self, opts, current, shared_current.clone(), threshold);
+            writer.index_tx = opts.index.then_some(index_tx);
+            writer.indexed_rx = Some(indexed_rx);
             let r = writer.run(done_rx, budget, progress);
+            // On error, closing the channel lets the indexer thread finish.
+            writer.index_tx = None;
             budget.cancel();
             r
         });
@@ -391,6 +409,36 @@ fn prepare(
     }))
 }
 
+/// One committed batch for the indexer thread.
+struct IndexBatch {
+    store: StoreId,
+    index: Arc<arkiv_index::StoreIndex>,
+    docs: Vec<arkiv_index::IndexDoc>,
+}
+
+/// What the indexer did with a batch.
+struct IndexOutcome {
+    store: StoreId,
+    nums: Vec<u64>,
+    error: Option<String>,
+}
+
+/// The indexer thread: adds each batch to its store's index and commits it.
+fn index_batches(
+    rx: crossbeam_channel::Receiver<IndexBatch>,
+    tx: crossbeam_channel::Sender<IndexOutcome>,
+) {
+    for b in rx.iter() {
+        let nums = b.docs.iter().map(|d| d.num).collect();
+        let r = b.index.add(&b.docs).and_then(|_| b.index.commit());
+        let _ = tx.send(IndexOutcome {
+            store: b.store,
+            nums,
+            error: r.err().map(|e| e.to_string()),
+        });
+    }
+}
+
 struct Pending {
     user: UserId,
     folder: FolderId,
@@ -414,6 +462,10 @@ struct Writer<'a> {
     batch_started: Instant,
     report: ImportReport,
     progress: ImportProgress,
+    /// Index documents of the open session's new messages.
+    docs: Vec<arkiv_index::IndexDoc>,
+    index_tx: Option<crossbeam_channel::Sender<IndexBatch>>,
+    indexed_rx: Option<crossbeam_channel::Receiver<IndexOutcome>>,
 }
 
 impl<'a> Writer<'a> {
@@ -442,6 +494,9 @@ impl<'a> Writer<'a> {
                 ..Default::default()
             },
             progress: ImportProgress::default(),
+            docs: Vec::new(),
+            index_tx: None,
+            indexed_rx: None,
         }
     }
 
@@ -470,14 +525,57 @@ impl<'a> Writer<'a> {
         }
         self.finish_pending()?;
         self.commit()?;
+        // Wait for the indexer, record what it indexed, and index what it could not reach
+        // (moves, other stores) so that the import returns with everything searchable.
+        if self.index_tx.take().is_some() {
+            let outcomes: Vec<IndexOutcome> = self
+                .indexed_rx
+                .take()
+                .map(|rx| rx.iter().collect())
+                .unwrap_or_default();
+            self.record_indexed(outcomes)?;
+            self.commit()?;
+            match self.archive.catch_up_index(&mut |_| {}) {
+                Ok(n) => self.report.indexed += n,
+                Err(e) => self.report.index_warning = Some(e.to_string()),
+            }
+        }
         progress(&self.progress);
         Ok(std::mem::take(&mut self.report))
+    }
+
+    /// Clears the "unindexed" marks of what the indexer committed.
+    fn record_indexed(&mut self, outcomes: Vec<IndexOutcome>) -> Result<()> {
+        for o in outcomes {
+            if let Some(e) = o.error {
+                self.report.index_warning = Some(e);
+                continue;
+            }
+            self.report.indexed += o.nums.len() as u64;
+            if o.store == self.current.id() {
+                self.session()?.mark_indexed(&o.nums)?;
+            } else {
+                let store = self.archive.store(o.store)?;
+                let mut s = store.write()?;
+                s.mark_indexed(&o.nums)?;
+                s.commit()?;
+            }
+        }
+        Ok(())
     }
 
     fn session(&mut self) -> Result<&mut WriteSession> {
         if self.session.is_none() {
             self.session = Some(self.current.write()?);
             self.batch_started = Instant::now();
+            let done: Vec<IndexOutcome> = self
+                .indexed_rx
+                .as_ref()
+                .map(|rx| rx.try_iter().collect())
+                .unwrap_or_default();
+            if !done.is_empty() {
+                self.record_indexed(done)?;
+            }
         }
         Ok(self.session.as_mut().expect("just opened"))
     }
@@ -485,6 +583,17 @@ impl<'a> Writer<'a> {
     fn commit(&mut self) -> Result<()> {
         if let Some(s) = self.session.take() {
             s.commit()?;
+            let docs = std::mem::take(&mut self.docs);
+            if let Some(tx) = &self.index_tx
+                && !docs.is_empty()
+            {
+                let index = self.archive.index_of(&self.current)?;
+                let _ = tx.send(IndexBatch {
+                    store: self.current.id(),
+                    index,
+                    docs,
+                });
+            }
         }
         self.batch_messages = 0;
         self.batch_bytes = 0;
@@ -626,15 +735,21 @@ impl<'a> Writer<'a> {
                 });
                 continue;
             }
-            self.add(record)?;
+            self.add(record, Some(&p.parsed.body_text))?;
         }
         Ok(())
     }
 
-    fn add(&mut self, record: MessageRecord) -> Result<()> {
+    /// Adds a message to the current store; `body` (its body text) makes it searchable with
+    /// this batch, else the end of the import indexes it from the store.
+    fn add(&mut self, record: MessageRecord, body: Option<&str>) -> Result<()> {
         let flagged = record.problem.is_some();
         let size = record.size;
         let id = self.session()?.add_message(&record)?;
+        if let (Some(body), Some(_)) = (body, &self.index_tx) {
+            self.docs
+                .push(Archive::index_doc(id.num, &record, body.to_string()));
+        }
         self.seen.insert(id);
         self.report.archived += 1;
         self.progress.archived += 1;
@@ -718,7 +833,7 @@ impl<'a> Writer<'a> {
                     self.seen.insert(id);
                     self.report.moved += 1;
                 }
-                None if p.content_store == self.current.id() => self.add(p.record)?,
+                None if p.content_store == self.current.id() => self.add(p.record, None)?,
                 None => {
                     // A rollover happened since: the content is in the previous store, so the
                     // message goes there too (a store never refers to another store's content).

@@ -55,6 +55,8 @@ pub struct Archive {
     pub(crate) sealer: Sealer,
     pub(crate) names: KeyedHasher,
     pub(crate) stores: Mutex<BTreeMap<StoreId, StoreSlot>>,
+    /// Search indexes of the open stores, opened on first use.
+    pub(crate) indexes: Mutex<BTreeMap<StoreId, std::sync::Arc<arkiv_index::StoreIndex>>>,
     _lock: File,
 }
 
@@ -215,6 +217,7 @@ impl Archive {
             master,
             db,
             stores: Mutex::new(BTreeMap::new()),
+            indexes: Mutex::new(BTreeMap::new()),
             _lock: lock,
         }
     }

@@ -63,7 +63,7 @@ pub struct MessageView {
     pub problem: Option<String>,
 }
 
-fn show_addrs(a: &[arkiv_message::Addr]) -> String {
+pub(crate) fn show_addrs(a: &[arkiv_message::Addr]) -> String {
     a.iter()
         .map(|x| match &x.name {
             Some(n) if !x.address.is_empty() => format!("{n} <{}>", x.address),

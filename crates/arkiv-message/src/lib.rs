@@ -17,4 +17,6 @@ pub mod layout;
 mod summary;
 
 pub use layout::{BodySpan, large_bodies};
-pub use summary::{Addr, KEEP_DECODED, ParsedMessage, PartBody, Priority, Summary, parse};
+pub use summary::{
+    Addr, KEEP_DECODED, MAX_BODY_TEXT, ParsedMessage, PartBody, Priority, Summary, parse,
+};

@@ -85,7 +85,13 @@ pub struct ParsedMessage {
     pub bodies: Vec<PartBody>,
     /// Why the message could not be fully understood (it is still archived).
     pub problem: Option<String>,
+    /// The readable text of the message body (text parts, or the text of the HTML part),
+    /// decoded to UTF-8, at most [`MAX_BODY_TEXT`] bytes: what the search index sees.
+    pub body_text: String,
 }
+
+/// Longest body text kept for the index.
+pub const MAX_BODY_TEXT: usize = 4 * 1024 * 1024;
 
 /// Parses a message. Never panics; an unparseable message yields a `problem`.
 pub fn parse(raw: &[u8]) -> ParsedMessage {
@@ -157,6 +163,23 @@ fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
             summary.attachment_names.push(format!("{}.eml", clean(s)));
         }
     }
+    let mut body_text = String::new();
+    for i in 0..msg.text_body_count() {
+        if let Some(t) = msg.body_text(i) {
+            if !body_text.is_empty() {
+                body_text.push('\n');
+            }
+            body_text.push_str(&t);
+            if body_text.len() > MAX_BODY_TEXT {
+                let mut cut = MAX_BODY_TEXT;
+                while !body_text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                body_text.truncate(cut);
+                break;
+            }
+        }
+    }
     let mut bodies: Vec<PartBody> = msg
         .parts
         .iter_mut()
@@ -197,6 +220,7 @@ fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
         summary,
         bodies,
         problem: None,
+        body_text,
     })
 }
 
@@ -229,6 +253,7 @@ mod tests {
     fn decodes_headers() {
         let p = parse(SIMPLE);
         assert!(p.problem.is_none());
+        assert_eq!(p.body_text.trim(), "body");
         let s = p.summary;
         assert_eq!(s.subject.as_deref(), Some("Grüße"));
         assert_eq!(s.from[0].name.as_deref(), Some("Jürgen"));

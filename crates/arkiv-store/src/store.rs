@@ -22,6 +22,8 @@ pub(crate) const PLACEMENTS: TableDefinition<&[u8], u64> = TableDefinition::new(
 pub(crate) const SOURCE_ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("source_items");
 pub(crate) const FOLDER_MESSAGES: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("folder_messages");
+/// Messages added or moved whose index document is not yet committed to the search index.
+pub(crate) const UNINDEXED: TableDefinition<u64, ()> = TableDefinition::new("unindexed");
 pub(crate) const FOLDER_COUNTS: TableDefinition<u64, (u64, u64)> =
     TableDefinition::new("folder_counts");
 
@@ -131,6 +133,7 @@ impl Store {
                 .map_err(|e| db_err(&path, e))?;
             txn.open_table(FOLDER_COUNTS)
                 .map_err(|e| db_err(&path, e))?;
+            txn.open_table(UNINDEXED).map_err(|e| db_err(&path, e))?;
         }
         txn.commit().map_err(|e| db_err(&path, e))?;
         drop(db);
@@ -437,6 +440,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` messages whose search index entry is missing or stale.
+    pub fn unindexed(&self, limit: usize) -> Result<Vec<u64>> {
+        let t = self.read_txn()?;
+        let u = match t.open_table(UNINDEXED) {
+            Ok(u) => u,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(self.dberr(e)),
+        };
+        let mut out = Vec::new();
+        for r in u.iter().map_err(|e| self.dberr(e))?.take(limit) {
+            out.push(r.map_err(|e| self.dberr(e))?.0.value());
+        }
+        Ok(out)
+    }
+
     pub fn counters(&self) -> Result<StoreCounters> {
         let t = self.read_txn()?;
         let info = t.open_table(INFO).map_err(|e| self.dberr(e))?;
@@ -672,6 +690,7 @@ impl WriteSession {
         }
         self.counters.messages += 1;
         self.counters.original_bytes += record.size;
+        self.mark_unindexed(num)?;
         Ok(MessageId::new(self.store.id, num))
     }
 
@@ -725,6 +744,25 @@ impl WriteSession {
         }
         self.bump_folder(from, -1, -(rec.size as i64))?;
         self.bump_folder(to, 1, rec.size as i64)?;
+        // The index document names the folder (permissions filter on it): it must follow.
+        self.mark_unindexed(num)
+    }
+
+    fn mark_unindexed(&mut self, num: u64) -> Result<()> {
+        self.tx()
+            .open_table(UNINDEXED)
+            .map_err(|e| self.e(e))?
+            .insert(num, ())
+            .map_err(|e| self.e(e))?;
+        Ok(())
+    }
+
+    /// Records that these messages' index documents are committed to the search index.
+    pub fn mark_indexed(&mut self, nums: &[u64]) -> Result<()> {
+        let mut u = self.tx().open_table(UNINDEXED).map_err(|e| self.e(e))?;
+        for n in nums {
+            u.remove(*n).map_err(|e| self.e(e))?;
+        }
         Ok(())
     }
 

@@ -41,8 +41,9 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             corpus,
             work,
             no_peer,
+            no_index,
             json,
-        } => import(&corpus, work, no_peer, json),
+        } => import(&corpus, work, no_peer, no_index, json),
     }
 }
 
@@ -114,7 +115,13 @@ struct ZstdBench {
     mb_per_second: f64,
 }
 
-fn import(corpus: &Path, work: Option<PathBuf>, no_peer: bool, json: bool) -> Result<ExitCode> {
+fn import(
+    corpus: &Path,
+    work: Option<PathBuf>,
+    no_peer: bool,
+    no_index: bool,
+    json: bool,
+) -> Result<ExitCode> {
     let info: CorpusInfo =
         serde_json::from_slice(&std::fs::read(corpus.join(SPEC_FILE)).with_context(|| {
             format!(
@@ -170,6 +177,7 @@ fn import(corpus: &Path, work: Option<PathBuf>, no_peer: bool, json: bool) -> Re
             },
             source_id: source.source_id(),
             workers: 0,
+            index: !no_index,
         };
         let mut last = 0;
         let r = archive.import(source, &opts, &mut |p| {

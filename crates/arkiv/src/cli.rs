@@ -54,6 +54,16 @@ pub enum Command {
         /// Message id as shown by `ls`: <store>:<number>, e.g. 1:42.
         id: String,
     },
+    /// Search with the manual's quick-search language: words (AND), "phrases", auto*, Me?er,
+    /// subject: from: to: cc: bcc: bcontent: acontent: filename:, -exclusions, OR, (groups),
+    /// has:attachment, size>1M, date>=2020-01-31.
+    Search(SearchArgs),
+    /// Rebuild the search index of one store or of all, from the stored messages.
+    Reindex {
+        /// Only this store.
+        #[arg(long)]
+        store: Option<u32>,
+    },
     /// Show per-archive and per-store statistics, and stored versus original bytes.
     Stats {
         #[arg(long)]
@@ -165,7 +175,52 @@ pub struct ImportArgs {
     /// Worker threads [default: one per CPU core].
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Return as soon as the messages are archived; they become searchable at the next start
+    /// (of `arkiv search`, `import` or `reindex`).
+    #[arg(long)]
+    pub no_wait: bool,
     /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SortKey {
+    Date,
+    Archived,
+    Size,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  arkiv search invoice from:billing@example.com\n  arkiv search '\"quarterly report\"' -draft --user alice\n  \
+    arkiv search 'auto* OR car' has:attachment date>=2020 --json --limit 200"
+)]
+pub struct SearchArgs {
+    /// The query; several arguments are joined with spaces. Put `--` before a query that
+    /// starts with `-` (e.g. `arkiv search -- -spam invoice`).
+    #[arg(required = true, num_args = 1..)]
+    pub query: Vec<String>,
+    /// Search as this user: only what this user may read.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only in this folder (ARCHIVE/FOLDER/...) and its subfolders.
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// With --folder: not in its subfolders.
+    #[arg(long, requires = "folder")]
+    pub no_subfolders: bool,
+    #[arg(long, value_enum, default_value = "date")]
+    pub sort: SortKey,
+    /// Oldest (smallest) first instead of newest (largest) first.
+    #[arg(long)]
+    pub ascending: bool,
+    /// Results per page.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Skip this many results (paging).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -236,6 +291,9 @@ pub enum BenchCommand {
         /// Skip running zstd.
         #[arg(long)]
         no_peer: bool,
+        /// Archive only; do not build the search index (the storage-only figure).
+        #[arg(long)]
+        no_index: bool,
         #[arg(long)]
         json: bool,
     },

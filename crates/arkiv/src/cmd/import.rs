@@ -51,6 +51,7 @@ pub fn import(archive: &Archive, args: ImportArgs) -> Result<ExitCode> {
         assignment,
         source_id: source.source_id(),
         workers: args.workers.unwrap_or(0),
+        index: !args.no_wait,
     };
     let bar = byte_bar(source.total_bytes(), "archiving");
     let report = archive.import(source, &import_opts, &mut |p| {

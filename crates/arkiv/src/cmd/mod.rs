@@ -2,6 +2,7 @@
 
 mod import;
 mod read;
+mod search;
 mod setup;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => import::import(&open()?, args),
         Command::Ls(args) => read::ls(&open()?, args),
         Command::Cat { id } => read::cat(&open()?, &id),
+        Command::Search(args) => search::search(&open()?, args),
+        Command::Reindex { store } => search::reindex(&open()?, store),
         Command::Stats { json } => read::stats(&open()?, json),
         Command::Verify { json } => read::verify(&open()?, json),
         Command::Bench(c) => crate::bench::run(c),

@@ -7,5 +7,6 @@ mod hostile;
 mod multi_user;
 mod real_data;
 mod rerun;
+mod search;
 mod stores;
 mod support;

@@ -1,0 +1,252 @@
+//! Search: the per-store indexes, keeping them complete, and queries with permissions.
+//!
+//! Every message added to or moved in a store is listed in the store's `unindexed` table in the
+//! same transaction. The import pipeline indexes each committed batch on its own thread and
+//! clears those entries once the index commit is durable; whatever a crash leaves listed is
+//! indexed by [`Archive::catch_up_index`] before the next search or import. So a message is
+//! never archived yet invisible to search for longer than that.
+
+use std::sync::Arc;
+
+use arkiv_index::{IndexDoc, SearchRequest, SortBy, StoreIndex};
+use arkiv_store::{MessageRecord, Store};
+use arkiv_types::{FolderId, FolderPath, MessageId, StoreId};
+use serde::Serialize;
+
+use crate::error::{ArchiveError, Result};
+use crate::master::Archive;
+use crate::stats::{MessageView, show_addrs};
+
+/// A search as a user asks it.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    /// Quick-search text (manual §3.2).
+    pub text: String,
+    /// Search as this user: only their archive. `None`: every archive (the local operator).
+    pub user: Option<String>,
+    /// Only this folder (`archive/path`), with its subfolders unless `no_subfolders`.
+    pub folder: Option<String>,
+    pub no_subfolders: bool,
+    pub sort: SortBy,
+    pub ascending: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One page of results.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchPage {
+    /// Every match the query has (that the user may see), not only this page.
+    pub total: usize,
+    pub offset: usize,
+    pub hits: Vec<MessageView>,
+}
+
+impl Archive {
+    /// The search index of a store, opened on first use (in `<store metadata>/index`).
+    pub fn index_of(&self, store: &Store) -> Result<Arc<StoreIndex>> {
+        let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = map.get(&store.id()) {
+            return Ok(i.clone());
+        }
+        let idx = Arc::new(StoreIndex::open(&store.dirs().meta.join("index"))?);
+        map.insert(store.id(), idx.clone());
+        Ok(idx)
+    }
+
+    /// The index document of a message; `body` is its body text.
+    pub(crate) fn index_doc(num: u64, rec: &MessageRecord, body: String) -> IndexDoc {
+        let s = &rec.summary;
+        IndexDoc {
+            num,
+            folder: rec.folder.0,
+            subject: s.subject.clone().unwrap_or_default(),
+            from: show_addrs(&s.from),
+            to: show_addrs(&s.to),
+            cc: show_addrs(&s.cc),
+            bcc: show_addrs(&s.bcc),
+            body,
+            attachment_names: s.attachment_names.clone(),
+            attachment_text: String::new(),
+            date: s.date.unwrap_or(0),
+            archived_at: rec.archived_at.0,
+            size: rec.size,
+            has_attachments: s.has_attachments,
+            priority: match s.priority {
+                arkiv_message::Priority::Low => 0,
+                arkiv_message::Priority::Normal => 1,
+                arkiv_message::Priority::High => 2,
+            },
+        }
+    }
+
+    /// Builds index documents for messages from what the store holds.
+    fn docs_from_store(store: &Store, nums: &[u64]) -> Result<Vec<IndexDoc>> {
+        let mut docs = Vec::with_capacity(nums.len());
+        for &num in nums {
+            let rec = match store.message(num) {
+                Ok(r) => r,
+                // Listed but gone (deleted since): nothing to index.
+                Err(arkiv_store::StoreError::NoSuchMessage(_)) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let body = match store.read_message(num) {
+                Ok(raw) => arkiv_message::parse(&raw).body_text,
+                // A damaged message is still found by its headers; verify reports the damage.
+                Err(_) => String::new(),
+            };
+            docs.push(Archive::index_doc(num, &rec, body));
+        }
+        Ok(docs)
+    }
+
+    /// Indexes every message a store lists as not yet indexed (after a crash, or an import
+    /// that did not wait). Returns how many were indexed.
+    pub fn catch_up_index(&self, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+        let mut done = 0;
+        for store in self.open_stores() {
+            if !self
+                .store_status(store.id())
+                .is_some_and(|s| s.is_writable())
+            {
+                continue;
+            }
+            let index = self.index_of(&store)?;
+            loop {
+                let nums = store.unindexed(1000)?;
+                if nums.is_empty() {
+                    break;
+                }
+                index.add(&Archive::docs_from_store(&store, &nums)?)?;
+                index.commit()?;
+                let mut s = store.write()?;
+                s.mark_indexed(&nums)?;
+                s.commit()?;
+                done += nums.len() as u64;
+                progress(done);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Rebuilds the index of one store, or of all, from the stored messages.
+    pub fn reindex(
+        &self,
+        only: Option<StoreId>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64> {
+        let stores: Vec<Arc<Store>> = match only {
+            Some(id) => vec![self.store(id)?],
+            None => self.open_stores(),
+        };
+        let total: u64 = stores
+            .iter()
+            .filter_map(|s| s.counters().ok())
+            .map(|c| c.messages)
+            .sum();
+        let mut done = 0;
+        for store in stores {
+            let index = self.index_of(&store)?;
+            index.clear()?;
+            let nums = store.message_nums()?;
+            for chunk in nums.chunks(1000) {
+                index.add(&Archive::docs_from_store(&store, chunk)?)?;
+                done += chunk.len() as u64;
+                progress(done, total);
+            }
+            index.commit()?;
+            if self
+                .store_status(store.id())
+                .is_some_and(|s| s.is_writable())
+            {
+                let pending = store.unindexed(usize::MAX)?;
+                let mut s = store.write()?;
+                s.mark_indexed(&pending)?;
+                s.commit()?;
+            }
+        }
+        Ok(done)
+    }
+
+    /// The folders a search may look in.
+    fn search_scope(&self, q: &SearchQuery) -> Result<Option<Vec<u64>>> {
+        let user_scope = match &q.user {
+            Some(name) => {
+                self.user(name)?;
+                let root = self
+                    .find_folder(name, &FolderPath::root())?
+                    .ok_or_else(|| ArchiveError::NoSuchFolder(name.clone()))?;
+                Some(self.folder_subtree(root)?)
+            }
+            None => None,
+        };
+        let folder_scope = match &q.folder {
+            Some(spec) => {
+                let path = FolderPath::parse(spec);
+                let (archive, rest) = path
+                    .names()
+                    .split_first()
+                    .ok_or_else(|| ArchiveError::NoSuchFolder(spec.clone()))?;
+                let id = self
+                    .find_folder(archive, &FolderPath::from_names(rest))?
+                    .ok_or_else(|| ArchiveError::NoSuchFolder(spec.clone()))?;
+                Some(if q.no_subfolders {
+                    vec![id]
+                } else {
+                    self.folder_subtree(id)?
+                })
+            }
+            None => None,
+        };
+        let ids = |v: Vec<FolderId>| v.into_iter().map(|f| f.0).collect::<Vec<u64>>();
+        Ok(match (user_scope, folder_scope) {
+            (None, None) => None,
+            (Some(u), None) => Some(ids(u)),
+            (None, Some(f)) => Some(ids(f)),
+            (Some(u), Some(f)) => Some(ids(f.into_iter().filter(|x| u.contains(x)).collect())),
+        })
+    }
+
+    /// Runs a search over every readable store and returns one page of results.
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
+        let node = arkiv_index::parse(&q.text).map_err(arkiv_index::IndexError::from)?;
+        let folders = self.search_scope(q)?;
+        let want = q.offset.saturating_add(q.limit.max(1));
+        let mut all: Vec<(i64, MessageId)> = Vec::new();
+        let mut total = 0;
+        for store in self.open_stores() {
+            let index = self.index_of(&store)?;
+            let r = index.search(&SearchRequest {
+                query: &node,
+                folders: folders.as_deref(),
+                sort: q.sort,
+                descending: !q.ascending,
+                limit: want,
+            })?;
+            total += r.total;
+            all.extend(
+                r.hits
+                    .into_iter()
+                    .map(|h| (h.key, MessageId::new(store.id(), h.num))),
+            );
+        }
+        all.sort_by(|a, b| {
+            if q.ascending {
+                a.0.cmp(&b.0).then(a.1.cmp(&b.1))
+            } else {
+                b.0.cmp(&a.0).then(b.1.cmp(&a.1))
+            }
+        });
+        let hits = all
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit.max(1))
+            .map(|(_, id)| self.message_view(id))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SearchPage {
+            total,
+            offset: q.offset,
+            hits,
+        })
+    }
+}

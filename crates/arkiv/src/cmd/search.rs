@@ -1,0 +1,87 @@
+//! `arkiv search` and `arkiv reindex`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use arkiv_archive::Archive;
+use arkiv_archive::search::SearchQuery;
+use arkiv_index::SortBy;
+use arkiv_types::StoreId;
+
+use crate::cli::{SearchArgs, SortKey};
+use crate::output::{count_bar, print_json};
+
+/// Indexes what a crash or a `--no-wait` import left unindexed, with a progress bar.
+pub fn catch_up(archive: &Archive) -> Result<()> {
+    let bar = count_bar(0, "indexing");
+    let n = archive.catch_up_index(&mut |done| {
+        bar.set_length(done);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    if n > 0 {
+        eprintln!("indexed {n} messages that were not searchable yet");
+    }
+    Ok(())
+}
+
+pub fn search(archive: &Archive, args: SearchArgs) -> Result<ExitCode> {
+    catch_up(archive)?;
+    let q = SearchQuery {
+        text: args.query.join(" "),
+        user: args.user,
+        folder: args.folder,
+        no_subfolders: args.no_subfolders,
+        sort: match args.sort {
+            SortKey::Date => SortBy::Date,
+            SortKey::Archived => SortBy::ArchivedAt,
+            SortKey::Size => SortBy::Size,
+        },
+        ascending: args.ascending,
+        offset: args.offset,
+        limit: args.limit.clamp(1, 10_000),
+    };
+    let page = archive.search(&q)?;
+    if args.json {
+        print_json(&page)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    for m in &page.hits {
+        let date = m
+            .date
+            .as_deref()
+            .map(|d| &d[..10.min(d.len())])
+            .unwrap_or("----------");
+        writeln!(
+            out,
+            "{:<10} {date}  {:<28.28}  {:<28.28}  {}",
+            m.id, m.from, m.to, m.subject
+        )?;
+    }
+    let shown = page.hits.len();
+    if page.total == 0 {
+        writeln!(out, "no messages match")?;
+    } else {
+        writeln!(
+            out,
+            "{}-{} of {} messages",
+            page.offset + 1.min(shown),
+            page.offset + shown,
+            page.total
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reindex(archive: &Archive, store: Option<u32>) -> Result<ExitCode> {
+    let bar = count_bar(0, "reindexing");
+    let n = archive.reindex(store.map(StoreId), &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    println!("Indexed {n} messages.");
+    Ok(ExitCode::SUCCESS)
+}
