@@ -199,12 +199,12 @@ impl Archive {
         let budget = Budget {
             state: Mutex::new((0, false)),
             cv: Condvar::new(),
-            limit: 64 * 1024 * 1024,
+            limit: 32 * 1024 * 1024,
         };
         let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, SourceItem)>(workers * 4);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Work)>(workers * 4);
         let packs_before = self.pack_bytes();
-        let (index_tx, index_rx) = crossbeam_channel::bounded::<IndexBatch>(4);
+        let (index_tx, index_rx) = crossbeam_channel::bounded::<IndexBatch>(2);
         let (indexed_tx, indexed_rx) = crossbeam_channel::unbounded::<IndexOutcome>();
 
         let result = std::thread::scope(|s| {

@@ -103,7 +103,7 @@ impl StoreIndex {
             // One indexing thread and a modest budget: the machine also archives and serves.
             *g = Some(
                 self.index
-                    .writer_with_num_threads(1, 64 * 1024 * 1024)
+                    .writer_with_num_threads(1, 32 * 1024 * 1024)
                     .map_err(|e| self.err(e))?,
             );
         }
