@@ -646,6 +646,34 @@ mod tests {
         );
     }
 
+    /// A deterministic stand-in for the fuzz target that runs with every `cargo test`.
+    #[test]
+    fn random_queries_never_panic() {
+        const ALPHABET: &[&str] = &[
+            "a", "b", "Z", " ", "\"", "-", "*", "?", "(", ")", ":", "OR", "AND", "subject:",
+            "from:", "size>", "date>=", "has:", "2020", "-01", "ä", "東", "\u{0}", "\t", "k", "@",
+            ".",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut q = String::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for i in 0..(x % 24) {
+                let y = x.rotate_left(i as u32 * 5);
+                q.push_str(ALPHABET[(y % ALPHABET.len() as u64) as usize]);
+            }
+            match parse(&q) {
+                Ok(t) => assert_eq!(parse(&q).unwrap(), t),
+                Err(e) => assert!(
+                    e.position >= 1 && e.position <= q.chars().count() + 1,
+                    "{q:?}: {e}"
+                ),
+            }
+        }
+    }
+
     #[test]
     fn clear_errors_with_positions() {
         let cases = [
