@@ -104,13 +104,9 @@ impl Archive {
     /// that did not wait). Returns how many were indexed.
     pub fn catch_up_index(&self, progress: &mut dyn FnMut(u64)) -> Result<u64> {
         let mut done = 0;
+        // Write-protected stores too: their messages are fixed, but index bookkeeping is no change
+        // to them (the manual keeps a write-protected store's directory writable for upkeep).
         for store in self.open_stores() {
-            if !self
-                .store_status(store.id())
-                .is_some_and(|s| s.is_writable())
-            {
-                continue;
-            }
             let index = self.index_of(&store)?;
             loop {
                 let nums = store.unindexed(1000)?;
@@ -155,15 +151,10 @@ impl Archive {
                 progress(done, total);
             }
             index.commit()?;
-            if self
-                .store_status(store.id())
-                .is_some_and(|s| s.is_writable())
-            {
-                let pending = store.unindexed(usize::MAX)?;
-                let mut s = store.write()?;
-                s.mark_indexed(&pending)?;
-                s.commit()?;
-            }
+            let pending = store.unindexed(usize::MAX)?;
+            let mut s = store.write()?;
+            s.mark_indexed(&pending)?;
+            s.commit()?;
         }
         Ok(done)
     }

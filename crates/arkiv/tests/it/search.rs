@@ -216,3 +216,15 @@ fn malformed_queries_are_clear_errors() {
     let out = env.run(&["search", &long]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("at most"));
 }
+
+#[test]
+fn write_protected_stores_are_indexed_too() {
+    let env = Env::new();
+    let f = env.path("m.eml");
+    std::fs::write(&f, b"Subject: protected words\n\nbody\n").unwrap();
+    env.import(&["eml", f.to_str().unwrap(), "--user", "alice", "--no-wait"]);
+    env.ok(&["store", "set-status", "1", "writeProtected"]);
+    assert_eq!(env.json(&["search", "protected", "--json"])["total"], 1);
+    env.ok(&["reindex"]);
+    assert_eq!(env.json(&["search", "subject:words", "--json"])["total"], 1);
+}
