@@ -17,16 +17,16 @@ use serde::{Deserialize, Serialize};
 use crate::cli::BenchCommand;
 use crate::output::{byte_bar, bytes, print_json};
 
-const SPEC_FILE: &str = "corpus.json";
+pub(crate) const SPEC_FILE: &str = "corpus.json";
 
 #[derive(Serialize, Deserialize)]
-struct CorpusInfo {
-    messages: usize,
-    seed: u64,
-    profile: String,
-    users: Vec<(String, String)>,
-    bytes: u64,
-    duplicates: usize,
+pub(crate) struct CorpusInfo {
+    pub(crate) messages: usize,
+    pub(crate) seed: u64,
+    pub(crate) profile: String,
+    pub(crate) users: Vec<(String, String)>,
+    pub(crate) bytes: u64,
+    pub(crate) duplicates: usize,
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -44,6 +44,13 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             no_index,
             json,
         } => import(&corpus, work, no_peer, no_index, json),
+        BenchCommand::Search {
+            corpus,
+            work,
+            no_peers,
+            repeats,
+            json,
+        } => crate::bench_search::run(&corpus, &work, no_peers, repeats, json),
     }
 }
 

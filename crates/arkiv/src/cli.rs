@@ -297,4 +297,24 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Search latency (p50/p95 over a fixed set of realistic queries, whole CLI process per
+    /// query), with `mu` and `notmuch` on the same corpus side by side, and warm in-process
+    /// latency.
+    Search {
+        /// A corpus made by `arkiv bench corpus`.
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Working directory: the Arkiv data directory, the Maildir copy and the peers' databases
+        /// are built there once and reused by later runs.
+        #[arg(long)]
+        work: PathBuf,
+        /// Skip mu and notmuch.
+        #[arg(long)]
+        no_peers: bool,
+        /// Runs of each query per tool.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
