@@ -210,6 +210,7 @@ impl Archive {
             let r = index.search(&SearchRequest {
                 query: &node,
                 folders: folders.as_deref(),
+                store: store.id().0,
                 sort: q.sort,
                 descending: !q.ascending,
                 limit: want,

@@ -9,7 +9,8 @@
 //! * [`query`] — the quick-search language of the manual's §3.2, parsed into an AST with
 //!   positions for error messages: AND by default, `*` and `?` wildcards, `"phrases"`, the fields
 //!   `subject: from: to: cc: bcc: bcontent: acontent:` (and `accontent:`), `-` exclusion; beyond
-//!   the manual `OR`, parentheses, `has:attachment`, `filename:`, `size>`, `date>=`.
+//!   the manual `OR`, parentheses, `has:attachment`, `filename:`, `size>`, `date>=`,
+//!   `archived>=`, `priority:high`, `store:2` (the advanced search's criteria, §3.2).
 //! * [`StoreIndex`] — the tantivy index of one store: add, delete, commit, search with a folder
 //!   filter (permissions are part of every query), sorting and paging, a total count.
 //!

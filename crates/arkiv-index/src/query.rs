@@ -90,6 +90,12 @@ pub enum Node {
     Size(Cmp, u64),
     /// A day (or the first day of a month/year) and how far it reaches, as Unix seconds: [from, to).
     Date(Cmp, i64, i64),
+    /// The archiving date, like [`Node::Date`].
+    Archived(Cmp, i64, i64),
+    /// X-Priority / Importance: 0 low, 1 normal (also when missing), 2 high.
+    Priority(u64),
+    /// Only messages in this archive store.
+    Store(u32),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -125,7 +131,7 @@ fn scope_of(name: &str) -> Option<Scope> {
     })
 }
 
-const FIELDS_HELP: &str = "subject:, from:, to:, cc:, bcc:, bcontent:, acontent:, filename:, has:attachment, size>, date>=";
+const FIELDS_HELP: &str = "subject:, from:, to:, cc:, bcc:, bcontent:, acontent:, filename:, has:attachment, size>, date>=, archived>=, priority:, store:";
 
 /// Parses a quick-search query.
 pub fn parse(query: &str) -> Result<Node, QueryError> {
@@ -284,7 +290,30 @@ fn special(word: &str, pos: usize) -> Result<Option<Node>, QueryError> {
             _ => err(pos, format!("unknown 'has:{v}' (use has:attachment)")),
         };
     }
-    for key in ["size", "date"] {
+    if let Some(v) = lower
+        .strip_prefix("priority:")
+        .or_else(|| lower.strip_prefix("priority="))
+    {
+        return match v {
+            "low" => Ok(Some(Node::Priority(0))),
+            "normal" => Ok(Some(Node::Priority(1))),
+            "high" => Ok(Some(Node::Priority(2))),
+            _ => err(pos, format!("unknown priority '{v}' (low, normal or high)")),
+        };
+    }
+    if let Some(v) = lower
+        .strip_prefix("store:")
+        .or_else(|| lower.strip_prefix("store="))
+    {
+        return match v.parse::<u32>() {
+            Ok(n) => Ok(Some(Node::Store(n))),
+            Err(_) => err(
+                pos,
+                format!("'{v}' is not a store id (a number, see `arkiv store list`)"),
+            ),
+        };
+    }
+    for key in ["size", "date", "archived"] {
         let Some(rest) = lower.strip_prefix(key) else {
             continue;
         };
@@ -310,10 +339,13 @@ fn special(word: &str, pos: usize) -> Result<Option<Node>, QueryError> {
                 ),
             );
         }
-        return Ok(Some(if key == "size" {
-            Node::Size(cmp, size(value, pos)?)
-        } else {
-            date(cmp, value, pos)?
+        return Ok(Some(match key {
+            "size" => Node::Size(cmp, size(value, pos)?),
+            "date" => date(cmp, value, pos)?,
+            _ => match date(cmp, value, pos)? {
+                Node::Date(c, from, to) => Node::Archived(c, from, to),
+                other => other,
+            },
         }));
     }
     Ok(None)
@@ -625,6 +657,18 @@ mod tests {
             ])
         );
         assert_eq!(parse("has:attachment").unwrap(), Node::HasAttachment(true));
+        assert_eq!(parse("priority:HIGH").unwrap(), Node::Priority(2));
+        assert_eq!(parse("store:2").unwrap(), Node::Store(2));
+        assert!(matches!(
+            parse("archived<2026").unwrap(),
+            Node::Archived(Cmp::Lt, _, _)
+        ));
+        assert!(
+            parse("priority:urgent")
+                .unwrap_err()
+                .message
+                .contains("low, normal or high")
+        );
         assert_eq!(parse("size>1M").unwrap(), Node::Size(Cmp::Gt, 1 << 20));
         assert_eq!(
             parse("date>=2020-02").unwrap(),

@@ -35,6 +35,8 @@ pub struct SearchRequest<'a> {
     /// Only messages in these folders (the folders the searching user may read). `None` means
     /// no restriction, which only trusted callers may ask for.
     pub folders: Option<&'a [u64]>,
+    /// The id of the store this index belongs to (for `store:N`).
+    pub store: u32,
     pub sort: SortBy,
     pub descending: bool,
     /// How many hits to return (counting from the first).
@@ -169,7 +171,7 @@ impl StoreIndex {
 
     /// Runs a query: the best `limit` hits in the requested order, and the total count.
     pub fn search(&self, req: &SearchRequest<'_>) -> Result<SearchResult> {
-        let mut q = self.compile(req.query)?;
+        let mut q = self.compile(req.query, req.store)?;
         if let Some(folders) = req.folders {
             let terms: Vec<Term> = folders
                 .iter()
@@ -245,7 +247,7 @@ impl StoreIndex {
         }
     }
 
-    fn compile(&self, node: &Node) -> Result<Box<dyn Query>> {
+    fn compile(&self, node: &Node, store: u32) -> Result<Box<dyn Query>> {
         Ok(match node {
             Node::Term { scope, text, kind } => {
                 let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -262,14 +264,16 @@ impl StoreIndex {
             }
             Node::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery)),
-                (Occur::MustNot, self.compile(inner)?),
+                (Occur::MustNot, self.compile(inner, store)?),
             ])),
             Node::And(items) => {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for it in items {
                     match it {
-                        Node::Not(inner) => clauses.push((Occur::MustNot, self.compile(inner)?)),
-                        other => clauses.push((Occur::Must, self.compile(other)?)),
+                        Node::Not(inner) => {
+                            clauses.push((Occur::MustNot, self.compile(inner, store)?))
+                        }
+                        other => clauses.push((Occur::Must, self.compile(other, store)?)),
                     }
                 }
                 if clauses.iter().all(|c| c.0 == Occur::MustNot) {
@@ -280,7 +284,7 @@ impl StoreIndex {
             Node::Or(items) => {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for it in items {
-                    clauses.push((Occur::Should, self.compile(it)?));
+                    clauses.push((Occur::Should, self.compile(it, store)?));
                 }
                 Box::new(BooleanQuery::new(clauses))
             }
@@ -293,6 +297,17 @@ impl StoreIndex {
                 let (lo, hi) = bounds(*cmp, *n, n.saturating_add(1), t);
                 Box::new(RangeQuery::new(lo, hi))
             }
+            Node::Archived(cmp, from, to) => {
+                let t = |v: i64| Term::from_field_i64(self.fields.archived, v);
+                let (lo, hi) = bounds(*cmp, *from, *to, t);
+                Box::new(RangeQuery::new(lo, hi))
+            }
+            Node::Priority(p) => Box::new(TermQuery::new(
+                Term::from_field_u64(self.fields.priority, *p),
+                IndexRecordOption::Basic,
+            )),
+            Node::Store(n) if *n == store => Box::new(AllQuery),
+            Node::Store(_) => Box::new(EmptyQuery),
             Node::Date(cmp, from, to) => {
                 let t = |v: i64| Term::from_field_i64(self.fields.date, v);
                 let (lo, hi) = bounds(*cmp, *from, *to, t);

@@ -65,6 +65,7 @@ fn docs() -> Vec<IndexDoc> {
             "final notice",
         ),
     ];
+    v[2].priority = 2;
     v[1].attachment_names = vec!["invoice-2020.pdf".into()];
     v[1].has_attachments = true;
     v[1].attachment_text = "bill total 100 EUR".into();
@@ -87,6 +88,7 @@ fn hits(idx: &StoreIndex, q: &str) -> Vec<u64> {
         .search(&SearchRequest {
             query: &node,
             folders: None,
+            store: 1,
             sort: SortBy::Date,
             descending: false,
             limit: 100,
@@ -168,6 +170,15 @@ fn beyond_the_manual_and_languages() {
         Vec::<u64>::new(),
         "CJK runs are phrases: order matters"
     );
+    assert_eq!(hits(&idx, "priority:high"), [3]);
+    assert_eq!(hits(&idx, "store:1 zdnet"), [3]);
+    assert!(hits(&idx, "store:2").is_empty());
+    assert_eq!(hits(&idx, "-store:2 meier"), [2]);
+    assert_eq!(
+        hits(&idx, "archived>=2023-11-14 archived<2023-11-15").len(),
+        6
+    );
+    assert!(hits(&idx, "archived<2023").is_empty());
     // Dates: doc n is dated 1_600_000_000 + n*40 days.
     assert_eq!(hits(&idx, "date<2020-11-01"), [1]);
     assert_eq!(hits(&idx, "date>=2021"), [3, 4, 5, 6]);
@@ -184,6 +195,7 @@ fn folder_filters_sorting_and_counts() {
         .search(&SearchRequest {
             query: &q,
             folders: Some(&folders),
+            store: 1,
             sort: SortBy::Date,
             descending: true,
             limit: 1,
@@ -200,6 +212,7 @@ fn folder_filters_sorting_and_counts() {
         .search(&SearchRequest {
             query: &q,
             folders: Some(&none),
+            store: 1,
             sort: SortBy::Date,
             descending: true,
             limit: 10,
@@ -211,6 +224,7 @@ fn folder_filters_sorting_and_counts() {
         .search(&SearchRequest {
             query: &all,
             folders: None,
+            store: 1,
             sort: SortBy::Size,
             descending: true,
             limit: 3,
@@ -235,6 +249,7 @@ fn replacing_and_deleting_documents() {
         .search(&SearchRequest {
             query: &q,
             folders: Some(&[99]),
+            store: 1,
             sort: SortBy::Date,
             descending: true,
             limit: 10,
