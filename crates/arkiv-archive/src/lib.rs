@@ -21,6 +21,7 @@ pub mod folders;
 pub mod ingest;
 mod master;
 pub mod policy;
+pub mod saved;
 pub mod search;
 pub mod stats;
 pub mod stores;

@@ -17,8 +17,8 @@ use crate::error::{ArchiveError, Result};
 use crate::master::Archive;
 use crate::stats::{MessageView, show_addrs};
 
-/// A search as a user asks it.
-#[derive(Clone, Debug, Default)]
+/// A search as a user asks it (and as a saved search keeps it).
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct SearchQuery {
     /// Quick-search text (manual §3.2).
     pub text: String,

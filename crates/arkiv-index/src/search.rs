@@ -20,7 +20,8 @@ use crate::tokenizer::{ANALYZER, analyzer, fold, is_joiner};
 use crate::{IndexError, Result};
 
 /// How to sort hits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum SortBy {
     #[default]
     Date,

@@ -58,6 +58,9 @@ pub enum Command {
     /// subject: from: to: cc: bcc: bcontent: acontent: filename:, -exclusions, OR, (groups),
     /// has:attachment, size>1M, date>=2020-01-31.
     Search(SearchArgs),
+    /// Saved searches: list, run, rename, delete (save one with `arkiv search ... --save NAME`).
+    #[command(subcommand)]
+    Saved(SavedCommand),
     /// Rebuild the search index of one store or of all, from the stored messages.
     Reindex {
         /// Only this store.
@@ -221,8 +224,45 @@ pub struct SearchArgs {
     /// Skip this many results (paging).
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Also save these criteria as a saved search of the user (or of `admin`) under NAME.
+    #[arg(long, value_name = "NAME")]
+    pub save: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SavedCommand {
+    /// List a user's saved searches with their criteria.
+    List {
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a saved search.
+    Run {
+        name: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    Rename {
+        name: String,
+        new_name: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    Delete {
+        name: String,
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cat { id } => read::cat(&open()?, &id),
         Command::Search(args) => search::search(&open()?, args),
         Command::Reindex { store } => search::reindex(&open()?, store),
+        Command::Saved(c) => search::saved(&open()?, c),
         Command::Stats { json } => read::stats(&open()?, json),
         Command::Verify { json } => read::verify(&open()?, json),
         Command::Bench(c) => crate::bench::run(c),

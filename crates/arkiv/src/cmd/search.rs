@@ -9,7 +9,7 @@ use arkiv_archive::search::SearchQuery;
 use arkiv_index::SortBy;
 use arkiv_types::StoreId;
 
-use crate::cli::{SearchArgs, SortKey};
+use crate::cli::{SavedCommand, SearchArgs, SortKey};
 use crate::output::{count_bar, print_json};
 
 /// Indexes what a crash or a `--no-wait` import left unindexed, with a progress bar.
@@ -43,8 +43,17 @@ pub fn search(archive: &Archive, args: SearchArgs) -> Result<ExitCode> {
         limit: args.limit.clamp(1, 10_000),
     };
     let page = archive.search(&q)?;
-    if args.json {
-        print_json(&page)?;
+    if let Some(name) = &args.save {
+        let owner = q.user.clone().unwrap_or_else(|| "admin".to_string());
+        archive.save_search(&owner, name, q.clone())?;
+        eprintln!("saved as '{name}' for {owner}");
+    }
+    show(&page, args.json)
+}
+
+fn show(page: &arkiv_archive::search::SearchPage, json: bool) -> Result<ExitCode> {
+    if json {
+        print_json(page)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
@@ -83,5 +92,56 @@ pub fn reindex(archive: &Archive, store: Option<u32>) -> Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     println!("Indexed {n} messages.");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn saved(archive: &Archive, cmd: SavedCommand) -> Result<ExitCode> {
+    match cmd {
+        SavedCommand::List { user, json } => {
+            let list = archive.saved_searches(&user)?;
+            if json {
+                print_json(&list)?;
+            } else if list.is_empty() {
+                println!("{user} has no saved searches");
+            } else {
+                for s in list {
+                    let scope = s
+                        .criteria
+                        .folder
+                        .as_deref()
+                        .map(|f| format!(" in {f}"))
+                        .unwrap_or_default();
+                    println!("{:<24} {}{scope}", s.name, s.criteria.text);
+                }
+            }
+        }
+        SavedCommand::Run {
+            name,
+            user,
+            limit,
+            offset,
+            json,
+        } => {
+            catch_up(archive)?;
+            let mut q = archive.saved_search(&user, &name)?.criteria;
+            q.offset = offset;
+            if let Some(l) = limit {
+                q.limit = l.clamp(1, 10_000);
+            }
+            return show(&archive.search(&q)?, json);
+        }
+        SavedCommand::Rename {
+            name,
+            new_name,
+            user,
+        } => {
+            archive.rename_saved_search(&user, &name, &new_name)?;
+            println!("renamed '{name}' to '{new_name}'");
+        }
+        SavedCommand::Delete { name, user } => {
+            archive.delete_saved_search(&user, &name)?;
+            println!("deleted '{name}'");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -228,3 +228,56 @@ fn write_protected_stores_are_indexed_too() {
     env.ok(&["reindex"]);
     assert_eq!(env.json(&["search", "subject:words", "--json"])["total"], 1);
 }
+
+#[test]
+fn saved_searches_are_kept_per_user() {
+    let env = Env::new();
+    env.ok(&["user", "add", "bob"]);
+    let f = env.path("m.eml");
+    std::fs::write(&f, b"Subject: project zephyr kickoff\n\nagenda\n").unwrap();
+    env.import(&["eml", f.to_str().unwrap(), "--user", "alice"]);
+    env.ok(&[
+        "search",
+        "zephyr",
+        "--user",
+        "alice",
+        "--save",
+        "Zephyr mail",
+    ]);
+    let list = env.json(&["saved", "list", "--user", "alice", "--json"]);
+    assert_eq!(list[0]["name"], "Zephyr mail");
+    assert_eq!(list[0]["criteria"]["text"], "zephyr");
+    assert_eq!(
+        env.json(&["saved", "list", "--user", "bob", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let run = env.json(&["saved", "run", "Zephyr mail", "--user", "alice", "--json"]);
+    assert_eq!(run["total"], 1);
+    env.ok(&[
+        "saved",
+        "rename",
+        "Zephyr mail",
+        "Project Z",
+        "--user",
+        "alice",
+    ]);
+    assert_eq!(
+        env.json(&["saved", "run", "Project Z", "--user", "alice", "--json"])["total"],
+        1
+    );
+    let missing = env.run(&["saved", "run", "Zephyr mail", "--user", "alice"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not a saved search"));
+    let bad = env.run(&["search", "\"open", "--save", "broken"]);
+    assert_eq!(bad.status.code(), Some(1));
+    env.ok(&["saved", "delete", "Project Z", "--user", "alice"]);
+    assert_eq!(
+        env.json(&["saved", "list", "--user", "alice", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
