@@ -203,7 +203,7 @@ impl Archive {
         let node = arkiv_index::parse(&q.text).map_err(arkiv_index::IndexError::from)?;
         let folders = self.search_scope(q)?;
         let want = q.offset.saturating_add(q.limit.max(1));
-        let mut all: Vec<(i64, MessageId)> = Vec::new();
+        let mut all: Vec<(arkiv_index::SortValue, MessageId)> = Vec::new();
         let mut total = 0;
         for store in self.open_stores() {
             let index = self.index_of(&store)?;

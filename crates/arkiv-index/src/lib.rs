@@ -24,7 +24,7 @@ pub mod tokenizer;
 
 pub use query::{Cmp, Node, QueryError, TermKind, parse};
 pub use schema::IndexDoc;
-pub use search::{Hit, SearchRequest, SearchResult, SortBy, StoreIndex};
+pub use search::{Hit, SearchRequest, SearchResult, SortBy, SortValue, StoreIndex};
 
 /// Everything that can go wrong with an index.
 #[derive(Debug, thiserror::Error)]

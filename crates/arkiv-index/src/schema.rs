@@ -51,6 +51,7 @@ pub(crate) struct Fields {
     pub priority: Field,
     pub subject_sort: Field,
     pub from_sort: Field,
+    pub to_sort: Field,
 }
 
 pub(crate) fn schema() -> (Schema, Fields) {
@@ -78,6 +79,7 @@ pub(crate) fn schema() -> (Schema, Fields) {
         priority: b.add_u64_field("priority", INDEXED),
         subject_sort: b.add_text_field("subject_sort", STRING | FAST),
         from_sort: b.add_text_field("from_sort", STRING | FAST),
+        to_sort: b.add_text_field("to_sort", STRING | FAST),
     };
     (b.build(), fields)
 }

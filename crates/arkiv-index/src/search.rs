@@ -27,6 +27,17 @@ pub enum SortBy {
     Date,
     ArchivedAt,
     Size,
+    /// Subject without Re:/Fwd:/AW:/WG: prefixes, case-insensitive.
+    Subject,
+    From,
+    To,
+}
+
+/// The value a hit was sorted by; comparable across stores.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortValue {
+    Number(i64),
+    Text(String),
 }
 
 /// A search in one store.
@@ -44,11 +55,11 @@ pub struct SearchRequest<'a> {
     pub limit: usize,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hit {
     pub num: u64,
-    /// The value sorted by (date, archiving date or size).
-    pub key: i64,
+    /// The value sorted by.
+    pub key: SortValue,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -190,34 +201,47 @@ impl StoreIndex {
             Order::Asc
         };
         let limit = req.limit.max(1);
-        let (hits, total): (Vec<(i64, DocAddress)>, usize) = match req.sort {
+        let num = |v: Vec<(i64, DocAddress)>| {
+            v.into_iter()
+                .map(|(k, a)| (SortValue::Number(k), a))
+                .collect::<Vec<_>>()
+        };
+        let (hits, total): (Vec<(SortValue, DocAddress)>, usize) = match req.sort {
             SortBy::Date | SortBy::ArchivedAt => {
                 let field = if req.sort == SortBy::Date {
                     "date"
                 } else {
                     "archived"
                 };
-                searcher
-                    .search(
-                        &q,
-                        &(
-                            TopDocs::with_limit(limit).order_by_fast_field::<i64>(field, order),
-                            Count,
-                        ),
-                    )
-                    .map_err(|e| self.err(e))?
+                let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>(field, order);
+                let (h, n) = searcher
+                    .search(&q, &(top, Count))
+                    .map_err(|e| self.err(e))?;
+                (num(h), n)
             }
             SortBy::Size => {
+                let top = TopDocs::with_limit(limit).order_by_fast_field::<u64>("size", order);
                 let (h, n) = searcher
-                    .search(
-                        &q,
-                        &(
-                            TopDocs::with_limit(limit).order_by_fast_field::<u64>("size", order),
-                            Count,
-                        ),
-                    )
+                    .search(&q, &(top, Count))
                     .map_err(|e| self.err(e))?;
-                (h.into_iter().map(|(k, a)| (k as i64, a)).collect(), n)
+                (num(h.into_iter().map(|(k, a)| (k as i64, a)).collect()), n)
+            }
+            SortBy::Subject | SortBy::From | SortBy::To => {
+                let field = match req.sort {
+                    SortBy::Subject => "subject_sort",
+                    SortBy::From => "from_sort",
+                    _ => "to_sort",
+                };
+                let top = TopDocs::with_limit(limit).order_by_string_fast_field(field, order);
+                let (h, n) = searcher
+                    .search(&q, &(top, Count))
+                    .map_err(|e| self.err(e))?;
+                (
+                    h.into_iter()
+                        .map(|(k, a)| (SortValue::Text(k), a))
+                        .collect(),
+                    n,
+                )
             }
         };
         let mut out = Vec::with_capacity(hits.len());
@@ -427,7 +451,24 @@ fn to_doc(f: &Fields, d: &IndexDoc) -> TantivyDocument {
     doc.add_u64(f.size, d.size);
     doc.add_u64(f.has_attachment, u64::from(d.has_attachments));
     doc.add_u64(f.priority, d.priority);
-    doc.add_text(f.subject_sort, d.subject.to_lowercase());
+    doc.add_text(f.subject_sort, sortable_subject(&d.subject));
     doc.add_text(f.from_sort, d.from.to_lowercase());
+    doc.add_text(f.to_sort, d.to.to_lowercase());
     doc
+}
+
+/// The subject as sorted: lower case, without reply and forward prefixes.
+fn sortable_subject(subject: &str) -> String {
+    let mut s = subject.trim().to_lowercase();
+    loop {
+        let before = s.len();
+        for p in ["re:", "fwd:", "fw:", "aw:", "wg:", "sv:", "tr:", "antw:"] {
+            if let Some(rest) = s.strip_prefix(p) {
+                s = rest.trim_start().to_string();
+            }
+        }
+        if s.len() == before {
+            return s;
+        }
+    }
 }

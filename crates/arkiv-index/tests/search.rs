@@ -235,6 +235,35 @@ fn folder_filters_sorting_and_counts() {
 }
 
 #[test]
+fn sorting_by_subject_from_and_to() {
+    let (_d, idx) = index();
+    let all = parse("-zzzz").unwrap();
+    let order = |sort: SortBy, descending: bool| -> Vec<u64> {
+        idx.search(&SearchRequest {
+            query: &all,
+            folders: None,
+            store: 1,
+            sort,
+            descending,
+            limit: 10,
+        })
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.num)
+        .collect()
+    };
+    // admonition, automobile, daily, grüße, maier, meier
+    assert_eq!(order(SortBy::Subject, false), [6, 1, 3, 5, 4, 2]);
+    assert_eq!(order(SortBy::Subject, true), [2, 4, 5, 3, 1, 6]);
+    // billing (2, 6), boss, john, jürgen, zdnet
+    assert_eq!(order(SortBy::From, false)[2..], [4, 1, 5, 3]);
+    // lisa, michael, myaddress (2, 6), team, x
+    let to = order(SortBy::To, false);
+    assert_eq!((&to[..2], &to[4..]), (&[3, 1][..], &[4, 5][..]));
+}
+
+#[test]
 fn replacing_and_deleting_documents() {
     let (_d, idx) = index();
     let mut moved = docs()[0].clone();

@@ -192,6 +192,9 @@ pub enum SortKey {
     Date,
     Archived,
     Size,
+    Subject,
+    From,
+    To,
 }
 
 #[derive(Args, Debug)]
