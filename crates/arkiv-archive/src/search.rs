@@ -229,11 +229,20 @@ impl Archive {
                 b.0.cmp(&a.0).then(b.1.cmp(&a.1))
             }
         });
+        let marker = arkiv_index::Highlighter::new(&node);
         let hits = all
             .into_iter()
             .skip(q.offset)
             .take(q.limit.max(1))
-            .map(|(_, id)| self.message_view(id))
+            .map(|(_, id)| {
+                let mut v = self.message_view(id)?;
+                v.highlights = Some(crate::stats::Highlights {
+                    subject: marker.ranges(arkiv_index::Shown::Subject, &v.subject),
+                    from: marker.ranges(arkiv_index::Shown::From, &v.from),
+                    to: marker.ranges(arkiv_index::Shown::To, &v.to),
+                });
+                Ok(v)
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(SearchPage {
             total,

@@ -61,6 +61,17 @@ pub struct MessageView {
     pub attachments: Vec<String>,
     /// Set when the parser could not understand the message (its bytes are archived all the same).
     pub problem: Option<String>,
+    /// In search results: byte ranges of `subject`, `from` and `to` that matched the query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlights: Option<Highlights>,
+}
+
+/// Matched byte ranges per shown field (`[start, end)` into the field's text).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Highlights {
+    pub subject: Vec<[usize; 2]>,
+    pub from: Vec<[usize; 2]>,
+    pub to: Vec<[usize; 2]>,
 }
 
 pub(crate) fn show_addrs(a: &[arkiv_message::Addr]) -> String {
@@ -182,6 +193,7 @@ impl Archive {
             archived_at: rec.archived_at.to_rfc3339(),
             attachments: s.attachment_names.clone(),
             problem: rec.problem.clone(),
+            highlights: None,
         })
     }
 

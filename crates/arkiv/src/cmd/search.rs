@@ -1,6 +1,6 @@
 //! `arkiv search` and `arkiv reindex`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -59,6 +59,7 @@ fn show(page: &arkiv_archive::search::SearchPage, json: bool) -> Result<ExitCode
         print_json(page)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let tty = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     for m in &page.hits {
         let date = m
@@ -66,10 +67,14 @@ fn show(page: &arkiv_archive::search::SearchPage, json: bool) -> Result<ExitCode
             .as_deref()
             .map(|d| &d[..10.min(d.len())])
             .unwrap_or("----------");
+        let subject = match (&m.highlights, tty) {
+            (Some(h), true) => bold(&m.subject, &h.subject),
+            _ => m.subject.clone(),
+        };
         writeln!(
             out,
-            "{:<10} {date}  {:<28.28}  {:<28.28}  {}",
-            m.id, m.from, m.to, m.subject
+            "{:<10} {date}  {:<28.28}  {:<28.28}  {subject}",
+            m.id, m.from, m.to
         )?;
     }
     let shown = page.hits.len();
@@ -147,4 +152,26 @@ pub fn saved(archive: &Archive, cmd: SavedCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks matched ranges in bold for a terminal.
+fn bold(text: &str, ranges: &[[usize; 2]]) -> String {
+    let mut out = String::with_capacity(text.len() + ranges.len() * 8);
+    let mut pos = 0;
+    for r in ranges {
+        if r[0] < pos
+            || r[1] > text.len()
+            || !text.is_char_boundary(r[0])
+            || !text.is_char_boundary(r[1])
+        {
+            continue;
+        }
+        out.push_str(&text[pos..r[0]]);
+        out.push_str("\x1b[1m");
+        out.push_str(&text[r[0]..r[1]]);
+        out.push_str("\x1b[0m");
+        pos = r[1];
+    }
+    out.push_str(&text[pos..]);
+    out
 }
