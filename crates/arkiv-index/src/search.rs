@@ -405,6 +405,20 @@ impl StoreIndex {
     }
 }
 
+impl Drop for StoreIndex {
+    /// Lets background merges finish, so that no half-written segment is left behind.
+    fn drop(&mut self) {
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(w) = writer {
+            let _ = w.wait_merging_threads();
+        }
+    }
+}
+
 fn bounds<T: Copy>(cmp: Cmp, from: T, to: T, t: impl Fn(T) -> Term) -> (Bound<Term>, Bound<Term>) {
     match cmp {
         Cmp::Lt => (Bound::Unbounded, Bound::Excluded(t(from))),

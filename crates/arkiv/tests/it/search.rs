@@ -117,7 +117,11 @@ fn a_user_never_sees_another_users_mail() {
     let bob = env.json(&["search", "quarterly", "--json", "--user", "bob"]);
     assert_eq!(bob["total"], 1);
     assert_eq!(bob["hits"][0]["archive"], "bob");
-    assert_eq!(bob["hits"][0]["highlights"]["subject"], serde_json::json!([[0, 9]]), "'quarterly' is marked");
+    assert_eq!(
+        bob["hits"][0]["highlights"]["subject"],
+        serde_json::json!([[0, 9]]),
+        "'quarterly' is marked"
+    );
     let bob_secret = env.json(&["search", "secret", "--json", "--user", "bob"]);
     assert_eq!(bob_secret["total"], 0);
     let sneaky = env.json(&[
