@@ -146,58 +146,13 @@ fn import(
             tmp.path().to_path_buf()
         }
     };
-    let data = work.join("data");
-    let (archive, _) = Archive::init(
-        &data,
-        InitOptions {
-            admin_password: "Bench-Pass-2026".into(),
-            config: Config::default(),
-            key_file: None,
-        },
-    )?;
-    for (login, email) in &info.users {
-        archive.add_user(NewUser {
-            name: login.clone(),
-            emails: vec![email.clone()],
-            ..Default::default()
-        })?;
-    }
-    let total_input: u64 = info
-        .users
-        .iter()
-        .map(|(l, _)| dir_size(&corpus.join(l)))
-        .sum();
-    let bar = byte_bar(total_input, "importing");
-    let started = Instant::now();
-    let (mut messages, mut original, mut failed) = (0u64, 0u64, 0usize);
-    let mut done_before = 0u64;
-    for (login, _) in &info.users {
-        let dir = corpus.join(login);
-        if !dir.exists() {
-            continue;
-        }
-        let source = arkiv_sources::open(SourceKind::Mbox, &dir, &SourceOptions::default())?;
-        let opts = ImportOptions {
-            assignment: Assignment::Single {
-                user: login.clone(),
-                folder: FolderPath::root(),
-            },
-            source_id: source.source_id(),
-            workers: 0,
-            index: !no_index,
-        };
-        let mut last = 0;
-        let r = archive.import(source, &opts, &mut |p| {
-            last = p.input_bytes;
-            bar.set_position(done_before + p.input_bytes);
-        })?;
-        done_before += last;
-        messages += r.messages;
-        original += r.original_bytes;
-        failed += r.failed.len();
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
+    let CorpusImport {
+        archive,
+        messages,
+        original,
+        failed,
+        seconds,
+    } = import_corpus(&info, corpus, &work.join("data"), !no_index)?;
     let stats = archive.stats()?;
     let peak = peak_memory();
     let zstd = if no_peer {
@@ -264,7 +219,81 @@ fn import(
     Ok(ExitCode::SUCCESS)
 }
 
-fn dir_size(p: &Path) -> u64 {
+/// What importing a corpus into a new data directory gave.
+pub(crate) struct CorpusImport {
+    pub(crate) archive: Archive,
+    pub(crate) messages: u64,
+    pub(crate) original: u64,
+    pub(crate) failed: usize,
+    pub(crate) seconds: f64,
+}
+
+/// A new data directory with the corpus users; each user's mbox files imported into their
+/// archive (with or without indexing), timed from the first message to the last commit.
+pub(crate) fn import_corpus(
+    info: &CorpusInfo,
+    corpus: &Path,
+    data: &Path,
+    index: bool,
+) -> Result<CorpusImport> {
+    let init = InitOptions {
+        admin_password: "Bench-Pass-2026".into(),
+        config: Config::default(),
+        key_file: None,
+    };
+    let (archive, _) = Archive::init(data, init)?;
+    for (login, email) in &info.users {
+        archive.add_user(NewUser {
+            name: login.clone(),
+            emails: vec![email.clone()],
+            ..Default::default()
+        })?;
+    }
+    let total_input: u64 = info
+        .users
+        .iter()
+        .map(|(l, _)| dir_size(&corpus.join(l)))
+        .sum();
+    let bar = byte_bar(total_input, "importing");
+    let started = Instant::now();
+    let (mut messages, mut original, mut failed, mut done_before) = (0u64, 0u64, 0usize, 0u64);
+    for (login, _) in &info.users {
+        let dir = corpus.join(login);
+        if !dir.exists() {
+            continue;
+        }
+        let source = arkiv_sources::open(SourceKind::Mbox, &dir, &SourceOptions::default())?;
+        let opts = ImportOptions {
+            assignment: Assignment::Single {
+                user: login.clone(),
+                folder: FolderPath::root(),
+            },
+            source_id: source.source_id(),
+            workers: 0,
+            index,
+        };
+        let mut last = 0;
+        let r = archive.import(source, &opts, &mut |p| {
+            last = p.input_bytes;
+            bar.set_position(done_before + p.input_bytes);
+        })?;
+        done_before += last;
+        messages += r.messages;
+        original += r.original_bytes;
+        failed += r.failed.len();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Ok(CorpusImport {
+        archive,
+        messages,
+        original,
+        failed,
+        seconds,
+    })
+}
+
+pub(crate) fn dir_size(p: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(p) else {
         return 0;
     };

@@ -14,17 +14,14 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use arkiv_archive::Archive;
 use arkiv_archive::search::SearchQuery;
-use arkiv_archive::users::NewUser;
-use arkiv_archive::{Archive, Assignment, Config, ImportOptions, InitOptions};
 use arkiv_corpus::{CorpusSpec, Profile};
 use arkiv_index::SortBy;
-use arkiv_sources::{SourceKind, SourceOptions};
-use arkiv_types::FolderPath;
 use serde::{Deserialize, Serialize};
 
-use crate::bench::{CorpusInfo, SPEC_FILE};
-use crate::output::{byte_bar, bytes, count_bar, print_json};
+use crate::bench::{CorpusImport, CorpusInfo, SPEC_FILE, dir_size, import_corpus};
+use crate::output::{bytes, count_bar, print_json};
 
 const TOOLS: [&str; 3] = ["arkiv", "mu", "notmuch"];
 const SHAPES: [&str; 2] = ["page50", "count"];
@@ -481,54 +478,12 @@ fn timed_build(c: &mut Command, work: &Path, corpus_bytes: u64, db: &Path) -> Re
     })
 }
 
-/// `bench import`'s path: a new data directory, the corpus users, every user's mbox files
-/// imported with indexing on.
+/// `bench import`'s path (shared with it): a new data directory, the corpus users, every
+/// user's mbox files imported with indexing on.
 fn import(info: &CorpusInfo, corpus: &Path, data: &Path) -> Result<Build> {
-    let admin_password = "Bench-Pass-2026".into();
-    let opts = InitOptions {
-        admin_password,
-        config: Config::default(),
-        key_file: None,
-    };
-    let (archive, _) = Archive::init(data, opts)?;
-    for (login, email) in &info.users {
-        let emails = vec![email.clone()];
-        archive.add_user(NewUser {
-            name: login.clone(),
-            emails,
-            ..Default::default()
-        })?;
-    }
-    let bar = byte_bar(info.bytes, "importing");
-    let started = Instant::now();
-    let (mut original, mut done_before) = (0u64, 0u64);
-    for (login, _) in &info.users {
-        let dir = corpus.join(login);
-        if !dir.exists() {
-            continue;
-        }
-        let source = arkiv_sources::open(SourceKind::Mbox, &dir, &SourceOptions::default())?;
-        let assignment = Assignment::Single {
-            user: login.clone(),
-            folder: FolderPath::root(),
-        };
-        let source_id = source.source_id();
-        let opts = ImportOptions {
-            assignment,
-            source_id,
-            workers: 0,
-            index: true,
-        };
-        let mut last = 0;
-        let r = archive.import(source, &opts, &mut |p| {
-            last = p.input_bytes;
-            bar.set_position(done_before + p.input_bytes);
-        })?;
-        done_before += last;
-        original += r.original_bytes;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
+    let CorpusImport {
+        original, seconds, ..
+    } = import_corpus(info, corpus, data, true)?;
     let mb_per_second = original as f64 / seconds / 1e6;
     Ok(Build {
         seconds,
@@ -761,17 +716,4 @@ fn stat(v: &[f64]) -> Stat {
         p50_ms: pct(v, 0.5),
         p95_ms: pct(v, 0.95),
     }
-}
-
-fn dir_size(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else {
-        return 0;
-    };
-    rd.filter_map(|e| e.ok())
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
