@@ -44,12 +44,27 @@ pub struct SearchPage {
 
 impl Archive {
     /// The search index of a store, opened on first use (in `<store metadata>/index`).
-    pub fn index_of(&self, store: &Store) -> Result<Arc<StoreIndex>> {
+    pub fn index_of(&self, store: &Arc<Store>) -> Result<Arc<StoreIndex>> {
         let mut map = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(i) = map.get(&store.id()) {
             return Ok(i.clone());
         }
-        let idx = Arc::new(StoreIndex::open(&store.dirs().meta.join("index"))?);
+        let dir = store.dirs().meta.join("index");
+        let idx = match StoreIndex::open(&dir) {
+            Ok(i) => i,
+            // Built by an older version with other fields: the index is derived data, so it is
+            // started afresh and every message is listed for the catch-up to index again.
+            Err(arkiv_index::IndexError::SchemaChanged { .. }) => {
+                std::fs::remove_dir_all(&dir).map_err(|e| crate::error::io_err(&dir, e))?;
+                let fresh = StoreIndex::open(&dir)?;
+                let mut s = store.write()?;
+                s.mark_all_unindexed()?;
+                s.commit()?;
+                fresh
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let idx = Arc::new(idx);
         map.insert(store.id(), idx.clone());
         Ok(idx)
     }

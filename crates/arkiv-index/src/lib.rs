@@ -33,6 +33,9 @@ pub use search::{Hit, SearchRequest, SearchResult, SortBy, SortValue, StoreIndex
 pub enum IndexError {
     #[error("search index {path}: {detail}; rebuild it with `arkiv reindex`")]
     Index { path: String, detail: String },
+    /// The index was built by a version with other fields: it must be rebuilt.
+    #[error("search index {path} was built with another schema and must be rebuilt")]
+    SchemaChanged { path: String },
     #[error(transparent)]
     Query(#[from] QueryError),
 }

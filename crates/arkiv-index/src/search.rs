@@ -88,7 +88,15 @@ impl StoreIndex {
         std::fs::create_dir_all(dir).map_err(|x| e(&x))?;
         let (schema, fields) = schema();
         let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|x| e(&x))?;
-        let index = Index::open_or_create(mmap, schema).map_err(|x| e(&x))?;
+        let index = match Index::open_or_create(mmap, schema) {
+            Ok(i) => i,
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                return Err(IndexError::SchemaChanged {
+                    path: dir.display().to_string(),
+                });
+            }
+            Err(x) => return Err(e(&x)),
+        };
         index.tokenizers().register(ANALYZER, analyzer());
         let reader = index
             .reader_builder()

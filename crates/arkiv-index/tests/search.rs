@@ -287,3 +287,15 @@ fn replacing_and_deleting_documents() {
     assert_eq!(r.total, 1);
     assert!(hits(&idx, "zdnet").is_empty());
 }
+
+#[test]
+fn an_index_of_another_schema_is_reported_for_rebuilding() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("something_else", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), b.build()).unwrap();
+    match StoreIndex::open(dir.path()) {
+        Err(arkiv_index::IndexError::SchemaChanged { .. }) => {}
+        other => panic!("expected SchemaChanged, got {:?}", other.err()),
+    }
+}

@@ -757,6 +757,23 @@ impl WriteSession {
         Ok(())
     }
 
+    /// Lists every message as unindexed (the search index is being rebuilt from scratch).
+    pub fn mark_all_unindexed(&mut self) -> Result<u64> {
+        let nums: Vec<u64> = {
+            let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
+            let mut v = Vec::new();
+            for r in m.iter().map_err(|e| self.e(e))? {
+                v.push(r.map_err(|e| self.e(e))?.0.value());
+            }
+            v
+        };
+        let mut u = self.tx().open_table(UNINDEXED).map_err(|e| self.e(e))?;
+        for n in &nums {
+            u.insert(*n, ()).map_err(|e| self.e(e))?;
+        }
+        Ok(nums.len() as u64)
+    }
+
     /// Records that these messages' index documents are committed to the search index.
     pub fn mark_indexed(&mut self, nums: &[u64]) -> Result<()> {
         let mut u = self.tx().open_table(UNINDEXED).map_err(|e| self.e(e))?;
