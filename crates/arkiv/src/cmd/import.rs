@@ -121,6 +121,14 @@ fn print_summary(r: &ImportReport) {
             r.stores_created
         );
     }
+    if r.indexed > 0 {
+        println!("  made searchable:   {}", r.indexed);
+    }
+    if let Some(w) = &r.index_warning {
+        println!(
+            "  NOT YET SEARCHABLE: some messages ({w}); they are archived and will be indexed at the next start"
+        );
+    }
     println!("  failed:            {}", r.failed.len());
     for f in r.failed.iter().take(50) {
         println!("      {}: {}", f.origin, f.reason);
