@@ -93,13 +93,7 @@ impl Writer<'_, '_> {
             .map_or(&from.email, |&p| &people[p].email);
         self.push(&format!("Return-Path: <{}>\n", from.email));
         self.received(plan, from, rcpt);
-        self.push(&format!(
-            "Date: {}\n",
-            date::rfc5322(plan.time, from.offset_at(plan.time))
-        ));
-        let from_value = self.mailbox(from);
-        self.push(&format!("From: {from_value}\n"));
-        self.address_header("To", &plan.to);
+        self.date_from_to(plan, from);
         self.address_header("Cc", &plan.cc);
         self.address_header("Bcc", &plan.bcc);
         self.subject(&plan.subject);
@@ -571,8 +565,8 @@ impl Writer<'_, '_> {
         inner.out
     }
 
-    fn forwarded_message(&mut self, plan: &Plan) {
-        let from = &self.ctx.people[plan.from];
+    /// The Date, From and To headers, shared by top-level and forwarded messages.
+    fn date_from_to(&mut self, plan: &Plan, from: &Person) {
         self.push(&format!(
             "Date: {}\n",
             date::rfc5322(plan.time, from.offset_at(plan.time))
@@ -580,6 +574,11 @@ impl Writer<'_, '_> {
         let from_value = self.mailbox(from);
         self.push(&format!("From: {from_value}\n"));
         self.address_header("To", &plan.to);
+    }
+
+    fn forwarded_message(&mut self, plan: &Plan) {
+        let from = &self.ctx.people[plan.from];
+        self.date_from_to(plan, from);
         self.subject(&plan.subject);
         self.push(&format!(
             "Message-ID: {}\nMIME-Version: 1.0\n",

@@ -17,6 +17,16 @@ fn rerun_archives_nothing_new_and_follows_moves() {
     let env = Env::new();
     let md = env.path("Maildir");
     maildir(&md, &["", ".Archive", ".Projects"]);
+    let sync = || {
+        env.import(&[
+            "maildir",
+            md.to_str().unwrap(),
+            "--user",
+            "alice",
+            "--folder",
+            "Server",
+        ])
+    };
     let msg = |i: usize| {
         format!("From: x@example.com\nSubject: message {i}\nMessage-ID: <{i}@x>\n\nbody {i}\n")
             .into_bytes()
@@ -25,23 +35,9 @@ fn rerun_archives_nothing_new_and_follows_moves() {
         fs::write(md.join(format!("cur/{i}.host:2,S")), msg(i)).unwrap();
     }
     fs::write(md.join(".Projects/cur/p.host:2,S"), msg(9)).unwrap();
-    let r = env.import(&[
-        "maildir",
-        md.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--folder",
-        "Server",
-    ]);
+    let r = sync();
     assert_eq!(r["archived"], 6);
-    let r = env.import(&[
-        "maildir",
-        md.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--folder",
-        "Server",
-    ]);
+    let r = sync();
     assert_eq!(
         (r["archived"].as_u64(), r["already_archived"].as_u64()),
         (Some(0), Some(6)),
@@ -60,14 +56,7 @@ fn rerun_archives_nothing_new_and_follows_moves() {
     )
     .unwrap();
     let before = env.json(&["stats", "--json"]);
-    let r = env.import(&[
-        "maildir",
-        md.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--folder",
-        "Server",
-    ]);
+    let r = sync();
     assert_eq!(r["moved"], 1, "{r}");
     assert_eq!(r["archived"], 1, "the copy is a new placement: {r}");
     let got = env.contents("alice");
@@ -89,14 +78,7 @@ fn rerun_archives_nothing_new_and_follows_moves() {
 
     // A message deleted from the source stays in the archive.
     fs::remove_file(md.join("cur/2.host:2,S")).unwrap();
-    let r = env.import(&[
-        "maildir",
-        md.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--folder",
-        "Server",
-    ]);
+    let r = sync();
     assert_eq!(
         (r["archived"].as_u64(), r["moved"].as_u64()),
         (Some(0), Some(0))
