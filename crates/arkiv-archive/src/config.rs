@@ -11,6 +11,63 @@ use crate::error::{ArchiveError, Result, io_err};
 pub struct Config {
     pub storage: StorageConfig,
     pub import: ImportConfig,
+    pub attachments: AttachmentsConfig,
+}
+
+/// Which attachments have their contents indexed (manual §5.16), and the limits on reading
+/// them. The default indexes file names only, as the manual's does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    /// File-type groups whose contents are indexed: text, html, pdf, office, opendocument,
+    /// rtf, messages, archives (or all).
+    pub groups: Vec<String>,
+    /// Other extensions to index (read as text unless Arkiv knows the format).
+    pub extensions: Vec<String>,
+    /// Larger attachments are indexed by name only.
+    pub max_attachment_mb: u64,
+    /// Text kept per attachment.
+    pub max_text_kb: u64,
+    /// Time for one attachment before its reader is stopped.
+    pub timeout_seconds: u64,
+    /// Memory (address space) of the extraction sandbox process.
+    pub max_memory_mb: u64,
+    /// Attachments inside attachments (ZIP in message in ZIP ...).
+    pub max_depth: u32,
+    /// Largest unpacked/packed ratio of a ZIP member (zip bombs).
+    pub max_zip_ratio: u64,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        let l = arkiv_extract::Limits::default();
+        AttachmentsConfig {
+            groups: Vec::new(),
+            extensions: Vec::new(),
+            max_attachment_mb: l.max_input_bytes >> 20,
+            max_text_kb: l.max_output_bytes >> 10,
+            timeout_seconds: l.timeout.as_secs(),
+            max_memory_mb: l.max_memory_bytes >> 20,
+            max_depth: l.max_depth,
+            max_zip_ratio: l.max_ratio,
+        }
+    }
+}
+
+impl AttachmentsConfig {
+    /// The extraction settings these stand for; an unknown group or a bad extension is an error.
+    pub fn settings(&self) -> std::result::Result<arkiv_extract::Settings, String> {
+        let limits = arkiv_extract::Limits {
+            max_input_bytes: self.max_attachment_mb << 20,
+            max_output_bytes: self.max_text_kb << 10,
+            max_depth: self.max_depth,
+            max_ratio: self.max_zip_ratio,
+            timeout: std::time::Duration::from_secs(self.timeout_seconds),
+            max_memory_bytes: self.max_memory_mb << 20,
+            ..arkiv_extract::Limits::default()
+        };
+        arkiv_extract::Settings::new(&self.groups, &self.extensions, limits)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +126,7 @@ impl Config {
         Ok(cfg)
     }
 
-    fn validate(&self, path: &Path) -> Result<()> {
+    pub(crate) fn validate(&self, path: &Path) -> Result<()> {
         let bad = |d: &str| {
             Err(ArchiveError::Config {
                 path: path.display().to_string(),
@@ -87,6 +144,21 @@ impl Config {
         }
         if self.import.max_message_bytes < 1024 {
             return bad("import.max_message_bytes must be at least 1024");
+        }
+        let a = &self.attachments;
+        if let Err(e) = a.settings() {
+            return bad(&format!("attachments: {e}"));
+        }
+        if a.max_attachment_mb == 0 || a.max_text_kb == 0 || a.timeout_seconds == 0 {
+            return bad(
+                "attachments.max_attachment_mb, max_text_kb and timeout_seconds must be at least 1",
+            );
+        }
+        if a.max_memory_mb < 128 {
+            return bad("attachments.max_memory_mb must be at least 128");
+        }
+        if a.max_zip_ratio < 10 {
+            return bad("attachments.max_zip_ratio must be at least 10");
         }
         Ok(())
     }

@@ -111,6 +111,13 @@ pub struct ImportReport {
     pub index_warning: Option<String>,
     /// A few skipped messages, for the administrator.
     pub skipped_examples: Vec<ImportFailure>,
+    /// Attachments whose text was indexed (when attachment contents are switched on).
+    pub attachments_read: u64,
+    /// Attachments whose text could not be read (the messages are archived and searchable by
+    /// everything else; `has:unreadable-attachment` finds them).
+    pub attachments_unreadable: u64,
+    /// A few of them, with the reason: `origin` is `<message id> <file name>`.
+    pub unreadable_examples: Vec<ImportFailure>,
 }
 
 /// A placement target: archive (user) name and folder path inside it.
@@ -130,6 +137,7 @@ struct Prepared {
     msg: SourceMessage,
     hash: ContentHash,
     parsed: ParsedMessage,
+    attachments: crate::attachments::AttachmentText,
     targets: Vec<Target>,
     /// Cut and sealed for this store; `None` if that store already had the content.
     content: Option<(StoreId, PreparedContent)>,
@@ -224,9 +232,10 @@ impl Archive {
                 let assignment = &opts.assignment;
                 let book = &book;
                 s.spawn(move || {
+                    let mut extractor = self.extractor();
                     for (seq, item) in rx.iter() {
                         let work = catch_unwind(AssertUnwindSafe(|| {
-                            prepare(item, assignment, book, &shared, threshold)
+                            prepare(item, assignment, book, &shared, threshold, &mut extractor)
                         }))
                         .unwrap_or_else(|_| {
                             Work::Fatal(invalid(
@@ -379,13 +388,23 @@ fn prepare(
     book: &AddressBook,
     current: &RwLock<Arc<Store>>,
     threshold: usize,
+    extractor: &mut Option<arkiv_extract::Extractor>,
 ) -> Work {
     let msg = match item {
         SourceItem::Failed(f) => return Work::Failed(f),
         SourceItem::Message(m) => m,
     };
     let hash = ContentHash::of(&msg.bytes);
-    let parsed = arkiv_message::parse(&msg.bytes);
+    let (mut parsed, attachments) = match extractor {
+        Some(ex) => {
+            let mut parsed =
+                arkiv_message::parse_with(&msg.bytes, &crate::attachments::wanted(ex.settings()));
+            let text = crate::attachments::read_attachments(ex, &mut parsed);
+            (parsed, text)
+        }
+        None => (arkiv_message::parse(&msg.bytes), Default::default()),
+    };
+    parsed.attachments = Vec::new();
     let targets = targets_for(&msg, &parsed.summary, assignment, book);
     let store = current.read().unwrap_or_else(|p| p.into_inner()).clone();
     let content = if targets.is_empty() {
@@ -404,6 +423,7 @@ fn prepare(
         msg,
         hash,
         parsed,
+        attachments,
         targets,
         content,
     }))
@@ -735,20 +755,38 @@ impl<'a> Writer<'a> {
                 });
                 continue;
             }
-            self.add(record, Some(&p.parsed.body_text))?;
+            self.add(record, Some((&p.parsed.body_text, &p.attachments)))?;
         }
         Ok(())
     }
 
-    /// Adds a message to the current store; `body` (its body text) makes it searchable with
-    /// this batch, else the end of the import indexes it from the store.
-    fn add(&mut self, record: MessageRecord, body: Option<&str>) -> Result<()> {
+    /// Adds a message to the current store; its body and attachment text make it searchable
+    /// with this batch, else the end of the import indexes it from the store.
+    fn add(
+        &mut self,
+        record: MessageRecord,
+        text: Option<(&str, &crate::attachments::AttachmentText)>,
+    ) -> Result<()> {
         let flagged = record.problem.is_some();
         let size = record.size;
         let id = self.session()?.add_message(&record)?;
-        if let (Some(body), Some(_)) = (body, &self.index_tx) {
-            self.docs
-                .push(Archive::index_doc(id.num, &record, body.to_string()));
+        if let Some((_, a)) = text {
+            self.report.attachments_read += a.read;
+            self.report.attachments_unreadable += a.failures.len() as u64;
+            for (name, why) in &a.failures {
+                if self.report.unreadable_examples.len() < 20 {
+                    self.report.unreadable_examples.push(ImportFailure {
+                        origin: format!("{id} {name}"),
+                        reason: why.clone(),
+                    });
+                }
+            }
+        }
+        if let (Some((body, a)), Some(_)) = (text, &self.index_tx) {
+            let mut doc = Archive::index_doc(id.num, &record, body.to_string());
+            doc.attachment_text = a.text.clone();
+            doc.attachment_unread = !a.failures.is_empty();
+            self.docs.push(doc);
         }
         self.seen.insert(id);
         self.report.archived += 1;

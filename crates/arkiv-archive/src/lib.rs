@@ -15,6 +15,7 @@
 //! A user archive is the root folder named after its user. Deleting a user keeps the archive
 //! (manual §5.1); a user created again under the same name gets it back.
 
+pub mod attachments;
 mod config;
 mod error;
 pub mod folders;
@@ -28,7 +29,7 @@ pub mod stores;
 pub mod users;
 pub mod verify;
 
-pub use config::{Config, ImportConfig, StorageConfig};
+pub use config::{AttachmentsConfig, Config, ImportConfig, StorageConfig};
 pub use error::{ArchiveError, Result};
 pub use ingest::{Assignment, ImportOptions, ImportProgress, ImportReport};
 pub use master::{Archive, InitOptions, InitOutcome};

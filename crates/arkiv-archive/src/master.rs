@@ -57,6 +57,10 @@ pub struct Archive {
     pub(crate) stores: Mutex<BTreeMap<StoreId, StoreSlot>>,
     /// Search indexes of the open stores, opened on first use.
     pub(crate) indexes: Mutex<BTreeMap<StoreId, std::sync::Arc<arkiv_index::StoreIndex>>>,
+    /// Which attachments have their text indexed (from `[attachments]` of the configuration).
+    pub(crate) extraction: std::sync::Arc<arkiv_extract::Settings>,
+    /// How to start the extraction sandbox (`None`: extract in this process).
+    pub(crate) sandbox: Mutex<Option<std::sync::Arc<Vec<std::ffi::OsString>>>>,
     _lock: File,
 }
 
@@ -120,6 +124,7 @@ impl Archive {
         fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         let lock = lock_dir(dir)?;
         let key_file = opts.key_file.clone().unwrap_or_else(|| dir.join(KEY_FILE));
+        opts.config.validate(&dir.join(CONFIG))?;
         opts.config.save(&dir.join(CONFIG))?;
         let ring = Keyring::create(&dir.join(KEYRING), &key_file)?;
         let db_path = dir.join(MASTER_DB);
@@ -209,6 +214,12 @@ impl Archive {
         db: Database,
         lock: File,
     ) -> Archive {
+        let extraction = std::sync::Arc::new(
+            config
+                .attachments
+                .settings()
+                .expect("validated when the configuration was loaded"),
+        );
         Archive {
             dir: dir.to_path_buf(),
             config,
@@ -218,6 +229,8 @@ impl Archive {
             db,
             stores: Mutex::new(BTreeMap::new()),
             indexes: Mutex::new(BTreeMap::new()),
+            extraction,
+            sandbox: Mutex::new(None),
             _lock: lock,
         }
     }

@@ -50,13 +50,21 @@ impl Archive {
             return Ok(i.clone());
         }
         let dir = store.dirs().meta.join("index");
+        let now = self.extraction.fingerprint();
+        let new = !dir.exists();
         let idx = match StoreIndex::open(&dir) {
-            Ok(i) => i,
+            Ok(i) => {
+                if new {
+                    crate::attachments::set_built_with(&dir, &now)?;
+                }
+                i
+            }
             // Built by an older version with other fields: the index is derived data, so it is
             // started afresh and every message is listed for the catch-up to index again.
             Err(arkiv_index::IndexError::SchemaChanged { .. }) => {
                 std::fs::remove_dir_all(&dir).map_err(|e| crate::error::io_err(&dir, e))?;
                 let fresh = StoreIndex::open(&dir)?;
+                crate::attachments::set_built_with(&dir, &now)?;
                 let mut s = store.write()?;
                 s.mark_all_unindexed()?;
                 s.commit()?;
@@ -87,6 +95,7 @@ impl Archive {
             archived_at: rec.archived_at.0,
             size: rec.size,
             has_attachments: s.has_attachments,
+            attachment_unread: false,
             priority: match s.priority {
                 arkiv_message::Priority::Low => 0,
                 arkiv_message::Priority::Normal => 1,
@@ -95,8 +104,13 @@ impl Archive {
         }
     }
 
-    /// Builds index documents for messages from what the store holds.
-    fn docs_from_store(store: &Store, nums: &[u64]) -> Result<Vec<IndexDoc>> {
+    /// Builds index documents for messages from what the store holds (reading attachment
+    /// contents with `ex` when they are switched on).
+    fn docs_from_store(
+        store: &Store,
+        nums: &[u64],
+        ex: &mut Option<arkiv_extract::Extractor>,
+    ) -> Result<Vec<IndexDoc>> {
         let mut docs = Vec::with_capacity(nums.len());
         for &num in nums {
             let rec = match store.message(num) {
@@ -105,12 +119,26 @@ impl Archive {
                 Err(arkiv_store::StoreError::NoSuchMessage(_)) => continue,
                 Err(e) => return Err(e.into()),
             };
+            let mut atext = crate::attachments::AttachmentText::default();
             let body = match store.read_message(num) {
-                Ok(raw) => arkiv_message::parse(&raw).body_text,
+                Ok(raw) => match ex {
+                    Some(ex) => {
+                        let mut p = arkiv_message::parse_with(
+                            &raw,
+                            &crate::attachments::wanted(ex.settings()),
+                        );
+                        atext = crate::attachments::read_attachments(ex, &mut p);
+                        p.body_text
+                    }
+                    None => arkiv_message::parse(&raw).body_text,
+                },
                 // A damaged message is still found by its headers; verify reports the damage.
                 Err(_) => String::new(),
             };
-            docs.push(Archive::index_doc(num, &rec, body));
+            let mut doc = Archive::index_doc(num, &rec, body);
+            doc.attachment_unread = !atext.failures.is_empty();
+            doc.attachment_text = atext.text;
+            docs.push(doc);
         }
         Ok(docs)
     }
@@ -119,6 +147,7 @@ impl Archive {
     /// that did not wait). Returns how many were indexed.
     pub fn catch_up_index(&self, progress: &mut dyn FnMut(u64)) -> Result<u64> {
         let mut done = 0;
+        let mut ex = self.extractor();
         // Write-protected stores too: their messages are fixed, but index bookkeeping is no change
         // to them (the manual keeps a write-protected store's directory writable for upkeep).
         for store in self.open_stores() {
@@ -128,7 +157,7 @@ impl Archive {
                 if nums.is_empty() {
                     break;
                 }
-                index.add(&Archive::docs_from_store(&store, &nums)?)?;
+                index.add(&Archive::docs_from_store(&store, &nums, &mut ex)?)?;
                 index.commit()?;
                 let mut s = store.write()?;
                 s.mark_indexed(&nums)?;
@@ -156,16 +185,21 @@ impl Archive {
             .map(|c| c.messages)
             .sum();
         let mut done = 0;
+        let mut ex = self.extractor();
         for store in stores {
             let index = self.index_of(&store)?;
             index.clear()?;
             let nums = store.message_nums()?;
             for chunk in nums.chunks(1000) {
-                index.add(&Archive::docs_from_store(&store, chunk)?)?;
+                index.add(&Archive::docs_from_store(&store, chunk, &mut ex)?)?;
                 done += chunk.len() as u64;
                 progress(done, total);
             }
             index.commit()?;
+            crate::attachments::set_built_with(
+                &store.dirs().meta.join("index"),
+                &self.extraction.fingerprint(),
+            )?;
             let pending = store.unindexed(usize::MAX)?;
             let mut s = store.write()?;
             s.mark_indexed(&pending)?;

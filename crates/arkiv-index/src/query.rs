@@ -86,6 +86,8 @@ pub enum Node {
     And(Vec<Node>),
     Or(Vec<Node>),
     HasAttachment(bool),
+    /// `has:unreadable-attachment`: an attachment whose contents could not be read.
+    UnreadableAttachment,
     /// Size in bytes.
     Size(Cmp, u64),
     /// A day (or the first day of a month/year) and how far it reaches, as Unix seconds: [from, to).
@@ -287,7 +289,11 @@ fn special(word: &str, pos: usize) -> Result<Option<Node>, QueryError> {
     if let Some(v) = lower.strip_prefix("has:") {
         return match v {
             "attachment" | "attachments" => Ok(Some(Node::HasAttachment(true))),
-            _ => err(pos, format!("unknown 'has:{v}' (use has:attachment)")),
+            "unreadable-attachment" => Ok(Some(Node::UnreadableAttachment)),
+            _ => err(
+                pos,
+                format!("unknown 'has:{v}' (use has:attachment or has:unreadable-attachment)"),
+            ),
         };
     }
     if let Some(v) = lower

@@ -28,6 +28,9 @@ pub struct IndexDoc {
     pub archived_at: i64,
     pub size: u64,
     pub has_attachments: bool,
+    /// An attachment whose contents should have been indexed could not be read
+    /// (`has:unreadable-attachment` finds these messages).
+    pub attachment_unread: bool,
     /// 0 low, 1 normal, 2 high.
     pub priority: u64,
 }
@@ -48,6 +51,7 @@ pub(crate) struct Fields {
     pub archived: Field,
     pub size: Field,
     pub has_attachment: Field,
+    pub unread_attachment: Field,
     pub priority: Field,
     pub subject_sort: Field,
     pub from_sort: Field,
@@ -76,6 +80,7 @@ pub(crate) fn schema() -> (Schema, Fields) {
         archived: b.add_i64_field("archived", INDEXED | FAST),
         size: b.add_u64_field("size", INDEXED | FAST),
         has_attachment: b.add_u64_field("has_attachment", INDEXED),
+        unread_attachment: b.add_u64_field("unread_attachment", INDEXED),
         priority: b.add_u64_field("priority", INDEXED),
         subject_sort: b.add_text_field("subject_sort", STRING | FAST),
         from_sort: b.add_text_field("from_sort", STRING | FAST),

@@ -321,6 +321,10 @@ impl StoreIndex {
                 }
                 Box::new(BooleanQuery::new(clauses))
             }
+            Node::UnreadableAttachment => Box::new(TermQuery::new(
+                Term::from_field_u64(self.fields.unread_attachment, 1),
+                IndexRecordOption::Basic,
+            )),
             Node::HasAttachment(b) => Box::new(TermQuery::new(
                 Term::from_field_u64(self.fields.has_attachment, u64::from(*b)),
                 IndexRecordOption::Basic,
@@ -472,6 +476,7 @@ fn to_doc(f: &Fields, d: &IndexDoc) -> TantivyDocument {
     doc.add_i64(f.archived, d.archived_at);
     doc.add_u64(f.size, d.size);
     doc.add_u64(f.has_attachment, u64::from(d.has_attachments));
+    doc.add_u64(f.unread_attachment, u64::from(d.attachment_unread));
     doc.add_u64(f.priority, d.priority);
     doc.add_text(f.subject_sort, sortable_subject(&d.subject));
     doc.add_text(f.from_sort, d.from.to_lowercase());

@@ -18,5 +18,6 @@ mod summary;
 
 pub use layout::{BodySpan, large_bodies};
 pub use summary::{
-    Addr, KEEP_DECODED, MAX_BODY_TEXT, ParsedMessage, PartBody, Priority, Summary, parse,
+    Addr, Attachment, KEEP_DECODED, MAX_BODY_TEXT, ParsedMessage, PartBody, Priority, Summary,
+    parse, parse_with,
 };

@@ -88,6 +88,19 @@ pub struct ParsedMessage {
     /// The readable text of the message body (text parts, or the text of the HTML part),
     /// decoded to UTF-8, at most [`MAX_BODY_TEXT`] bytes: what the search index sees.
     pub body_text: String,
+    /// The decoded contents of the attachments a [`parse_with`] filter asked for, in order.
+    pub attachments: Vec<Attachment>,
+}
+
+/// An attachment's decoded contents, for text extraction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file name, if the part has one (an attached message without one is named
+    /// after its subject, `<subject>.eml`, as in [`Summary::attachment_names`]).
+    pub name: Option<String>,
+    /// `type/subtype`, lower case; `application/octet-stream` when the part does not say.
+    pub content_type: String,
+    pub data: Vec<u8>,
 }
 
 /// Longest body text kept for the index.
@@ -95,13 +108,19 @@ pub const MAX_BODY_TEXT: usize = 4 * 1024 * 1024;
 
 /// Parses a message. Never panics; an unparseable message yields a `problem`.
 pub fn parse(raw: &[u8]) -> ParsedMessage {
+    parse_with(raw, &|_, _| false)
+}
+
+/// Like [`parse`], and also keeps the decoded contents of every attachment for which
+/// `want(file name, content type)` says yes (in [`ParsedMessage::attachments`]).
+pub fn parse_with(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> ParsedMessage {
     if raw.is_empty() {
         return ParsedMessage {
             problem: Some("empty message".into()),
             ..Default::default()
         };
     }
-    match catch_unwind(AssertUnwindSafe(|| parse_inner(raw))) {
+    match catch_unwind(AssertUnwindSafe(|| parse_inner(raw, want))) {
         Ok(Some(p)) => p,
         Ok(None) => ParsedMessage {
             problem: Some("no RFC 5322 header found".into()),
@@ -114,7 +133,7 @@ pub fn parse(raw: &[u8]) -> ParsedMessage {
     }
 }
 
-fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
+fn parse_inner(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Option<ParsedMessage> {
     let mut msg = MessageParser::default().parse(raw)?;
     let mut summary = Summary {
         subject: msg.subject().map(clean),
@@ -153,14 +172,37 @@ fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
             }
         }
     }
+    let mut attachments = Vec::new();
     for part in msg.attachments() {
         summary.has_attachments = true;
-        if let Some(name) = part.attachment_name() {
-            summary.attachment_names.push(clean(name));
+        let name = if let Some(name) = part.attachment_name() {
+            Some(clean(name))
         } else if let PartType::Message(m) = &part.body
             && let Some(s) = m.subject()
         {
-            summary.attachment_names.push(format!("{}.eml", clean(s)));
+            Some(format!("{}.eml", clean(s)))
+        } else {
+            None
+        };
+        if let Some(n) = &name {
+            summary.attachment_names.push(n.clone());
+        }
+        let content_type = match (part.content_type(), &part.body) {
+            (_, PartType::Message(_)) => "message/rfc822".to_string(),
+            (Some(ct), _) => match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+                None => ct.ctype().to_ascii_lowercase(),
+            },
+            (None, PartType::Text(_)) => "text/plain".to_string(),
+            (None, PartType::Html(_)) => "text/html".to_string(),
+            (None, _) => "application/octet-stream".to_string(),
+        };
+        if want(name.as_deref(), &content_type) {
+            attachments.push(Attachment {
+                name,
+                content_type,
+                data: part.contents().to_vec(),
+            });
         }
     }
     let mut body_text = String::new();
@@ -221,6 +263,7 @@ fn parse_inner(raw: &[u8]) -> Option<ParsedMessage> {
         bodies,
         problem: None,
         body_text,
+        attachments,
     })
 }
 

@@ -61,11 +61,28 @@ pub enum Command {
     /// Saved searches: list, run, rename, delete (save one with `arkiv search ... --save NAME`).
     #[command(subcommand)]
     Saved(SavedCommand),
-    /// Rebuild the search index of one store or of all, from the stored messages.
+    /// Rebuild the search index of one store or of all, from the stored messages (after
+    /// changing which attachments are read, this applies the change to older messages).
     Reindex {
         /// Only this store.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "needed")]
         store: Option<u32>,
+        /// Only the indexes whose status is "please rebuild" (see `arkiv indexes`).
+        #[arg(long)]
+        needed: bool,
+    },
+    /// List the search indexes: store, size, and status ("please rebuild" once the
+    /// `[attachments]` settings changed since the index was built), and which attachment
+    /// types have their contents indexed.
+    Indexes {
+        #[arg(long)]
+        json: bool,
+    },
+    /// (internal) The attachment-text sandbox process; started by Arkiv itself.
+    #[command(hide = true, name = "extract-worker")]
+    ExtractWorker {
+        #[arg(long)]
+        limits: String,
     },
     /// Show per-archive and per-store statistics, and stored versus original bytes.
     Stats {

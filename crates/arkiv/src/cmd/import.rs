@@ -129,6 +129,18 @@ fn print_summary(r: &ImportReport) {
             "  NOT YET SEARCHABLE: some messages ({w}); they are archived and will be indexed at the next start"
         );
     }
+    if r.attachments_read > 0 || r.attachments_unreadable > 0 {
+        println!("  attachment texts:  {} read", r.attachments_read);
+    }
+    if r.attachments_unreadable > 0 {
+        println!(
+            "  unreadable:        {} attachments (indexed by name only; find them with has:unreadable-attachment)",
+            r.attachments_unreadable
+        );
+        for f in r.unreadable_examples.iter().take(10) {
+            println!("      {}: {}", f.origin, f.reason);
+        }
+    }
     println!("  failed:            {}", r.failed.len());
     for f in r.failed.iter().take(50) {
         println!("      {}: {}", f.origin, f.reason);

@@ -18,7 +18,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         key_file,
         command,
     } = cli;
-    let open = || -> Result<Archive> { Ok(Archive::open(&data, key_file.as_deref())?) };
+    let open = || -> Result<Archive> {
+        let archive = Archive::open(&data, key_file.as_deref())?;
+        // Attachment text is read in a child process of this same binary (the sandbox).
+        if let Ok(exe) = std::env::current_exe() {
+            archive.set_extraction_sandbox(vec![exe.into(), "extract-worker".into()]);
+        }
+        Ok(archive)
+    };
     match command {
         Command::Init(args) => setup::init(&data, key_file.as_deref(), args),
         Command::Recover { recovery_key } => {
@@ -30,7 +37,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ls(args) => read::ls(&open()?, args),
         Command::Cat { id } => read::cat(&open()?, &id),
         Command::Search(args) => search::search(&open()?, args),
-        Command::Reindex { store } => search::reindex(&open()?, store),
+        Command::Reindex { store, needed } => search::reindex(&open()?, store, needed),
+        Command::Indexes { json } => search::indexes(&open()?, json),
+        Command::ExtractWorker { limits } => {
+            let limits: arkiv_extract::Limits = serde_json::from_str(&limits)?;
+            arkiv_extract::sandbox::serve(&limits)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Saved(c) => search::saved(&open()?, c),
         Command::Stats { json } => read::stats(&open()?, json),
         Command::Verify { json } => read::verify(&open()?, json),

@@ -92,14 +92,69 @@ fn show(page: &arkiv_archive::search::SearchPage, json: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn reindex(archive: &Archive, store: Option<u32>) -> Result<ExitCode> {
-    let bar = count_bar(0, "reindexing");
-    let n = archive.reindex(store.map(StoreId), &mut |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
-    bar.finish_and_clear();
+pub fn reindex(archive: &Archive, store: Option<u32>, needed: bool) -> Result<ExitCode> {
+    let stores: Vec<Option<StoreId>> = if needed {
+        let list: Vec<Option<StoreId>> = archive
+            .indexes()?
+            .into_iter()
+            .filter(|i| i.status != "ok")
+            .map(|i| Some(i.store_id))
+            .collect();
+        if list.is_empty() {
+            println!("No index needs rebuilding.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        list
+    } else {
+        vec![store.map(StoreId)]
+    };
+    let mut n = 0;
+    for only in stores {
+        let bar = count_bar(0, "reindexing");
+        n += archive.reindex(only, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })?;
+        bar.finish_and_clear();
+    }
     println!("Indexed {n} messages.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `arkiv indexes`: the manual's Search Indexes list.
+pub fn indexes(archive: &Archive, json: bool) -> Result<ExitCode> {
+    let list = archive.indexes()?;
+    let exts = archive.extraction_settings().extensions();
+    if json {
+        print_json(&serde_json::json!({
+            "attachmentsIndexed": exts,
+            "indexes": list,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if exts.is_empty() {
+        println!(
+            "Attachments currently indexed: file names only (see [attachments] in arkiv.toml)"
+        );
+    } else {
+        println!("Attachments currently indexed: {}", exts.join(" "));
+    }
+    println!("{:>5}  {:<24} {:>10}  status", "store", "name", "size");
+    for i in &list {
+        println!(
+            "{:>5}  {:<24} {:>10}  {}",
+            i.store_id.0,
+            i.store_name,
+            crate::output::bytes(i.size_bytes),
+            i.status
+        );
+    }
+    if list.iter().any(|i| i.status != "ok") {
+        println!(
+            "Indexes marked \"please rebuild\" were built with other attachment settings; \
+             `arkiv reindex --needed` applies the current ones to the messages archived before."
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

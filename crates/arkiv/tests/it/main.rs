@@ -1,6 +1,7 @@
 //! End-to-end tests of the `arkiv` binary on real messages written by others.
 //! All in one test binary (links once); every test gets its own data directory.
 
+mod attachments;
 mod cli;
 mod formats;
 mod hostile;
