@@ -15,6 +15,7 @@
 //! A user archive is the root folder named after its user. Deleting a user keeps the archive
 //! (manual §5.1); a user created again under the same name gets it back.
 
+pub mod advanced;
 pub mod attachments;
 mod config;
 mod error;

@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use arkiv_crypto::{KeyedHasher, Keyring, MasterKey, Sealer};
 use arkiv_types::{StoreId, StoreStatus};
 use fs4::fs_std::FileExt;
-use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -51,7 +53,7 @@ pub struct Archive {
     pub(crate) dir: PathBuf,
     pub(crate) config: Config,
     pub(crate) master: MasterKey,
-    pub(crate) db: Database,
+    pub(crate) db: MasterDb,
     pub(crate) sealer: Sealer,
     pub(crate) names: KeyedHasher,
     pub(crate) stores: Mutex<BTreeMap<StoreId, StoreSlot>>,
@@ -90,6 +92,22 @@ fn lock_dir(dir: &Path) -> Result<File> {
     f.set_len(0).map_err(|e| io_err(&path, e))?;
     write!(f, "{}", std::process::id()).map_err(|e| io_err(&path, e))?;
     Ok(f)
+}
+
+/// The master database, opened for writing or only for reading (read-only commands write
+/// nothing, not even redb's bookkeeping on close, so they start and end fast).
+pub(crate) enum MasterDb {
+    Rw(Database),
+    Ro(ReadOnlyDatabase),
+}
+
+impl MasterDb {
+    fn begin_read(&self) -> std::result::Result<redb::ReadTransaction, redb::TransactionError> {
+        match self {
+            MasterDb::Rw(d) => d.begin_read(),
+            MasterDb::Ro(d) => d.begin_read(),
+        }
+    }
 }
 
 fn open_db(path: &Path, create: bool) -> Result<Database> {
@@ -145,7 +163,7 @@ impl Archive {
             }
             txn.commit().map_err(|e| db_error(&db_path, e))?;
         }
-        let archive = Archive::assemble(dir, opts.config, ring.master, db, lock);
+        let archive = Archive::assemble(dir, opts.config, ring.master, MasterDb::Rw(db), lock);
         archive.create_store(None, None, StoreStatus::Current)?;
         archive.add_user(crate::users::NewUser {
             name: "admin".into(),
@@ -165,6 +183,22 @@ impl Archive {
 
     /// Opens an existing data directory with its key file (default `DATA/arkiv.key`).
     pub fn open(dir: &Path, key_file: Option<&Path>) -> Result<Archive> {
+        Archive::open_mode(dir, key_file, false)
+    }
+
+    /// Opens an existing data directory for reading only (search, listing, reading
+    /// messages): nothing in the master database or the stores can be changed, and nothing is
+    /// written when it closes. A database that was not closed cleanly needs a writable
+    /// [`Archive::open`] first (which repairs it); this one then fails with a database error.
+    pub fn open_read_only(dir: &Path, key_file: Option<&Path>) -> Result<Archive> {
+        Archive::open_mode(dir, key_file, true)
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.db, MasterDb::Ro(_))
+    }
+
+    fn open_mode(dir: &Path, key_file: Option<&Path>, read_only: bool) -> Result<Archive> {
         if !Archive::is_initialized(dir) {
             return Err(ArchiveError::NotInitialized {
                 path: dir.display().to_string(),
@@ -175,7 +209,16 @@ impl Archive {
         let default_key = dir.join(KEY_FILE);
         let master = Keyring::unlock(&dir.join(KEYRING), key_file.unwrap_or(&default_key))?;
         let db_path = dir.join(MASTER_DB);
-        let db = open_db(&db_path, false)?;
+        let db = if read_only {
+            let mut b = Database::builder();
+            b.set_cache_size(16 * 1024 * 1024);
+            MasterDb::Ro(
+                b.open_read_only(&db_path)
+                    .map_err(|e| db_error(&db_path, e))?,
+            )
+        } else {
+            MasterDb::Rw(open_db(&db_path, false)?)
+        };
         {
             let txn = db.begin_read().map_err(|e| db_error(&db_path, e))?;
             let meta = txn.open_table(META).map_err(|e| db_error(&db_path, e))?;
@@ -211,7 +254,7 @@ impl Archive {
         dir: &Path,
         config: Config,
         master: MasterKey,
-        db: Database,
+        db: MasterDb,
         lock: File,
     ) -> Archive {
         let extraction = std::sync::Arc::new(
@@ -252,7 +295,10 @@ impl Archive {
     }
 
     pub(crate) fn write_txn(&self) -> Result<WriteTransaction> {
-        self.db.begin_write().map_err(|e| self.dberr(e))
+        match &self.db {
+            MasterDb::Rw(d) => d.begin_write().map_err(|e| self.dberr(e)),
+            MasterDb::Ro(_) => Err(self.dberr("the archive was opened read-only")),
+        }
     }
 
     pub(crate) fn read_txn(&self) -> Result<redb::ReadTransaction> {

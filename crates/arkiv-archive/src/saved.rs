@@ -82,7 +82,7 @@ impl Archive {
                 format!("'{name}' must be non-empty, without control characters"),
             ));
         }
-        arkiv_index::parse(&criteria.text).map_err(arkiv_index::IndexError::from)?;
+        criteria.criteria.compile(&criteria.text)?;
         let existing = self.find_saved(owner, name)?;
         let saved = SavedSearch {
             owner: owner.to_string(),

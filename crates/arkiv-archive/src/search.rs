@@ -31,6 +31,8 @@ pub struct SearchQuery {
     pub ascending: bool,
     pub offset: usize,
     pub limit: usize,
+    /// The advanced search form's criteria (manual §3.2), combined with `text`.
+    pub criteria: crate::advanced::Criteria,
 }
 
 /// One page of results.
@@ -61,6 +63,10 @@ impl Archive {
             }
             // Built by an older version with other fields: the index is derived data, so it is
             // started afresh and every message is listed for the catch-up to index again.
+            // Read-only: the caller must open the archive writably to rebuild it.
+            Err(e @ arkiv_index::IndexError::SchemaChanged { .. }) if self.is_read_only() => {
+                return Err(e.into());
+            }
             Err(arkiv_index::IndexError::SchemaChanged { .. }) => {
                 std::fs::remove_dir_all(&dir).map_err(|e| crate::error::io_err(&dir, e))?;
                 let fresh = StoreIndex::open(&dir)?;
@@ -141,6 +147,24 @@ impl Archive {
             docs.push(doc);
         }
         Ok(docs)
+    }
+
+    /// True if some store has messages not yet indexed, or an index that must be rebuilt:
+    /// then [`Archive::catch_up_index`] (on a writable archive) has work to do.
+    pub fn index_needs_work(&self) -> Result<bool> {
+        for store in self.open_stores() {
+            if !store.unindexed(1)?.is_empty() {
+                return Ok(true);
+            }
+            match self.index_of(&store) {
+                Ok(_) => {}
+                Err(ArchiveError::Index(arkiv_index::IndexError::SchemaChanged { .. })) => {
+                    return Ok(true);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
     }
 
     /// Indexes every message a store lists as not yet indexed (after a crash, or an import
@@ -249,7 +273,7 @@ impl Archive {
 
     /// Runs a search over every readable store and returns one page of results.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
-        let node = arkiv_index::parse(&q.text).map_err(arkiv_index::IndexError::from)?;
+        let node = q.criteria.compile(&q.text)?;
         let folders = self.search_scope(q)?;
         let want = q.offset.saturating_add(q.limit.max(1));
         let mut all: Vec<(arkiv_index::SortValue, MessageId)> = Vec::new();

@@ -79,6 +79,14 @@ impl Archive {
         slots.clear();
         for e in entries {
             let slot = self.open_slot(e);
+            // Read-only, a store that was not closed cleanly cannot be repaired: the caller
+            // opens the archive writably instead.
+            if let StoreSlot::Closed { why, .. } = &slot
+                && self.is_read_only()
+                && why.contains("repair aborted")
+            {
+                return Err(self.dberr(format!("a store needs repair: {why}")));
+            }
             slots.insert(slot.entry().id, slot);
         }
         Ok(())
@@ -91,12 +99,17 @@ impl Archive {
                 why: "the store is disabled".into(),
             };
         }
-        match Store::open(
-            entry.id,
-            self.dirs_of(&entry),
-            &self.master,
-            self.config.storage.pack_segment_bytes,
-        ) {
+        let opened = if self.is_read_only() {
+            Store::open_read_only(entry.id, self.dirs_of(&entry), &self.master)
+        } else {
+            Store::open(
+                entry.id,
+                self.dirs_of(&entry),
+                &self.master,
+                self.config.storage.pack_segment_bytes,
+            )
+        };
+        match opened {
             Ok(s) => StoreSlot::Open {
                 entry,
                 store: Arc::new(s),

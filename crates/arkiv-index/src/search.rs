@@ -361,7 +361,22 @@ impl StoreIndex {
         kind: TermKind,
     ) -> Result<Option<Box<dyn Query>>> {
         if kind == TermKind::Wildcard {
-            let pattern = wildcard_regex(&fold(text));
+            let folded = fold(text);
+            // A trailing `*` only (`auto*`): a range of the term dictionary, much cheaper than
+            // building a regex automaton for every field and segment. No term contains
+            // U+10FFFF, so [prefix, prefix + U+10FFFF) is exactly the terms with that prefix.
+            if let Some(prefix) = folded.strip_suffix('*')
+                && !prefix.is_empty()
+                && !prefix.contains(['*', '?'])
+            {
+                let lo = Term::from_field_text(field, prefix);
+                let hi = Term::from_field_text(field, &format!("{prefix}\u{10FFFF}"));
+                return Ok(Some(Box::new(RangeQuery::new(
+                    std::ops::Bound::Included(lo),
+                    std::ops::Bound::Excluded(hi),
+                ))));
+            }
+            let pattern = wildcard_regex(&folded);
             let q = RegexQuery::from_pattern(&pattern, field)
                 .map_err(|e| self.err(format!("wildcard '{text}': {e}")))?;
             return Ok(Some(Box::new(q)));

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use arkiv_crypto::{DataKey, MasterKey};
 use arkiv_types::{ContentHash, FolderId, MessageId, StoreId, UserId};
-use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 
 use crate::blob::{self, HEADER_LEN};
 use crate::error::{Result, StoreError, db_err, io_err};
@@ -59,11 +61,24 @@ impl StoreDirs {
 pub struct Store {
     id: StoreId,
     dirs: StoreDirs,
-    db: Database,
+    db: Db,
     keys: StoreKeys,
     segment_bytes: u64,
     writer: Mutex<Option<PackWriter>>,
     readers: Mutex<HashMap<u32, Arc<File>>>,
+}
+
+/// A store database opened for writing, or only for reading (no locks taken for writing, and
+/// nothing written on close: what read-only commands such as search use).
+enum Db {
+    Rw(Database),
+    Ro(ReadOnlyDatabase),
+}
+
+fn open_db_read_only(path: &Path) -> Result<ReadOnlyDatabase> {
+    let mut b = Database::builder();
+    b.set_cache_size(32 * 1024 * 1024);
+    b.open_read_only(path).map_err(|e| db_err(path, e))
 }
 
 fn open_db(path: &Path, create: bool) -> Result<Database> {
@@ -147,6 +162,23 @@ impl Store {
         master: &MasterKey,
         segment_bytes: u64,
     ) -> Result<Store> {
+        Store::open_mode(id, dirs, master, segment_bytes, false)
+    }
+
+    /// Opens an existing store for reading only: [`Store::write`] is refused, and nothing is
+    /// written to the store's files (a store that was not closed cleanly still needs a
+    /// writable open first, which repairs it).
+    pub fn open_read_only(id: StoreId, dirs: StoreDirs, master: &MasterKey) -> Result<Store> {
+        Store::open_mode(id, dirs, master, 0, true)
+    }
+
+    fn open_mode(
+        id: StoreId,
+        dirs: StoreDirs,
+        master: &MasterKey,
+        segment_bytes: u64,
+        read_only: bool,
+    ) -> Result<Store> {
         for d in [&dirs.meta, &dirs.content] {
             if !d.is_dir() {
                 return Err(StoreError::MissingDir {
@@ -160,8 +192,16 @@ impl Store {
                 path: path.display().to_string(),
             });
         }
-        let db = open_db(&path, false)?;
-        let txn = db.begin_read().map_err(|e| db_err(&path, e))?;
+        let db = if read_only {
+            Db::Ro(open_db_read_only(&path)?)
+        } else {
+            Db::Rw(open_db(&path, false)?)
+        };
+        let txn = match &db {
+            Db::Rw(d) => d.begin_read(),
+            Db::Ro(d) => d.begin_read(),
+        }
+        .map_err(|e| db_err(&path, e))?;
         let info = txn.open_table(INFO).map_err(|e| db_err(&path, e))?;
         let get = |k: &str| -> Result<Vec<u8>> {
             info.get(k)
@@ -208,13 +248,20 @@ impl Store {
     }
 
     pub(crate) fn read_txn(&self) -> Result<redb::ReadTransaction> {
-        self.db.begin_read().map_err(|e| self.dberr(e))
+        match &self.db {
+            Db::Rw(d) => d.begin_read(),
+            Db::Ro(d) => d.begin_read(),
+        }
+        .map_err(|e| self.dberr(e))
     }
 
     /// Starts a write session (one redb transaction plus pack appends). Sessions on one store
     /// are serialized by redb's writer lock; do not open two on the same thread.
     pub fn write(self: &Arc<Self>) -> Result<WriteSession> {
-        let txn = self.db.begin_write().map_err(|e| self.dberr(e))?;
+        let Db::Rw(db) = &self.db else {
+            return Err(self.dberr("opened read-only"));
+        };
+        let txn = db.begin_write().map_err(|e| self.dberr(e))?;
         let taken = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         let pack = match taken {
             Some(p) => p,

@@ -222,8 +222,47 @@ pub enum SortKey {
 pub struct SearchArgs {
     /// The query; several arguments are joined with spaces. Put `--` before a query that
     /// starts with `-` (e.g. `arkiv search -- -spam invoice`).
-    #[arg(required = true, num_args = 1..)]
+    #[arg(required_unless_present_any = ["from", "to", "date_from", "date_to", "archived_from", "archived_to", "store", "with_attachments", "without_attachments", "min_size", "max_size", "priority", "folder"])]
     pub query: Vec<String>,
+    /// Advanced search: look for the query's words only in these parts (several allowed).
+    #[arg(long = "in", value_enum, value_delimiter = ',', value_name = "PART")]
+    pub search_in: Vec<SearchInArg>,
+    /// Advanced search: words or addresses in the sender (quick-search syntax).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Advanced search: words or addresses in To, Cc or Bcc.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Sent on or after this day (2024-01-31, 2024-01 or 2024).
+    #[arg(long, value_name = "DAY")]
+    pub date_from: Option<String>,
+    /// Sent on or before this day (inclusive).
+    #[arg(long, value_name = "DAY")]
+    pub date_to: Option<String>,
+    /// Archived on or after this day.
+    #[arg(long, value_name = "DAY")]
+    pub archived_from: Option<String>,
+    /// Archived on or before this day (inclusive).
+    #[arg(long, value_name = "DAY")]
+    pub archived_to: Option<String>,
+    /// Only in this archive store.
+    #[arg(long, value_name = "ID")]
+    pub store: Option<u32>,
+    /// Only messages with attachments.
+    #[arg(long, conflicts_with = "without_attachments")]
+    pub with_attachments: bool,
+    /// Only messages without attachments.
+    #[arg(long)]
+    pub without_attachments: bool,
+    /// At least this size (400K, 5M, or bytes).
+    #[arg(long, value_name = "SIZE")]
+    pub min_size: Option<String>,
+    /// At most this size.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+    /// Only these priorities: low, normal, high (several allowed, comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "PRIORITY")]
+    pub priority: Vec<String>,
     /// Search as this user: only what this user may read.
     #[arg(long)]
     pub user: Option<String>,
@@ -249,6 +288,19 @@ pub struct SearchArgs {
     pub save: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where the advanced search's text is looked for.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SearchInArg {
+    Subject,
+    /// From, To, Cc and Bcc.
+    Addresses,
+    Body,
+    /// Attachment file names.
+    Filenames,
+    /// Attachment contents.
+    Attachments,
 }
 
 #[derive(Subcommand, Debug)]

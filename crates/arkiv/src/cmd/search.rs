@@ -9,7 +9,9 @@ use arkiv_archive::search::SearchQuery;
 use arkiv_index::SortBy;
 use arkiv_types::StoreId;
 
-use crate::cli::{SavedCommand, SearchArgs, SortKey};
+use arkiv_archive::advanced::{Criteria, SearchIn};
+
+use crate::cli::{SavedCommand, SearchArgs, SearchInArg, SortKey};
 use crate::output::{count_bar, print_json};
 
 /// Indexes what a crash or a `--no-wait` import left unindexed, with a progress bar.
@@ -44,6 +46,34 @@ pub fn search(archive: &Archive, args: SearchArgs) -> Result<ExitCode> {
         ascending: args.ascending,
         offset: args.offset,
         limit: args.limit.clamp(1, 10_000),
+        criteria: Criteria {
+            search_in: args
+                .search_in
+                .iter()
+                .map(|s| match s {
+                    SearchInArg::Subject => SearchIn::Subject,
+                    SearchInArg::Addresses => SearchIn::SenderRecipient,
+                    SearchInArg::Body => SearchIn::Body,
+                    SearchInArg::Filenames => SearchIn::AttachmentNames,
+                    SearchInArg::Attachments => SearchIn::AttachmentContents,
+                })
+                .collect(),
+            from: args.from,
+            to: args.to,
+            date_from: args.date_from,
+            date_to: args.date_to,
+            archived_from: args.archived_from,
+            archived_to: args.archived_to,
+            store: args.store,
+            attachments: match (args.with_attachments, args.without_attachments) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            min_size: args.min_size,
+            max_size: args.max_size,
+            priority: args.priority,
+        },
     };
     let page = archive.search(&q)?;
     if let Some(name) = &args.save {
@@ -174,7 +204,13 @@ pub fn saved(archive: &Archive, cmd: SavedCommand) -> Result<ExitCode> {
                         .as_deref()
                         .map(|f| format!(" in {f}"))
                         .unwrap_or_default();
-                    println!("{:<24} {}{scope}", s.name, s.criteria.text);
+                    let adv = &s.criteria.criteria;
+                    let adv = if adv.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", serde_json::to_string(adv)?)
+                    };
+                    println!("{:<24} {}{scope}{adv}", s.name, s.criteria.text);
                 }
             }
         }

@@ -286,3 +286,190 @@ fn saved_searches_are_kept_per_user() {
         0
     );
 }
+
+/// The advanced search form (manual §3.2) as `arkiv search` options, on messages built by
+/// Python's `email` package.
+#[test]
+fn advanced_search_criteria() {
+    let env = Env::new();
+    let dir = env.path("adv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = r#"
+import sys, os, email.message
+def msg(n, frm, to, subj, date, body, cc=None, prio=None, att=None):
+    m = email.message.EmailMessage()
+    m['From'] = frm; m['To'] = to; m['Subject'] = subj; m['Date'] = date
+    if cc: m['Cc'] = cc
+    for k, v in (prio or {}).items(): m[k] = v
+    m.set_content(body)
+    if att: m.add_attachment(att[1], maintype='application', subtype='octet-stream', filename=att[0])
+    open(os.path.join(sys.argv[1], n + '.eml'), 'wb').write(bytes(m))
+msg('1', 'Billing <billing@example.com>', 'alice@example.com', 'Invoice March', 'Tue, 05 Mar 2024 10:00:00 +0000',
+    'please pay', prio={'X-Priority': '1 (Highest)'}, att=('invoice.pdf', os.urandom(6000)))
+msg('2', 'bob@example.org', 'alice@example.com', 'Lunch', 'Wed, 10 Jul 2024 12:00:00 +0000',
+    'the invoice came up at lunch', cc='carol@example.net')
+msg('3', 'carol@example.net', 'alice@example.com', 'Report', 'Thu, 02 Jan 2025 09:00:00 +0000',
+    'see the report', prio={'Importance': 'low'}, att=('report.txt', b'quarterly totals'))
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .expect("python3 is needed: apt-get install -y python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.import(&[
+        "eml",
+        dir.to_str().unwrap(),
+        "--user",
+        "alice",
+        "--folder",
+        "Inbox",
+    ]);
+    let subjects = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["search", "--json"];
+        a.extend_from_slice(args);
+        let v = env.json(&a);
+        let mut s: Vec<String> = v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["subject"].as_str().unwrap().to_string())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(subjects(&["invoice"]), ["Invoice March", "Lunch"]);
+    assert_eq!(subjects(&["--in", "subject", "invoice"]), ["Invoice March"]);
+    assert_eq!(subjects(&["--in", "body", "invoice"]), ["Lunch"]);
+    assert_eq!(
+        subjects(&["--in", "filenames", "invoice"]),
+        ["Invoice March"]
+    );
+    assert_eq!(
+        subjects(&["--in", "subject,body", "invoice"]),
+        ["Invoice March", "Lunch"]
+    );
+    assert_eq!(
+        subjects(&["--from", "billing@example.com"]),
+        ["Invoice March"]
+    );
+    assert_eq!(subjects(&["--from", "example.net"]), ["Report"]);
+    assert_eq!(
+        subjects(&["--to", "carol"]),
+        ["Lunch"],
+        "Cc counts as To/Cc/Bcc"
+    );
+    assert_eq!(
+        subjects(&["--date-from", "2024-06-01", "--date-to", "2024-12-31"]),
+        ["Lunch"]
+    );
+    assert_eq!(
+        subjects(&["--date-to", "2024-03"]),
+        ["Invoice March"],
+        "the end day is included"
+    );
+    assert_eq!(subjects(&["--date-from", "2025"]), ["Report"]);
+    assert_eq!(subjects(&["--archived-from", "2000-01-01"]).len(), 3);
+    assert!(subjects(&["--archived-to", "2000-01-01"]).is_empty());
+    assert_eq!(
+        subjects(&["--with-attachments"]),
+        ["Invoice March", "Report"]
+    );
+    assert_eq!(subjects(&["--without-attachments"]), ["Lunch"]);
+    assert_eq!(subjects(&["--priority", "high"]), ["Invoice March"]);
+    assert_eq!(subjects(&["--priority", "low,normal"]), ["Lunch", "Report"]);
+    assert_eq!(subjects(&["--min-size", "5K"]), ["Invoice March"]);
+    assert_eq!(subjects(&["--max-size", "5K"]), ["Lunch", "Report"]);
+    assert_eq!(
+        subjects(&["--store", "1", "--without-attachments"]),
+        ["Lunch"]
+    );
+    assert!(subjects(&["--store", "2"]).is_empty());
+    assert_eq!(
+        subjects(&["--folder", "alice/Inbox"]).len(),
+        3,
+        "a folder alone lists it"
+    );
+    assert_eq!(
+        subjects(&[
+            "report",
+            "--from",
+            "carol",
+            "--with-attachments",
+            "--priority",
+            "low"
+        ]),
+        ["Report"]
+    );
+    // Saved with its criteria, run again the same.
+    env.ok(&[
+        "search", "--from", "billing", "--user", "alice", "--save", "bills",
+    ]);
+    let run = env.json(&["saved", "run", "bills", "--user", "alice", "--json"]);
+    assert_eq!(run["total"], 1);
+    assert_eq!(run["hits"][0]["subject"], "Invoice March");
+    // Bad values: a clear error naming the field, exit 1.
+    for (args, field) in [
+        (&["--date-from", "yesterday"][..], "date from"),
+        (&["--priority", "urgent"][..], "priority"),
+        (&["--min-size", "big"][..], "minimum size"),
+        (&["--in", "subject", "--from", "x"][..], "search in"),
+    ] {
+        let mut a = vec!["search"];
+        a.extend_from_slice(args);
+        let out = env.run(&a);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(field), "{args:?}: {err}");
+    }
+    let out = env.run(&["search"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no query and no criteria: usage error"
+    );
+}
+
+/// Commands that only read open the databases read-only: they change no byte of them.
+#[test]
+fn reading_commands_write_nothing() {
+    let env = Env::new();
+    let f = env.path("m.eml");
+    std::fs::write(&f, b"Subject: quiet reading\nFrom: a@example.com\n\nbody\n").unwrap();
+    env.import(&["eml", f.to_str().unwrap(), "--user", "alice", "--no-wait"]);
+    // The first search indexes what --no-wait left (a writable open), then searches read-only.
+    assert_eq!(env.json(&["search", "--json", "quiet"])["total"], 1);
+    let snapshot = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        let mut dirs = vec![env.data()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    if !p.ends_with("index") {
+                        dirs.push(p);
+                    }
+                } else if p.extension().is_some_and(|x| x == "redb" || x == "pack") {
+                    v.push((p.clone(), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let before = snapshot();
+    assert!(before.len() >= 3, "master, store and a pack");
+    env.ok(&["search", "quiet"]);
+    env.ok(&["search", "--from", "a@example.com"]);
+    env.ok(&["ls", "alice", "--recursive"]);
+    env.ok(&["cat", "1:1"]);
+    env.ok(&["stats"]);
+    env.ok(&["verify"]);
+    env.ok(&["indexes"]);
+    assert!(before == snapshot(), "a reading command changed a database or pack");
+}
