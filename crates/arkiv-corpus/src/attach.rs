@@ -182,25 +182,7 @@ pub(crate) fn payload(a: &Attachment, out: &mut Vec<u8>) {
             random_bytes(&mut rng, a.size.saturating_sub(out.len() + 2), out);
             out.extend_from_slice(b"\xFF\xD9");
         }
-        Kind::Docx | Kind::Xlsx => {
-            let member: &[u8] = if a.kind == Kind::Docx {
-                b"word/document.xml"
-            } else {
-                b"xl/worksheets/sheet1.xml"
-            };
-            // Local file header of a deflated member (signature, version, flags, method 8).
-            out.extend_from_slice(b"PK\x03\x04\x14\x00\x06\x00\x08\x00");
-            random_bytes(&mut rng, 12, out); // time, date, CRC-32, compressed size
-            out.extend_from_slice(&(a.size as u32).to_le_bytes());
-            out.extend_from_slice(&(member.len() as u16).to_le_bytes());
-            out.extend_from_slice(&[0, 0]);
-            out.extend_from_slice(member);
-            random_bytes(&mut rng, a.size.saturating_sub(out.len() + 22), out);
-            // End of central directory record.
-            out.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00");
-            random_bytes(&mut rng, 8, out);
-            out.extend_from_slice(&[0, 0]);
-        }
+        Kind::Docx | Kind::Xlsx => office(&mut rng, a.kind, a.size, out),
         Kind::Logo => {
             out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
             let mut ihdr = Vec::from(*b"IHDR");
@@ -227,6 +209,129 @@ pub(crate) fn payload(a: &Attachment, out: &mut Vec<u8>) {
         Kind::Ics => ics(&mut rng, out),
         Kind::Message => unreachable!("forwarded messages are rendered, not generated"),
     }
+}
+
+/// A real Office Open XML file: a ZIP with the document's XML (a few paragraphs, or a sheet of
+/// words and numbers) and an embedded picture of random bytes that makes up the size, the way
+/// real documents are mostly pictures. Members are stored uncompressed: deflate output depends
+/// on the encoder's version, and the corpus must stay the same forever.
+fn office(rng: &mut Rng, kind: Kind, size: usize, out: &mut Vec<u8>) {
+    let lang = if rng.chance(0.8) {
+        Lang::En
+    } else {
+        Lang::pick(rng)
+    };
+    let mut text = String::new();
+    let target = rng.range(600, 3000);
+    text::paragraphs(rng, lang, target, &mut text);
+    let (types, main, xml, media) = if kind == Kind::Docx {
+        let mut body = String::new();
+        for para in text.split('\n').filter(|p| !p.trim().is_empty()) {
+            body.push_str("<w:p><w:r><w:t xml:space=\"preserve\">");
+            body.push_str(&xml_escape(para));
+            body.push_str("</w:t></w:r></w:p>");
+        }
+        (
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+            "word/document.xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<w:document \
+                 xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
+            ),
+            "word/media/image1.jpeg",
+        )
+    } else {
+        let mut rows = String::new();
+        for (r, line) in text
+            .split(['.', '\n'])
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+        {
+            rows.push_str(&format!("<row r=\"{}\">", r + 1));
+            for (c, word) in line.split_whitespace().take(8).enumerate() {
+                let col = (b'A' + c as u8) as char;
+                rows.push_str(&format!(
+                    "<c r=\"{col}{}\" t=\"inlineStr\"><is><t>{}</t></is></c>",
+                    r + 1,
+                    xml_escape(word)
+                ));
+            }
+            rows.push_str(&format!(
+                "<c r=\"I{}\"><v>{}</v></c></row>",
+                r + 1,
+                rng.range(1, 100_000)
+            ));
+        }
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml",
+            "xl/worksheets/sheet1.xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet \
+                 xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>{rows}</sheetData></worksheet>"
+            ),
+            "xl/media/image1.png",
+        )
+    };
+    let content_types = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+         <Override PartName=\"/{main}\" ContentType=\"{types}\"/></Types>"
+    );
+    let mut picture = Vec::new();
+    let overhead = content_types.len() + xml.len() + 400;
+    random_bytes(rng, size.saturating_sub(overhead).max(64), &mut picture);
+    zip_stored(
+        &[
+            ("[Content_Types].xml", content_types.as_bytes()),
+            (main, xml.as_bytes()),
+            (media, &picture),
+        ],
+        out,
+    );
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A ZIP file of stored (uncompressed) members.
+fn zip_stored(members: &[(&str, &[u8])], out: &mut Vec<u8>) {
+    let mut central = Vec::new();
+    for (name, data) in members {
+        let offset = out.len() as u32;
+        let crc = crc32(data);
+        let len = (data.len() as u32).to_le_bytes();
+        let name_len = (name.len() as u16).to_le_bytes();
+        // Local header: version 2.0, no flags, stored, 1980-01-01 00:00.
+        out.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&len);
+        out.extend_from_slice(&len);
+        out.extend_from_slice(&name_len);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00");
+        central.extend_from_slice(&crc.to_le_bytes());
+        central.extend_from_slice(&len);
+        central.extend_from_slice(&len);
+        central.extend_from_slice(&name_len);
+        // Extra and comment lengths, disk, internal and external attributes.
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = (out.len() as u32).to_le_bytes();
+    let cd_len = (central.len() as u32).to_le_bytes();
+    let n = (members.len() as u16).to_le_bytes();
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00");
+    out.extend_from_slice(&n);
+    out.extend_from_slice(&n);
+    out.extend_from_slice(&cd_len);
+    out.extend_from_slice(&cd_offset);
+    out.extend_from_slice(&[0, 0]);
 }
 
 fn png_chunk(type_and_data: &[u8], out: &mut Vec<u8>) {

@@ -190,22 +190,51 @@ impl<'a> Ctx<'a> {
         {
             return fail("not a PDF file");
         }
-        match pdf_extract::extract_text_from_mem(data) {
-            Ok(t) => {
-                self.push(&t);
-                Ok(())
-            }
-            Err(e) => {
-                let e = e.to_string();
-                if e.to_ascii_lowercase().contains("decrypt")
-                    || e.to_ascii_lowercase().contains("encrypt")
-                {
-                    fail("encrypted PDF (a password is needed to read it)")
-                } else {
-                    fail(format!("unreadable PDF: {e}"))
-                }
+        // pdf-extract panics on some malformed content streams; inside an attached message or
+        // a ZIP that must not spoil the rest, so it is caught here, not only at the top.
+        match catch_unwind(AssertUnwindSafe(|| self.pdf_pages(data))) {
+            Ok(r) => r,
+            Err(_) => fail("the PDF reader failed on this file"),
+        }
+    }
+
+    fn pdf_pages(&mut self, data: &[u8]) -> Result<(), Failure> {
+        use pdf_extract::{Document, Object};
+        let mut doc = Document::load_mem(data).or_else(|e| fail(format!("unreadable PDF: {e}")))?;
+        if doc.is_encrypted() && doc.decrypt("").is_err() {
+            return fail("encrypted PDF (a password is needed to read it)");
+        }
+        // pdf-extract runs every `Do` XObject as a content stream, pictures too, and their
+        // bytes then read as garbage operators (and can make it panic). Pictures carry no text:
+        // empty them before extracting (which also frees their memory).
+        for obj in doc.objects.values_mut() {
+            if let Object::Stream(st) = obj
+                && st
+                    .dict
+                    .get(b"Subtype")
+                    .and_then(Object::as_name)
+                    .is_ok_and(|n| n == b"Image")
+            {
+                st.dict.remove(b"Filter");
+                st.dict.remove(b"DecodeParms");
+                st.set_content(Vec::new());
             }
         }
+        let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+        for page in pages {
+            self.check_time()?;
+            if self.full() {
+                break;
+            }
+            let mut text = String::new();
+            let mut dev = pdf_extract::PlainTextOutput::new(&mut text);
+            if let Err(e) = pdf_extract::output_doc_page(&doc, &mut dev, page) {
+                self.note(&format!("page {page}"), Failure(format!("unreadable: {e}")));
+            }
+            self.push(&text);
+            self.newline();
+        }
+        Ok(())
     }
 
     /// An attached message: its subject, addresses, body, and its own attachments.

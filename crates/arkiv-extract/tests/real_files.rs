@@ -281,3 +281,49 @@ fn zip_members_bombs_and_nesting() {
     let x = extract(Kind::Text, big.as_bytes(), &limits).unwrap();
     assert!(x.text.len() <= 1000);
 }
+
+/// pdf-extract runs every `Do` XObject as a content stream, pictures too; a picture whose bytes
+/// read as an operator without operands made it panic. Pictures are emptied first.
+#[test]
+fn pdf_with_an_uncompressed_picture() {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let content = b"BT /F1 12 Tf 72 740 Td (pictures do not stop the text) Tj ET\nq 100 0 0 100 72 300 cm /Im1 Do Q";
+    let mut picture = b"y\x83 0 c re h m l S ".repeat(20);
+    picture.truncate(12 * 4 * 3);
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>".to_vec(),
+        [format!("<< /Length {} >>\nstream\n", content.len()).as_bytes(), content, b"\nendstream"].concat(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        [
+            format!("<< /Type /XObject /Subtype /Image /Width 12 /Height 4 /ColorSpace /DeviceRGB /BitsPerComponent 8 /Length {} >>\nstream\n", picture.len()).as_bytes(),
+            &picture,
+            b"\nendstream",
+        ]
+        .concat(),
+    ];
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(o);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in &offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    let x = extract(Kind::Pdf, &pdf, &Limits::default()).unwrap();
+    assert!(x.text.contains("pictures do not stop the text"), "{x:?}");
+}

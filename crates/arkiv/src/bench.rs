@@ -42,8 +42,9 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             work,
             no_peer,
             no_index,
+            attachment_contents,
             json,
-        } => import(&corpus, work, no_peer, no_index, json),
+        } => import(&corpus, work, no_peer, no_index, attachment_contents, json),
         BenchCommand::Search {
             corpus,
             work,
@@ -109,6 +110,10 @@ struct ImportBench {
     stored_ratio: f64,
     peak_memory_bytes: u64,
     failed: usize,
+    /// With `--attachment-contents`: attachments whose text was indexed, and those that could
+    /// not be read.
+    attachments_read: u64,
+    attachments_unreadable: u64,
     zstd: Option<ZstdBench>,
     stored_vs_zstd: Option<f64>,
 }
@@ -127,6 +132,7 @@ fn import(
     work: Option<PathBuf>,
     no_peer: bool,
     no_index: bool,
+    contents: bool,
     json: bool,
 ) -> Result<ExitCode> {
     let info: CorpusInfo =
@@ -152,7 +158,8 @@ fn import(
         original,
         failed,
         seconds,
-    } = import_corpus(&info, corpus, &work.join("data"), !no_index)?;
+        attachments,
+    } = import_corpus(&info, corpus, &work.join("data"), !no_index, contents)?;
     let stats = archive.stats()?;
     let peak = peak_memory();
     let zstd = if no_peer {
@@ -170,6 +177,8 @@ fn import(
         stored_ratio: stats.stored_bytes as f64 / original.max(1) as f64,
         peak_memory_bytes: peak,
         failed,
+        attachments_read: attachments.0,
+        attachments_unreadable: attachments.1,
         stored_vs_zstd: zstd
             .as_ref()
             .map(|z| stats.stored_bytes as f64 / z.compressed_bytes.max(1) as f64),
@@ -212,6 +221,13 @@ fn import(
                 r.stored_vs_zstd.unwrap_or(0.0) * 100.0
             );
         }
+        if contents {
+            println!(
+                "  attachment contents: {} read, {} unreadable (peak memory is this process's; the \
+                 sandbox process is limited to its own 1 GiB)",
+                r.attachments_read, r.attachments_unreadable
+            );
+        }
         if r.failed > 0 {
             println!("  failed messages: {}", r.failed);
         }
@@ -226,6 +242,8 @@ pub(crate) struct CorpusImport {
     pub(crate) original: u64,
     pub(crate) failed: usize,
     pub(crate) seconds: f64,
+    /// Attachments read and unreadable (with attachment contents on).
+    pub(crate) attachments: (u64, u64),
 }
 
 /// A new data directory with the corpus users; each user's mbox files imported into their
@@ -235,13 +253,22 @@ pub(crate) fn import_corpus(
     corpus: &Path,
     data: &Path,
     index: bool,
+    contents: bool,
 ) -> Result<CorpusImport> {
+    let mut config = Config::default();
+    if contents {
+        config.attachments.groups = vec!["all".into()];
+    }
     let init = InitOptions {
         admin_password: "Bench-Pass-2026".into(),
-        config: Config::default(),
+        config,
         key_file: None,
     };
     let (archive, _) = Archive::init(data, init)?;
+    archive.set_extraction_sandbox(vec![
+        std::env::current_exe()?.into(),
+        "extract-worker".into(),
+    ]);
     for (login, email) in &info.users {
         archive.add_user(NewUser {
             name: login.clone(),
@@ -257,6 +284,7 @@ pub(crate) fn import_corpus(
     let bar = byte_bar(total_input, "importing");
     let started = Instant::now();
     let (mut messages, mut original, mut failed, mut done_before) = (0u64, 0u64, 0usize, 0u64);
+    let mut attachments = (0, 0);
     for (login, _) in &info.users {
         let dir = corpus.join(login);
         if !dir.exists() {
@@ -281,6 +309,8 @@ pub(crate) fn import_corpus(
         messages += r.messages;
         original += r.original_bytes;
         failed += r.failed.len();
+        attachments.0 += r.attachments_read;
+        attachments.1 += r.attachments_unreadable;
     }
     let seconds = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -290,6 +320,7 @@ pub(crate) fn import_corpus(
         original,
         failed,
         seconds,
+        attachments,
     })
 }
 

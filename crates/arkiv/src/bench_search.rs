@@ -483,7 +483,7 @@ fn timed_build(c: &mut Command, work: &Path, corpus_bytes: u64, db: &Path) -> Re
 fn import(info: &CorpusInfo, corpus: &Path, data: &Path) -> Result<Build> {
     let CorpusImport {
         original, seconds, ..
-    } = import_corpus(info, corpus, data, true)?;
+    } = import_corpus(info, corpus, data, true, false)?;
     let mb_per_second = original as f64 / seconds / 1e6;
     Ok(Build {
         seconds,

@@ -406,6 +406,9 @@ pub enum BenchCommand {
         /// Archive only; do not build the search index (the storage-only figure).
         #[arg(long)]
         no_index: bool,
+        /// Index attachment contents too (every file-type group), read in the sandbox process.
+        #[arg(long, conflicts_with = "no_index")]
+        attachment_contents: bool,
         #[arg(long)]
         json: bool,
     },

@@ -471,5 +471,8 @@ fn reading_commands_write_nothing() {
     env.ok(&["stats"]);
     env.ok(&["verify"]);
     env.ok(&["indexes"]);
-    assert!(before == snapshot(), "a reading command changed a database or pack");
+    assert!(
+        before == snapshot(),
+        "a reading command changed a database or pack"
+    );
 }
