@@ -12,6 +12,35 @@ pub struct Config {
     pub storage: StorageConfig,
     pub import: ImportConfig,
     pub attachments: AttachmentsConfig,
+    pub server: ServerConfig,
+}
+
+/// `arkiv serve` (manual §6.1): listeners and TLS. Flags and `ARKIV_*` variables override these.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Web access and the Administration API over HTTPS.
+    pub listen_https: String,
+    /// The Administration API alone over HTTPS ("" = off).
+    pub listen_api: String,
+    /// Plain HTTP that only redirects to HTTPS ("" = off).
+    pub listen_http: String,
+    /// PEM certificate chain and private key; empty = a self-signed certificate made on first
+    /// start in `DATA/tls/`.
+    pub tls_certificate: String,
+    pub tls_private_key: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen_https: "0.0.0.0:8462".into(),
+            listen_api: String::new(),
+            listen_http: "0.0.0.0:8461".into(),
+            tls_certificate: String::new(),
+            tls_private_key: String::new(),
+        }
+    }
 }
 
 /// Which attachments have their contents indexed (manual §5.16), and the limits on reading
@@ -156,6 +185,23 @@ impl Config {
         }
         if a.max_memory_mb < 128 {
             return bad("attachments.max_memory_mb must be at least 128");
+        }
+        let srv = &self.server;
+        for (name, v) in [
+            ("listen_https", &srv.listen_https),
+            ("listen_api", &srv.listen_api),
+            ("listen_http", &srv.listen_http),
+        ] {
+            if !(v.is_empty() && name != "listen_https")
+                && v.parse::<std::net::SocketAddr>().is_err()
+            {
+                return bad(&format!(
+                    "server.{name}: {v:?} is not an address such as 0.0.0.0:8462"
+                ));
+            }
+        }
+        if srv.tls_certificate.is_empty() != srv.tls_private_key.is_empty() {
+            return bad("server.tls_certificate and server.tls_private_key go together");
         }
         if a.max_zip_ratio < 10 {
             return bad("attachments.max_zip_ratio must be at least 10");

@@ -30,7 +30,7 @@ pub mod stores;
 pub mod users;
 pub mod verify;
 
-pub use config::{AttachmentsConfig, Config, ImportConfig, StorageConfig};
+pub use config::{AttachmentsConfig, Config, ImportConfig, ServerConfig, StorageConfig};
 pub use error::{ArchiveError, Result};
 pub use ingest::{Assignment, ImportOptions, ImportProgress, ImportReport};
 pub use master::{Archive, InitOptions, InitOutcome};

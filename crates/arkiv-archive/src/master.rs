@@ -171,6 +171,7 @@ impl Archive {
             emails: Vec::new(),
             password: Some(opts.admin_password),
             admin: true,
+            privileges: Vec::new(),
         })?;
         Ok((
             archive,

@@ -19,6 +19,64 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     pub admin: bool,
     pub created_at: Timestamp,
+    /// Global privileges besides `admin` (manual §5.1): `login`, `changePassword`, `archive`,
+    /// `modifyArchiveProfiles`, `export`, `modifyExportProfiles`, `delete`.
+    pub privileges: Vec<String>,
+}
+
+/// The global privileges of the manual (§5.1, API `CreateUser`), besides `admin` and `none`.
+pub const PRIVILEGES: &[&str] = &[
+    "login",
+    "changePassword",
+    "archive",
+    "modifyArchiveProfiles",
+    "export",
+    "modifyExportProfiles",
+    "delete",
+];
+
+/// Parses the API's comma-separated privilege list: `none`, `admin` (each alone), or any of
+/// [`PRIVILEGES`]. Returns (admin, other privileges).
+pub fn parse_privileges(list: &str) -> Result<(bool, Vec<String>)> {
+    let items: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Err(invalid(
+            "privileges",
+            "empty: give none, admin, or a list such as login,export",
+        ));
+    }
+    let mut out = Vec::new();
+    let mut admin = false;
+    for it in &items {
+        match *it {
+            "none" | "admin" if items.len() > 1 => {
+                return Err(invalid(
+                    "privileges",
+                    format!("'{it}' must be the only value"),
+                ));
+            }
+            "none" => {}
+            "admin" => admin = true,
+            p => match PRIVILEGES.iter().find(|k| k.eq_ignore_ascii_case(p)) {
+                Some(k) if !out.iter().any(|o: &String| o == k) => out.push(k.to_string()),
+                Some(_) => {}
+                None => {
+                    return Err(invalid(
+                        "privileges",
+                        format!(
+                            "unknown privilege '{p}'; known: none, admin, {}",
+                            PRIVILEGES.join(", ")
+                        ),
+                    ));
+                }
+            },
+        }
+    }
+    Ok((admin, out))
 }
 
 /// What `add_user` takes.
@@ -29,6 +87,7 @@ pub struct NewUser {
     pub emails: Vec<String>,
     pub password: Option<String>,
     pub admin: bool,
+    pub privileges: Vec<String>,
 }
 
 /// A user as shown to people and scripts (never the password hash).
@@ -140,6 +199,7 @@ impl Archive {
             password_hash,
             admin: new.admin,
             created_at: Timestamp::now(),
+            privileges: new.privileges,
         };
         let sealed = self.seal("users", id.0, &rec)?;
         txn.open_table(USERS)
@@ -197,6 +257,42 @@ impl Archive {
             .remove(self.name_key(name).as_slice())
             .map_err(|e| self.dberr(e))?;
         txn.commit().map_err(|e| self.dberr(e))
+    }
+
+    /// Changes a user's record (not the name) under the same sealing.
+    fn update_user(&self, name: &str, change: impl FnOnce(&mut UserRecord)) -> Result<UserRecord> {
+        let mut u = self.user(name)?;
+        change(&mut u);
+        let sealed = self.seal("users", u.id.0, &u)?;
+        let txn = self.write_txn()?;
+        txn.open_table(USERS)
+            .map_err(|e| self.dberr(e))?
+            .insert(u.id.0, sealed.as_slice())
+            .map_err(|e| self.dberr(e))?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        Ok(u)
+    }
+
+    /// Sets a user's password (the password policy applies).
+    pub fn set_user_password(&self, name: &str, password: &str) -> Result<()> {
+        crate::policy::check_password(name, password).map_err(ArchiveError::WeakPassword)?;
+        let hash = arkiv_crypto::password::hash(password)?;
+        self.update_user(name, |u| u.password_hash = Some(hash))?;
+        Ok(())
+    }
+
+    /// Sets a user's global privileges (see [`parse_privileges`]).
+    pub fn set_user_privileges(
+        &self,
+        name: &str,
+        admin: bool,
+        privileges: Vec<String>,
+    ) -> Result<()> {
+        self.update_user(name, |u| {
+            u.admin = admin;
+            u.privileges = privileges;
+        })?;
+        Ok(())
     }
 
     /// Checks a user's password (constant work whether or not the user exists).

@@ -94,12 +94,48 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the Arkiv service: HTTPS with the Administration API (manual §7.1) and an HTTP
+    /// listener that only redirects to HTTPS. On a machine without a data directory it creates
+    /// one first and prints the administrator's password and the recovery key once. Runs in the
+    /// foreground, logs to stderr, stops cleanly on SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
     /// Manage archive stores (manual §5.15).
     #[command(subcommand)]
     Store(StoreCommand),
     /// Benchmarks on a generated corpus, run side by side with a peer.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// Listener and TLS settings of `arkiv serve`: each flag beats its `ARKIV_*` variable, which
+/// beats the `[server]` section of `arkiv.toml`, which beats the default.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// HTTPS address for web access and the API [default: 0.0.0.0:8462].
+    #[arg(long, env = "ARKIV_LISTEN_HTTPS", value_name = "ADDR")]
+    pub listen_https: Option<String>,
+    /// A separate HTTPS address for the API alone, e.g. 0.0.0.0:8463 ("off": none) [default: off].
+    #[arg(long, env = "ARKIV_LISTEN_API", value_name = "ADDR")]
+    pub listen_api: Option<String>,
+    /// Plain HTTP address that only redirects to HTTPS ("off": none) [default: 0.0.0.0:8461].
+    #[arg(long, env = "ARKIV_LISTEN_HTTP", value_name = "ADDR")]
+    pub listen_http: Option<String>,
+    /// PEM certificate chain (with --tls-private-key) instead of the self-signed certificate.
+    #[arg(
+        long,
+        env = "ARKIV_TLS_CERTIFICATE",
+        value_name = "FILE",
+        requires = "tls_private_key"
+    )]
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key of --tls-certificate.
+    #[arg(
+        long,
+        env = "ARKIV_TLS_PRIVATE_KEY",
+        value_name = "FILE",
+        requires = "tls_certificate"
+    )]
+    pub tls_private_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 mod import;
 mod read;
 mod search;
+mod serve;
 mod setup;
 
 use std::process::ExitCode;
@@ -74,5 +75,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats { json } => read::stats(&open_ro()?, json),
         Command::Verify { json } => read::verify(&open_ro()?, json),
         Command::Bench(c) => crate::bench::run(c),
+        Command::Serve(args) => serve::serve(&data, key_file.as_deref(), args),
     }
 }

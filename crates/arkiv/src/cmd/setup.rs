@@ -110,6 +110,8 @@ pub fn user(archive: &Archive, cmd: UserCommand) -> Result<ExitCode> {
                 emails,
                 password,
                 admin,
+                // A user made here can log on (manual: the usual privileges of a new user).
+                privileges: vec!["login".into(), "changePassword".into()],
             })?;
             println!(
                 "Added user {} (archive '{}'){}",

@@ -257,6 +257,30 @@ fn hostile_attachments_cannot_stop_archiving() {
 }
 
 #[test]
+fn attachments_over_the_size_limit_are_indexed_by_name() {
+    let env = Env::new();
+    set_config(&env, "groups = []", "groups = [\"text\"]");
+    set_config(&env, "max_attachment_mb = 64", "max_attachment_mb = 1");
+    let big = env.path("big.txt");
+    let mut text = "needle in a haystack ".repeat(1000);
+    text.push_str(&"hay ".repeat(600_000));
+    std::fs::write(&big, &text).unwrap();
+    let small = env.path("small.txt");
+    std::fs::write(&small, "a small needle").unwrap();
+    messages_with(&env.path("m"), &[big, small]);
+    let r = env.import(&["eml", env.path("m").to_str().unwrap(), "--user", "alice"]);
+    assert_eq!(r["attachments_read"], 1, "{r}");
+    assert_eq!(r["attachments_unreadable"], 1, "{r}");
+    let why = r["unreadable_examples"][0]["reason"].as_str().unwrap();
+    assert!(
+        why.contains("larger than the extraction limit (1 MiB)"),
+        "{why}"
+    );
+    assert_eq!(subjects(&env, "needle"), ["small.txt"]);
+    assert_eq!(subjects(&env, "filename:big"), ["big.txt"]);
+}
+
+#[test]
 fn bad_attachment_settings_are_refused() {
     let env = Env::new();
     set_config(&env, "groups = []", "groups = [\"pdfs\"]");

@@ -9,5 +9,6 @@ mod multi_user;
 mod real_data;
 mod rerun;
 mod search;
+mod server;
 mod stores;
 mod support;

@@ -1,0 +1,454 @@
+//! The Administration API functions (manual §7.2) that exist so far: names, argument names
+//! and values exactly as the manual has them. `get-metadata` lists exactly this table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arkiv_types::StoreId;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::api::ApiError;
+use crate::tasks::Task;
+
+pub type Quick = fn(&Arc<AppState>, &Args) -> Result<Value, ApiError>;
+pub type Long = fn(&Arc<AppState>, &Args, &Task) -> Result<Value, ApiError>;
+
+#[derive(Clone, Copy)]
+pub enum Run {
+    Quick(Quick),
+    /// Returns a token at once; `get-status` follows it.
+    Long(Long),
+}
+
+#[derive(Clone, Copy)]
+pub enum Type {
+    String,
+    Number,
+    Bool,
+}
+
+impl Type {
+    fn name(self) -> &'static str {
+        match self {
+            Type::String => "string",
+            Type::Number => "number",
+            Type::Bool => "bool",
+        }
+    }
+}
+
+pub struct Arg {
+    pub name: &'static str,
+    pub ty: Type,
+    pub optional: bool,
+}
+
+pub struct Function {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub args: &'static [Arg],
+    pub run: Run,
+}
+
+const fn req(name: &'static str, ty: Type) -> Arg {
+    Arg {
+        name,
+        ty,
+        optional: false,
+    }
+}
+
+const fn opt(name: &'static str, ty: Type) -> Arg {
+    Arg {
+        name,
+        ty,
+        optional: true,
+    }
+}
+
+pub static FUNCTIONS: &[Function] = &[
+    Function {
+        name: "GetServerInfo",
+        description: "Get the server's version and machine name.",
+        args: &[],
+        run: Run::Quick(get_server_info),
+    },
+    Function {
+        name: "GetUsers",
+        description: "Get list of users.",
+        args: &[],
+        run: Run::Quick(get_users),
+    },
+    Function {
+        name: "GetUserInfo",
+        description: "Get detailed information about user.",
+        args: &[req("userName", Type::String)],
+        run: Run::Quick(get_user_info),
+    },
+    Function {
+        name: "CreateUser",
+        description: "Create new user.",
+        args: &[
+            req("userName", Type::String),
+            req("privileges", Type::String),
+            opt("fullName", Type::String),
+            opt("distinguishedName", Type::String),
+            opt("authentication", Type::String),
+            opt("password", Type::String),
+        ],
+        run: Run::Quick(create_user),
+    },
+    Function {
+        name: "DeleteUser",
+        description: "Delete a user. Neither the user's archive nor its emails are deleted.",
+        args: &[req("userName", Type::String)],
+        run: Run::Quick(delete_user),
+    },
+    Function {
+        name: "SetUserPassword",
+        description: "Set password of user.",
+        args: &[req("userName", Type::String), req("password", Type::String)],
+        run: Run::Quick(set_user_password),
+    },
+    Function {
+        name: "SetUserPrivileges",
+        description: "Set privileges of user.",
+        args: &[
+            req("userName", Type::String),
+            req("privileges", Type::String),
+        ],
+        run: Run::Quick(set_user_privileges),
+    },
+    Function {
+        name: "GetStores",
+        description: "Get list of archive stores.",
+        args: &[opt("includeSize", Type::Bool)],
+        run: Run::Quick(get_stores),
+    },
+    Function {
+        name: "VerifyStore",
+        description: "Verify archive store's consistency.",
+        args: &[req("id", Type::Number), opt("includeIndexes", Type::Bool)],
+        run: Run::Long(verify_store),
+    },
+    Function {
+        name: "VerifyStores",
+        description: "Verify consistency of all archive stores.",
+        args: &[opt("includeIndexes", Type::Bool)],
+        run: Run::Long(verify_stores),
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Function> {
+    FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// What `get-metadata` answers: every function with its arguments.
+pub fn metadata() -> Value {
+    Value::Array(
+        FUNCTIONS
+            .iter()
+            .map(|f| {
+                json!({
+                    "name": f.name,
+                    "description": f.description,
+                    "args": f.args.iter().map(|a| json!({
+                        "name": a.name,
+                        "type": a.ty.name(),
+                        "nullable": a.optional,
+                    })).collect::<Vec<_>>(),
+                    "longRunning": matches!(f.run, Run::Long(_)),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A call's arguments, checked against the function's table: unknown names, missing required
+/// ones and values of the wrong type are refused before the function runs.
+pub struct Args {
+    values: HashMap<String, String>,
+}
+
+impl Args {
+    pub fn new(f: &Function, form: Vec<(String, String)>) -> Result<Args, ApiError> {
+        let mut values = HashMap::new();
+        for (k, v) in form {
+            let Some(arg) = f.args.iter().find(|a| a.name == k) else {
+                let known: Vec<&str> = f.args.iter().map(|a| a.name).collect();
+                return Err(ApiError::bad_request(if known.is_empty() {
+                    format!("{} takes no arguments (got '{k}')", f.name)
+                } else {
+                    format!(
+                        "{} has no argument '{k}'; its arguments: {}",
+                        f.name,
+                        known.join(", ")
+                    )
+                }));
+            };
+            let ok = match arg.ty {
+                Type::String => true,
+                Type::Number => v.trim().parse::<i64>().is_ok(),
+                Type::Bool => matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "false"),
+            };
+            if !ok {
+                return Err(ApiError::bad_request(format!(
+                    "argument '{k}' must be a {} (got '{v}')",
+                    arg.ty.name()
+                )));
+            }
+            if values.insert(k.clone(), v).is_some() {
+                return Err(ApiError::bad_request(format!("argument '{k}' given twice")));
+            }
+        }
+        for a in f.args.iter().filter(|a| !a.optional) {
+            if !values.contains_key(a.name) {
+                return Err(ApiError::bad_request(format!(
+                    "{} needs the argument '{}' ({})",
+                    f.name,
+                    a.name,
+                    a.ty.name()
+                )));
+            }
+        }
+        Ok(Args { values })
+    }
+
+    pub fn str(&self, name: &str) -> &str {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    pub fn opt(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn number(&self, name: &str) -> i64 {
+        self.values
+            .get(name)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_default()
+    }
+
+    pub fn bool_or(&self, name: &str, default: bool) -> bool {
+        self.values
+            .get(name)
+            .map(|v| v.trim().eq_ignore_ascii_case("true"))
+            .unwrap_or(default)
+    }
+}
+
+fn get_server_info(_: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    Ok(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "machineName": machine,
+    }))
+}
+
+fn privileges_text(u: &arkiv_archive::users::UserRecord) -> String {
+    if u.admin {
+        "admin".into()
+    } else if u.privileges.is_empty() {
+        "none".into()
+    } else {
+        u.privileges.join(", ")
+    }
+}
+
+fn get_users(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    let users = st.archive.users()?;
+    Ok(Value::Array(
+        users
+            .iter()
+            .map(|u| {
+                json!({
+                    "userName": u.name,
+                    "fullName": u.full_name,
+                    "distinguishedName": null,
+                    "authentication": "integrated",
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn get_user_info(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let u = st.archive.user(a.str("userName"))?;
+    Ok(json!({
+        "userName": u.name,
+        "fullName": u.full_name,
+        "distinguishedName": null,
+        "authentication": "integrated",
+        "emailAddresses": u.emails,
+        "pop3UserNames": [],
+        "privileges": privileges_text(&u),
+        "privilegesOnFolders": [],
+    }))
+}
+
+fn check_authentication(a: &Args) -> Result<(), ApiError> {
+    match a.opt("authentication") {
+        None | Some("integrated") => Ok(()),
+        Some("directoryServices") => Err(ApiError::failed(
+            "authentication 'directoryServices' needs a directory service, which this server does not have yet",
+        )),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "authentication must be 'integrated' or 'directoryServices' (got '{other}')"
+        ))),
+    }
+}
+
+fn create_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    check_authentication(a)?;
+    if a.opt("distinguishedName").is_some() {
+        return Err(ApiError::failed(
+            "distinguishedName needs a directory service, which this server does not have yet",
+        ));
+    }
+    let (admin, privileges) = arkiv_archive::users::parse_privileges(a.str("privileges"))?;
+    st.archive.add_user(arkiv_archive::users::NewUser {
+        name: a.str("userName").to_string(),
+        full_name: a.opt("fullName").map(str::to_string),
+        emails: Vec::new(),
+        password: a.opt("password").map(str::to_string),
+        admin,
+        privileges,
+    })?;
+    Ok(Value::Null)
+}
+
+fn delete_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive.delete_user(a.str("userName"))?;
+    Ok(Value::Null)
+}
+
+fn set_user_password(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive
+        .set_user_password(a.str("userName"), a.str("password"))?;
+    Ok(Value::Null)
+}
+
+fn set_user_privileges(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let (admin, privileges) = arkiv_archive::users::parse_privileges(a.str("privileges"))?;
+    st.archive
+        .set_user_privileges(a.str("userName"), admin, privileges)?;
+    Ok(Value::Null)
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+fn get_stores(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let include_size = a.bool_or("includeSize", true);
+    let mut out = Vec::new();
+    for info in st.archive.stores() {
+        let e = &info.entry;
+        let mut v = json!({
+            "id": e.id.0,
+            "name": e.name,
+            "type": "FileSystemInternal",
+            "requestedState": e.status,
+            "databasePath": e.meta_dir,
+            "contentPath": e.content_dir,
+            "indexPath": format!("{}/index", e.meta_dir),
+            "error": info.error,
+        });
+        if include_size
+            && info.error.is_none()
+            && let Ok(store) = st.archive.store(e.id)
+        {
+            let dirs = store.dirs();
+            let size = if dirs.meta == dirs.content {
+                dir_size(&dirs.meta)
+            } else {
+                dir_size(&dirs.meta) + dir_size(&dirs.content)
+            };
+            v["size"] = json!(size);
+        }
+        out.push(v);
+    }
+    Ok(Value::Array(out))
+}
+
+fn verify_one(st: &Arc<AppState>, id: u32, task: &Task) -> Result<bool, ApiError> {
+    let store = st.archive.store(StoreId(id))?;
+    task.log(format!("Verifying archive store #{id}..."));
+    let mut last = 0;
+    let r = store
+        .verify(&mut |done, total| {
+            if let Some(pct) = (done * 100).checked_div(total) {
+                task.progress(pct.min(100) as u8);
+            }
+            if done >= last + 1000 || done == total {
+                last = done;
+                task.log(format!("{done} messages verified..."));
+            }
+        })
+        .map_err(|e| ApiError::failed(e.to_string()))?;
+    let broken = r.problems.len();
+    if broken == 0 {
+        task.log(format!("Archive store #{id}: no problems found."));
+    } else {
+        for p in r.problems.iter().take(100) {
+            match &p.message {
+                Some(m) => task.log(format!("PROBLEM: message {m}: {}", p.detail)),
+                None => task.log(format!("PROBLEM: {}", p.detail)),
+            }
+        }
+        task.log(format!("Archive store #{id}: {broken} problems found."));
+    }
+    Ok(broken == 0)
+}
+
+fn verify_store(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, ApiError> {
+    let id = u32::try_from(a.number("id"))
+        .map_err(|_| ApiError::failed(format!("no archive store #{}", a.number("id"))))?;
+    if verify_one(st, id, task)? {
+        Ok(Value::Null)
+    } else {
+        Err(ApiError::failed(format!(
+            "archive store #{id} has problems; see the log output"
+        )))
+    }
+}
+
+fn verify_stores(st: &Arc<AppState>, _: &Args, task: &Task) -> Result<Value, ApiError> {
+    let mut bad = Vec::new();
+    for info in st.archive.stores() {
+        if let Some(why) = &info.error {
+            task.log(format!(
+                "Archive store #{} is not available: {why}",
+                info.entry.id.0
+            ));
+            continue;
+        }
+        if !verify_one(st, info.entry.id.0, task)? {
+            bad.push(info.entry.id.0);
+        }
+    }
+    if bad.is_empty() {
+        Ok(Value::Null)
+    } else {
+        Err(ApiError::failed(format!(
+            "archive stores with problems: {bad:?}; see the log output"
+        )))
+    }
+}

@@ -1,0 +1,176 @@
+//! `arkiv serve`: one long-running service over one data directory.
+//!
+//! * Listeners (manual §6.1): HTTPS for the web and the Administration API (default port 8462),
+//!   optionally a separate HTTPS listener for the API alone (8463), and plain HTTP (8461) that
+//!   only redirects to HTTPS. Every address is logged when bound.
+//! * TLS always ([`tls`]): a certificate from PEM files when configured, else a self-signed
+//!   one generated on first start and kept in the data directory; its SHA-256 fingerprint is
+//!   logged for pinning. rustls with the *ring* provider, installed explicitly.
+//! * The Administration API of manual §7.1 ([`api`]): `POST /api/invoke/<Function>` with HTTP
+//!   Basic authentication of an administrator, form-urlencoded arguments and the JSON envelope;
+//!   long-running functions return a token that `POST /api/get-status` long-polls;
+//!   `POST /api/get-metadata` lists the functions ([`functions`]).
+//! * Runs in the foreground, logs to stderr, and stops cleanly on SIGTERM or Ctrl-C: listeners
+//!   close, running requests finish, the archive is closed (all writes are durable at commit).
+
+pub mod api;
+pub mod functions;
+pub mod tasks;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use arkiv_archive::Archive;
+use tokio::net::TcpListener;
+
+/// Writes one log line to stderr: `<UTC time> <level> <message>` (journald keeps stderr).
+/// A closed or full stderr never stops the service: the line is dropped.
+#[macro_export]
+macro_rules! log {
+    ($level:literal, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{} {:<5} {}",
+            arkiv_types::Timestamp::now().to_rfc3339(),
+            $level,
+            format!($($arg)*)
+        );
+    }};
+}
+
+/// What `arkiv serve` was asked for (flags over environment over `arkiv.toml` over defaults,
+/// resolved by the caller).
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Web and API over HTTPS.
+    pub https: SocketAddr,
+    /// The API alone over HTTPS (optional).
+    pub api: Option<SocketAddr>,
+    /// Plain HTTP that redirects to HTTPS (optional).
+    pub http: Option<SocketAddr>,
+    /// PEM certificate chain and private key; both or neither.
+    pub cert: Option<(PathBuf, PathBuf)>,
+}
+
+/// Shared by every request.
+pub struct AppState {
+    pub archive: Arc<Archive>,
+    pub tasks: Arc<tasks::Tasks>,
+    pub lockout: api::Lockout,
+    pub started: Instant,
+}
+
+/// Runs the service until SIGTERM or Ctrl-C.
+pub fn serve(archive: Archive, opts: ServeOptions) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("arkiv-serve")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(archive, opts))
+}
+
+async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
+    let tls = tls::load_or_create(archive.dir(), opts.cert.as_ref())?;
+    log!(
+        "INFO",
+        "TLS certificate SHA-256 fingerprint {}",
+        tls.fingerprint
+    );
+    let state = Arc::new(AppState {
+        archive: Arc::new(archive),
+        tasks: Arc::new(tasks::Tasks::default()),
+        lockout: api::Lockout::default(),
+        started: Instant::now(),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    let https = TcpListener::bind(opts.https)
+        .await
+        .with_context(|| format!("binding HTTPS listener {}", opts.https))?;
+    let https_addr = https.local_addr()?;
+    log!(
+        "INFO",
+        "listening on https://{https_addr} (web and Administration API)"
+    );
+    servers.push(tokio::spawn(api::serve_tls(
+        https,
+        tls.acceptor.clone(),
+        api::router(state.clone()),
+        stop_rx.clone(),
+    )));
+    if let Some(addr) = opts.api {
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding API listener {addr}"))?;
+        log!(
+            "INFO",
+            "listening on https://{} (Administration API)",
+            l.local_addr()?
+        );
+        servers.push(tokio::spawn(api::serve_tls(
+            l,
+            tls.acceptor.clone(),
+            api::api_router(state.clone()),
+            stop_rx.clone(),
+        )));
+    }
+    if let Some(addr) = opts.http {
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding HTTP listener {addr}"))?;
+        log!(
+            "INFO",
+            "listening on http://{} (redirects to HTTPS only)",
+            l.local_addr()?
+        );
+        servers.push(tokio::spawn(api::serve_redirect(
+            l,
+            https_addr.port(),
+            stop_rx.clone(),
+        )));
+    }
+    shutdown_signal().await;
+    log!("INFO", "stopping: finishing running requests");
+    let _ = stop_tx.send(true);
+    for s in servers {
+        let _ = s.await;
+    }
+    state.tasks.wait_idle().await;
+    log!("INFO", "stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}
+
+/// A random administrator password for a first start (meets the password policy).
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let rng = ring::rand::SystemRandom::new();
+    loop {
+        let mut b = [0u8; 16];
+        ring::rand::SecureRandom::fill(&rng, &mut b).expect("the system random source works");
+        let chars: Vec<char> = b
+            .iter()
+            .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
+            .collect();
+        let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
+        let p = groups.join("-");
+        if arkiv_archive::policy::check_password("admin", &p).is_ok() {
+            return p;
+        }
+    }
+}

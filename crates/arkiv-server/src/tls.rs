@@ -1,0 +1,100 @@
+//! TLS for every listener: configured PEM files, or a self-signed certificate made on first
+//! start (`DATA/tls/cert.pem`, `DATA/tls/key.pem`, the key readable by the owner only).
+//!
+//! One crypto provider for the whole tree: rustls with *ring* (rcgen uses ring too), installed
+//! explicitly so nothing picks aws-lc-rs by default.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+pub struct TlsSetup {
+    pub acceptor: TlsAcceptor,
+    /// SHA-256 of the leaf certificate, `AB:CD:...`: what `arkiv admin --pin` compares.
+    pub fingerprint: String,
+}
+
+/// The SHA-256 fingerprint of a DER certificate, as colon-separated upper-case hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, der);
+    d.as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let tls = dir.join("tls");
+    let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
+    if cert.is_file() && key.is_file() {
+        return Ok((cert, key));
+    }
+    std::fs::create_dir_all(&tls).with_context(|| format!("creating {}", tls.display()))?;
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
+        let h = h.trim();
+        if !h.is_empty() {
+            names.push(h.to_string());
+        }
+    }
+    let ck = rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key)
+        .with_context(|| format!("writing {}", key.display()))?;
+    f.write_all(ck.signing_key.serialize_pem().as_bytes())?;
+    f.sync_all()?;
+    std::fs::write(&cert, ck.cert.pem()).with_context(|| format!("writing {}", cert.display()))?;
+    crate::log!(
+        "INFO",
+        "generated a self-signed TLS certificate in {}",
+        tls.display()
+    );
+    Ok((cert, key))
+}
+
+/// Loads the configured certificate, or the self-signed one (made if missing).
+pub fn load_or_create(
+    data_dir: &Path,
+    configured: Option<&(PathBuf, PathBuf)>,
+) -> Result<TlsSetup> {
+    let (cert_path, key_path) = match configured {
+        Some((c, k)) => (c.clone(), k.clone()),
+        None => self_signed(data_dir)?,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .with_context(|| format!("reading certificate {}", cert_path.display()))?
+        .collect::<std::result::Result<_, _>>()
+        .with_context(|| format!("reading certificate {}", cert_path.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no PEM certificate", cert_path.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .with_context(|| format!("reading private key {}", key_path.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs.clone(), key)
+        .context("the certificate and the private key do not match")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsSetup {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        fingerprint: fingerprint(&certs[0]),
+    })
+}

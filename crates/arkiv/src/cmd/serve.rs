@@ -1,0 +1,83 @@
+//! `arkiv serve`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use arkiv_archive::{Archive, Config, InitOptions};
+
+use crate::cli::ServeArgs;
+
+/// A listener address: the flag (or its variable), else the configuration; "off" or "" = none.
+fn address(flag: Option<&str>, config: &str, what: &str) -> Result<Option<SocketAddr>> {
+    let v = flag.unwrap_or(config).trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .with_context(|| format!("{what}: {v:?} is not an address such as 127.0.0.1:8462"))
+}
+
+/// Creates the data directory on a first start, printing the secrets once.
+fn first_start(data: &Path, key_file: Option<&Path>) -> Result<()> {
+    let password = arkiv_server::generate_password();
+    let (archive, outcome) = Archive::init(
+        data,
+        InitOptions {
+            admin_password: password.clone(),
+            config: Config::default(),
+            key_file: key_file.map(Path::to_path_buf),
+        },
+    )?;
+    drop(archive);
+    println!(
+        "Created the Arkiv data directory {} (first start).",
+        data.display()
+    );
+    println!("  administrator: admin");
+    println!("  password:      {password}");
+    println!("  recovery key:  {}", outcome.recovery_key);
+    println!("  key file:      {}", outcome.key_file.display());
+    println!("Both secrets are shown only this once: keep them somewhere safe, offline.");
+    Ok(())
+}
+
+pub fn serve(data: &Path, key_file: Option<&Path>, args: ServeArgs) -> Result<ExitCode> {
+    if !Archive::is_initialized(data) {
+        first_start(data, key_file)?;
+    }
+    let archive = Archive::open(data, key_file)?;
+    if let Ok(exe) = std::env::current_exe() {
+        archive.set_extraction_sandbox(vec![exe.into(), "extract-worker".into()]);
+    }
+    let cfg = archive.config().server.clone();
+    let https = address(
+        args.listen_https.as_deref(),
+        &cfg.listen_https,
+        "HTTPS listener",
+    )?
+    .context("the HTTPS listener cannot be off")?;
+    let cert = match (args.tls_certificate, args.tls_private_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) if !cfg.tls_certificate.is_empty() => {
+            let rel = |p: &str| data.join(p);
+            Some((rel(&cfg.tls_certificate), rel(&cfg.tls_private_key)))
+        }
+        (None, None) => None,
+        _ => bail!("--tls-certificate and --tls-private-key go together"),
+    };
+    let opts = arkiv_server::ServeOptions {
+        https,
+        api: address(args.listen_api.as_deref(), &cfg.listen_api, "API listener")?,
+        http: address(
+            args.listen_http.as_deref(),
+            &cfg.listen_http,
+            "HTTP listener",
+        )?,
+        cert,
+    };
+    arkiv_server::serve(archive, opts)?;
+    Ok(ExitCode::SUCCESS)
+}

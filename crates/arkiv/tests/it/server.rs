@@ -1,0 +1,451 @@
+//! `arkiv serve` end to end: a real server on free ports of 127.0.0.1, driven by `curl` with
+//! the manual's own examples (§7.1), and the API's error answers.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{ADMIN_PW, Env};
+
+struct Server {
+    child: Child,
+    https: u16,
+    http: u16,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `arkiv serve` on ports the kernel picks, and waits until both listen.
+    fn start(env: &Env) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_arkiv"))
+            .arg("--data")
+            .arg(env.data())
+            .args([
+                "serve",
+                "--listen-https",
+                "127.0.0.1:0",
+                "--listen-http",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start arkiv serve");
+        let (tx, log) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut https, mut http) = (0, 0);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while https == 0 || http == 0 {
+            let line = log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the server logs its listeners");
+            let port = |l: &str| {
+                l.rsplit(':')
+                    .next()
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse::<u16>()
+                    .unwrap()
+            };
+            if let Some(rest) = line.split("listening on https://").nth(1) {
+                https = port(rest);
+            } else if let Some(rest) = line.split("listening on http://").nth(1) {
+                http = port(rest);
+            }
+        }
+        Server {
+            child,
+            https,
+            http,
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.https)
+    }
+
+    /// `curl -k -u USER:PW -d BODY URL`: (HTTP status, parsed JSON body).
+    fn curl(&self, user: &str, pw: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let mut c = Command::new("curl");
+        c.args(["-sk", "-X", "POST", "-o", "-", "-w", "\n%{http_code}", "-u"])
+            .arg(format!("{user}:{pw}"))
+            .arg(self.url(path))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if body.is_some() {
+            // From stdin: a body can be larger than a command line.
+            c.args([
+                "-H",
+                "Content-Type: application/x-www-form-urlencoded",
+                "--data-binary",
+                "@-",
+            ]);
+        }
+        let mut child = c.spawn().expect("curl is needed: apt-get install -y curl");
+        let mut stdin = child.stdin.take().unwrap();
+        let b = body.unwrap_or("").to_string();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(b.as_bytes());
+        });
+        let out = child.wait_with_output().unwrap();
+        let _ = writer.join();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (json, code) = text.rsplit_once('\n').unwrap();
+        let v = serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+        (code.trim().parse().unwrap(), v)
+    }
+
+    fn admin(&self, path: &str, body: Option<&str>) -> (u16, Value) {
+        self.curl("admin", ADMIN_PW, path, body)
+    }
+
+    /// SIGTERM, then the exit status and the rest of the log.
+    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        let rest = self.log.try_iter().collect();
+        (status, rest)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn some_mail(env: &Env) {
+    let dir = env.path("mail");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..300 {
+        std::fs::write(
+            dir.join(format!("{i}.eml")),
+            format!("Subject: message {i}\nFrom: a@example.com\n\nbody {i}\n"),
+        )
+        .unwrap();
+    }
+    env.import(&["eml", dir.to_str().unwrap(), "--user", "alice"]);
+}
+
+#[test]
+fn the_manuals_api_examples_with_curl() {
+    let env = Env::new();
+    some_mail(&env);
+    let srv = Server::start(&env);
+
+    // GetServerInfo, as in §7.1.
+    let (code, v) = srv.admin("/api/invoke/GetServerInfo", None);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["error"], Value::Null);
+    assert_eq!(v["statusCode"], "succeeded");
+    assert_eq!(v["result"]["version"], env!("CARGO_PKG_VERSION"));
+    for key in [
+        "token",
+        "statusVersion",
+        "percentProgress",
+        "statusText",
+        "logOutput",
+    ] {
+        assert!(v.get(key).is_some(), "envelope key {key}: {v}");
+    }
+
+    // VerifyStore with get-status polling until it is no longer running.
+    let (code, mut v) = srv.admin("/api/invoke/VerifyStore", Some("id=1"));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["statusCode"], "running",
+        "a long-running function answers at once: {v}"
+    );
+    let mut log = v["logOutput"].as_str().unwrap_or("").to_string();
+    let mut polls = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while v["statusCode"] == "running" {
+        assert!(Instant::now() < deadline, "VerifyStore did not finish");
+        let token = v["token"]
+            .as_str()
+            .expect("a running function has a token")
+            .to_string();
+        let body = format!(
+            "token={token}&lastKnownStatusVersion={}&millisecondsTimeout=5000",
+            v["statusVersion"]
+        );
+        let (code, next) = srv.admin("/api/get-status", Some(&body));
+        assert_eq!(code, 200, "{next}");
+        assert!(next["statusVersion"].as_u64() >= v["statusVersion"].as_u64());
+        log.push_str(next["logOutput"].as_str().unwrap_or(""));
+        v = next;
+        polls += 1;
+    }
+    assert!(polls >= 1);
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    assert_eq!(v["token"], Value::Null);
+    assert!(log.contains("Verifying archive store #1"), "{log}");
+    assert!(log.contains("no problems found"), "{log}");
+
+    // Users: create with privileges, read back, refuse a weak password, delete.
+    let (_, v) = srv.admin(
+        "/api/invoke/CreateUser",
+        Some("userName=bob&privileges=login%2Cexport&fullName=Bob%20Builder&password=Builder-Pass-2026"),
+    );
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    let (_, v) = srv.admin("/api/invoke/GetUserInfo", Some("userName=bob"));
+    assert_eq!(v["result"]["privileges"], "login, export");
+    assert_eq!(v["result"]["fullName"], "Bob Builder");
+    let (_, v) = srv.admin("/api/invoke/GetUsers", None);
+    let names: Vec<&str> = v["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "alice", "bob"]);
+    let (code, v) = srv.admin(
+        "/api/invoke/SetUserPassword",
+        Some("userName=bob&password=short"),
+    );
+    assert_eq!(
+        (code, v["statusCode"].as_str()),
+        (200, Some("failed")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10 characters"),
+        "{v}"
+    );
+    let (_, v) = srv.admin(
+        "/api/invoke/CreateUser",
+        Some("userName=carl&privileges=admin,login"),
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only value"),
+        "{v}"
+    );
+
+    // A non-administrator may not use the API.
+    let (code, v) = srv.curl("bob", "Builder-Pass-2026", "/api/invoke/GetUsers", None);
+    assert_eq!(code, 403, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an administrator")
+    );
+
+    // Stores.
+    let (_, v) = srv.admin("/api/invoke/GetStores", None);
+    let s = &v["result"][0];
+    assert_eq!(s["id"], 1);
+    assert_eq!(s["requestedState"], "current");
+    assert!(s["size"].as_u64().unwrap() > 0, "{s}");
+
+    // get-metadata lists exactly the functions that work, with their arguments.
+    let (_, v) = srv.admin("/api/get-metadata", None);
+    let meta = v["result"].as_array().unwrap();
+    let verify = meta.iter().find(|f| f["name"] == "VerifyStore").unwrap();
+    assert_eq!(verify["args"][0]["name"], "id");
+    assert_eq!(verify["args"][0]["type"], "number");
+    assert!(
+        meta.iter().all(|f| f["name"] != "CreateJob"),
+        "only what works"
+    );
+
+    let (status, log) = srv.stop();
+    assert!(status.success(), "{status:?} {log:?}");
+    assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
+}
+
+#[test]
+fn bad_requests_get_the_right_status_and_an_error() {
+    let env = Env::new();
+    let srv = Server::start(&env);
+    let cases: &[(&str, Option<&str>, u16, &str)] = &[
+        ("/api/invoke/NoSuchFunction", None, 404, "unknown function"),
+        (
+            "/api/invoke/GetUserInfo",
+            None,
+            400,
+            "needs the argument 'userName'",
+        ),
+        (
+            "/api/invoke/VerifyStore",
+            Some("id=abc"),
+            400,
+            "must be a number",
+        ),
+        (
+            "/api/invoke/GetStores",
+            Some("includeSize=maybe"),
+            400,
+            "must be a bool",
+        ),
+        (
+            "/api/invoke/GetUsers",
+            Some("x=1"),
+            400,
+            "takes no arguments",
+        ),
+        (
+            "/api/invoke/GetUserInfo",
+            Some("userName=nobody"),
+            200,
+            "nobody",
+        ),
+        (
+            "/api/get-status",
+            Some("token=feedface&lastKnownStatusVersion=1"),
+            404,
+            "no such token",
+        ),
+        ("/api/get-status", None, 400, "missing argument 'token'"),
+        ("/api/whatever", None, 404, "no such API endpoint"),
+    ];
+    for (path, body, want, text) in cases {
+        let (code, v) = srv.admin(path, *body);
+        assert_eq!(code, *want, "{path} {body:?}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(text), "{path} {body:?}: {v}");
+        assert_eq!(v["statusCode"], "failed");
+    }
+    // A body over 1 MiB.
+    let big = format!("userName={}", "x".repeat(2 << 20));
+    let (code, v) = srv.admin("/api/invoke/GetUserInfo", Some(&big));
+    assert_eq!(code, 413, "{v}");
+
+    // Plain HTTP only redirects to HTTPS.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{}/api/invoke/GetServerInfo",
+            srv.http
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text,
+        format!(
+            "308 https://127.0.0.1:{}/api/invoke/GetServerInfo",
+            srv.https
+        )
+    );
+
+    // No credentials, then wrong ones: 401 with a challenge; five in a row lock the account.
+    let out = Command::new("curl")
+        .args(["-sk", "-X", "POST", "-D", "-", "-o", "/dev/null"])
+        .arg(srv.url("/api/invoke/GetServerInfo"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("www-authenticate: basic"), "{head}");
+    for _ in 0..5 {
+        let (code, _) = srv.curl("admin", "Wrong-Pass-123", "/api/invoke/GetServerInfo", None);
+        assert_eq!(code, 401);
+    }
+    let (code, v) = srv.admin("/api/invoke/GetServerInfo", None);
+    assert_eq!(code, 429, "even the right password waits out the lock: {v}");
+}
+
+#[test]
+fn first_start_creates_the_data_directory_and_prints_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arkiv"))
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "serve",
+            "--listen-https",
+            "127.0.0.1:0",
+            "--listen-http",
+            "off",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut password = None;
+    let mut recovery = None;
+    for line in out.lines().map_while(Result::ok) {
+        if let Some(p) = line.trim().strip_prefix("password:") {
+            password = Some(p.trim().to_string());
+        }
+        if let Some(r) = line.trim().strip_prefix("recovery key:") {
+            recovery = Some(r.trim().to_string());
+        }
+        if line.contains("only this once") {
+            break;
+        }
+    }
+    let err = BufReader::new(child.stderr.take().unwrap());
+    let mut port = 0;
+    for line in err.lines().map_while(Result::ok) {
+        assert!(!line.contains("http://"), "HTTP was switched off: {line}");
+        if let Some(rest) = line.split("listening on https://").nth(1) {
+            port = rest
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            break;
+        }
+    }
+    let password = password.expect("the admin password is printed");
+    assert!(
+        recovery
+            .expect("the recovery key is printed")
+            .starts_with("ARKIV-")
+    );
+    let out = Command::new("curl")
+        .args(["-sk", "-X", "POST", "-u"])
+        .arg(format!("admin:{password}"))
+        .arg(format!("https://127.0.0.1:{port}/api/invoke/GetServerInfo"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(data.join("tls/cert.pem").is_file() && data.join("tls/key.pem").is_file());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("tls/key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the private key is the owner's only");
+}
