@@ -14,6 +14,7 @@
 //!   close, running requests finish, the archive is closed (all writes are durable at commit).
 
 pub mod api;
+pub mod client;
 pub mod functions;
 pub mod tasks;
 pub mod tls;

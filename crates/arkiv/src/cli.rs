@@ -99,12 +99,50 @@ pub enum Command {
     /// one first and prints the administrator's password and the recovery key once. Runs in the
     /// foreground, logs to stderr, stops cleanly on SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// The management shell: call a running server's Administration API, e.g.
+    /// `arkiv admin --insecure GetUserInfo --userName=alice`. Prints the result as JSON, follows
+    /// long-running functions (log and progress on stderr); exit 0 on success, 1 otherwise.
+    /// The password comes from ARKIV_PASSWORD or --credentials.
+    Admin(AdminArgs),
     /// Manage archive stores (manual §5.15).
     #[command(subcommand)]
     Store(StoreCommand),
     /// Benchmarks on a generated corpus, run side by side with a peer.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    /// The server: host, host:port or https://host:port [default port: 8462].
+    #[arg(long, env = "ARKIV_HOST", default_value = "localhost:8462")]
+    pub host: String,
+    /// An administrator's user name.
+    #[arg(long, env = "ARKIV_USER", default_value = "admin")]
+    pub user: String,
+    /// A file whose first line is the password (or `user:password`); else ARKIV_PASSWORD.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Trust the server certificate with this SHA-256 fingerprint (the server logs it at start).
+    #[arg(
+        long,
+        env = "ARKIV_PIN",
+        value_name = "FINGERPRINT",
+        conflicts_with = "insecure"
+    )]
+    pub pin: Option<String>,
+    /// Accept any server certificate (not for use over untrusted networks).
+    #[arg(long)]
+    pub insecure: bool,
+    /// The API function, e.g. GetServerInfo, VerifyStore (`arkiv admin GetMetadata` lists them).
+    pub function: String,
+    /// Its arguments as --name=value (e.g. --id=1 --includeIndexes=false).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "--NAME=VALUE"
+    )]
+    pub args: Vec<String>,
 }
 
 /// Listener and TLS settings of `arkiv serve`: each flag beats its `ARKIV_*` variable, which

@@ -1,5 +1,6 @@
 //! One function per command.
 
+mod admin;
 mod import;
 mod read;
 mod search;
@@ -76,5 +77,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify { json } => read::verify(&open_ro()?, json),
         Command::Bench(c) => crate::bench::run(c),
         Command::Serve(args) => serve::serve(&data, key_file.as_deref(), args),
+        Command::Admin(args) => admin::admin(args),
     }
 }

@@ -14,6 +14,7 @@ struct Server {
     child: Child,
     https: u16,
     http: u16,
+    fingerprint: String,
     log: mpsc::Receiver<String>,
 }
 
@@ -44,6 +45,7 @@ impl Server {
             }
         });
         let (mut https, mut http) = (0, 0);
+        let mut fingerprint = String::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while https == 0 || http == 0 {
             let line = log
@@ -59,6 +61,9 @@ impl Server {
                     .parse::<u16>()
                     .unwrap()
             };
+            if let Some(f) = line.split("fingerprint ").nth(1) {
+                fingerprint = f.trim().to_string();
+            }
             if let Some(rest) = line.split("listening on https://").nth(1) {
                 https = port(rest);
             } else if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -69,6 +74,7 @@ impl Server {
             child,
             https,
             http,
+            fingerprint,
             log,
         }
     }
@@ -448,4 +454,84 @@ fn first_start_creates_the_data_directory_and_prints_its_secrets() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o077, 0, "the private key is the owner's only");
+}
+
+/// `arkiv admin`, the management shell, against the same kind of server.
+#[test]
+fn the_management_shell() {
+    let env = Env::new();
+    some_mail(&env);
+    let srv = Server::start(&env);
+    let host = format!("127.0.0.1:{}", srv.https);
+    let admin = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_arkiv"))
+            .args(["admin", "--host", &host])
+            .args(args)
+            .env("ARKIV_PASSWORD", ADMIN_PW)
+            .env_remove("ARKIV_PIN")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert!(
+        srv.fingerprint.len() == 95,
+        "logged fingerprint: {}",
+        srv.fingerprint
+    );
+    let (code, out, err) = admin(&["--pin", &srv.fingerprint, "GetServerInfo"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    // A long-running function is followed to its end; its log goes to stderr.
+    let (code, _, err) = admin(&[
+        "--insecure",
+        "VerifyStore",
+        "--id=1",
+        "--includeIndexes=false",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("no problems found"), "{err}");
+    let (code, out, _) = admin(&["--insecure", "GetUserInfo", "--userName=alice"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["userName"],
+        "alice"
+    );
+    let (code, out, _) = admin(&["--insecure", "GetMetadata"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("VerifyStores"));
+    // Failures: exit 1 with the server's message.
+    let (code, _, err) = admin(&["--insecure", "GetUserInfo", "--userName=nobody"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nobody"), "{err}");
+    let (code, _, err) = admin(&["--insecure", "NoSuchFunction"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("unknown function"), "{err}");
+    // The wrong pin, or no trust at all, is refused before any credential is sent.
+    let wrong = "00".repeat(32);
+    let (code, _, err) = admin(&["--pin", &wrong, "GetServerInfo"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("fingerprint"), "{err}");
+    let (code, _, err) = admin(&["GetServerInfo"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--pin"), "the error says what to do: {err}");
+    // Credentials from a file.
+    let cred = env.path("cred");
+    std::fs::write(&cred, format!("admin:{ADMIN_PW}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_arkiv"))
+        .args(["admin", "--host", &host, "--insecure", "--credentials"])
+        .arg(&cred)
+        .arg("GetUsers")
+        .env_remove("ARKIV_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
