@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arkiv_store::{Store, StoreDirs};
+use arkiv_store::Store;
+pub use arkiv_store::StoreDirs;
 use arkiv_types::{StoreId, StoreStatus, Timestamp};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};

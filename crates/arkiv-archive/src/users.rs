@@ -281,6 +281,36 @@ impl Archive {
         Ok(())
     }
 
+    /// Sets (or, with `None`, clears) a user's full name.
+    pub fn set_user_full_name(&self, name: &str, full_name: Option<String>) -> Result<()> {
+        self.update_user(name, |u| {
+            u.full_name = full_name.filter(|s| !s.trim().is_empty())
+        })?;
+        Ok(())
+    }
+
+    /// Replaces a user's email addresses; each address belongs to one user only.
+    pub fn set_user_emails(&self, name: &str, emails: &[String]) -> Result<()> {
+        let mut list = Vec::new();
+        for e in emails {
+            let e = normalize_email(e)?;
+            if !list.contains(&e) {
+                list.push(e);
+            }
+        }
+        let me = self.user(name)?;
+        for u in self.users()?.iter().filter(|u| u.id != me.id) {
+            if let Some(e) = u.emails.iter().find(|e| list.contains(e)) {
+                return Err(invalid(
+                    "email address",
+                    format!("{e} already belongs to user '{}'", u.name),
+                ));
+            }
+        }
+        self.update_user(name, |u| u.emails = list)?;
+        Ok(())
+    }
+
     /// Sets a user's global privileges (see [`parse_privileges`]).
     pub fn set_user_privileges(
         &self,

@@ -264,6 +264,13 @@ async fn authenticate(
             .lockout
             .fail(&user_key)
             .max(state.lockout.fail(&peer_key));
+        state.audit.record(
+            user,
+            &peer.to_string(),
+            "logon",
+            &[],
+            "refused: wrong user name or password",
+        );
         crate::log!(
             "WARN",
             "failed API logon for '{user}' from {peer} ({n} in a row)"
@@ -275,6 +282,13 @@ async fn authenticate(
     state.lockout.clear(&user_key);
     state.lockout.clear(&peer_key);
     if !record.admin {
+        state.audit.record(
+            &record.name,
+            &peer.to_string(),
+            "logon",
+            &[],
+            "refused: not an administrator",
+        );
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(
@@ -316,20 +330,49 @@ async fn invoke(
                 format!("unknown function '{function}' (POST /api/get-metadata lists them)"),
             )
         })?;
-        let args = Args::new(f, parse_form(body)?)?;
+        let form = parse_form(body)?;
+        let args = Args::new(f, form.clone()).inspect_err(|e| {
+            state.audit.record(
+                &user,
+                &peer.ip().to_string(),
+                &function,
+                &form,
+                &format!("refused: {}", e.message),
+            );
+        })?;
         crate::log!("INFO", "API {function} by {user} from {}", peer.ip());
+        let client = peer.ip().to_string();
         match f.run {
             functions::Run::Quick(run) => {
                 let st = state.clone();
                 let r = tokio::task::spawn_blocking(move || run(&st, &args))
                     .await
-                    .map_err(|_| ApiError::internal("the function failed unexpectedly"))??;
-                Ok(done(r))
+                    .map_err(|_| ApiError::internal("the function failed unexpectedly"))?;
+                let outcome = match &r {
+                    Ok(_) => "succeeded".to_string(),
+                    Err(e) => format!("failed: {}", e.message),
+                };
+                state
+                    .audit
+                    .record(&user, &client, &function, &form, &outcome);
+                Ok(done(r?))
             }
             functions::Run::Long(run) => {
                 let st = state.clone();
                 // As in the manual: the answer comes at once, with the token to follow.
-                let task = state.tasks.start(move |t| run(&st, &args, t));
+                state
+                    .audit
+                    .record(&user, &client, &function, &form, "started");
+                let (u, c, f, a) = (user.clone(), client.clone(), function.clone(), form.clone());
+                let task = state.tasks.start(move |t| {
+                    let r = run(&st, &args, t);
+                    let outcome = match &r {
+                        Ok(_) => "finished: succeeded".to_string(),
+                        Err(e) => format!("finished: failed: {}", e.message),
+                    };
+                    st.audit.record(&u, &c, &f, &a, &outcome);
+                    r
+                });
                 Ok(snapshot(task.snapshot(0)))
             }
         }

@@ -121,6 +121,52 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(set_user_privileges),
     },
     Function {
+        name: "SetUserFullName",
+        description: "Set full name of user.",
+        args: &[req("userName", Type::String), opt("fullName", Type::String)],
+        run: Run::Quick(set_user_full_name),
+    },
+    Function {
+        name: "SetUserEmailAddresses",
+        description: "Set email addresses of user (comma-separated).",
+        args: &[
+            req("userName", Type::String),
+            opt("emailAddresses", Type::String),
+        ],
+        run: Run::Quick(set_user_email_addresses),
+    },
+    Function {
+        name: "GetChildFolders",
+        description: "Get child folders; without a folder, all archives and folders.",
+        args: &[opt("folder", Type::String), opt("maxLevels", Type::Number)],
+        run: Run::Quick(get_child_folders),
+    },
+    Function {
+        name: "CreateStore",
+        description: "Create and attach a new archive store.",
+        args: &[
+            req("name", Type::String),
+            opt("type", Type::String),
+            opt("databasePath", Type::String),
+            opt("contentPath", Type::String),
+            opt("indexPath", Type::String),
+            opt("requestedState", Type::String),
+        ],
+        run: Run::Quick(create_store),
+    },
+    Function {
+        name: "SetStoreRequestedState",
+        description: "Set state of archive store.",
+        args: &[req("id", Type::Number), opt("requestedState", Type::String)],
+        run: Run::Quick(set_store_requested_state),
+    },
+    Function {
+        name: "GetStoreIndexes",
+        description: "Get list of full text indexes.",
+        args: &[opt("id", Type::Number)],
+        run: Run::Quick(get_store_indexes),
+    },
+    Function {
         name: "GetStores",
         description: "Get list of archive stores.",
         args: &[opt("includeSize", Type::Bool)],
@@ -451,4 +497,148 @@ fn verify_stores(st: &Arc<AppState>, _: &Args, task: &Task) -> Result<Value, Api
             "archive stores with problems: {bad:?}; see the log output"
         )))
     }
+}
+
+fn set_user_full_name(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive
+        .set_user_full_name(a.str("userName"), a.opt("fullName").map(str::to_string))?;
+    Ok(Value::Null)
+}
+
+fn set_user_email_addresses(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let list: Vec<String> = a
+        .opt("emailAddresses")
+        .unwrap_or("")
+        .split([',', ';', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    st.archive.set_user_emails(a.str("userName"), &list)?;
+    Ok(Value::Null)
+}
+
+fn get_child_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let max = match a.opt("maxLevels") {
+        Some(_) if a.number("maxLevels") < 1 => {
+            return Err(ApiError::bad_request("maxLevels must be at least 1"));
+        }
+        Some(_) => a.number("maxLevels") as usize,
+        None => usize::MAX,
+    };
+    let archive = &st.archive;
+    // (folder id or None for the root of all archives, its path, its level)
+    let mut start: Vec<(Option<arkiv_types::FolderId>, String, usize)> = Vec::new();
+    match a.opt("folder") {
+        None => start.push((None, String::new(), 0)),
+        Some(spec) => {
+            let path = arkiv_types::FolderPath::parse(spec);
+            let (name, rest) = path
+                .names()
+                .split_first()
+                .ok_or_else(|| ApiError::failed("folder: an empty folder name"))?;
+            let id = archive
+                .find_folder(name, &arkiv_types::FolderPath::from_names(rest))?
+                .ok_or_else(|| ApiError::failed(format!("no folder '{spec}'")))?;
+            start.push((Some(id), spec.trim_end_matches('/').to_string(), 0));
+        }
+    }
+    let mut out = Vec::new();
+    while let Some((id, path, level)) = start.pop() {
+        if level >= max {
+            continue;
+        }
+        for (child, name) in archive.child_folders(id)? {
+            let p = if path.is_empty() {
+                name
+            } else {
+                format!("{path}/{name}")
+            };
+            out.push(json!({ "folder": p }));
+            start.push((Some(child), p, level + 1));
+        }
+    }
+    out.sort_by(|x, y| x["folder"].as_str().cmp(&y["folder"].as_str()));
+    Ok(Value::Array(out))
+}
+
+fn requested_state(v: Option<&str>) -> Result<Option<arkiv_types::StoreStatus>, ApiError> {
+    use arkiv_types::StoreStatus;
+    Ok(match v {
+        None => None,
+        Some("current") => Some(StoreStatus::Current),
+        Some("normal") => Some(StoreStatus::Normal),
+        Some("writeProtected") => Some(StoreStatus::WriteProtected),
+        Some("disabled") => Some(StoreStatus::Disabled),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "requestedState must be current, normal, writeProtected or disabled (got '{other}')"
+            )));
+        }
+    })
+}
+
+fn create_store(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    match a.opt("type") {
+        None | Some("FileSystemInternal") => {}
+        Some(t) => {
+            return Err(ApiError::failed(format!(
+                "archive store type '{t}' is not available here; use FileSystemInternal"
+            )));
+        }
+    }
+    let status =
+        requested_state(a.opt("requestedState"))?.unwrap_or(arkiv_types::StoreStatus::Normal);
+    let dirs = match (a.opt("databasePath"), a.opt("contentPath")) {
+        (None, None) => None,
+        (Some(d), c) => Some(arkiv_archive::stores::StoreDirs {
+            meta: d.into(),
+            content: c.unwrap_or(d).into(),
+        }),
+        (None, Some(_)) => return Err(ApiError::bad_request("contentPath needs databasePath")),
+    };
+    if let Some(ix) = a.opt("indexPath") {
+        let want = dirs
+            .as_ref()
+            .map(|d| d.meta.join("index"))
+            .ok_or_else(|| ApiError::bad_request("indexPath needs databasePath"))?;
+        if std::path::Path::new(ix) != want {
+            return Err(ApiError::failed(format!(
+                "the search index lives beside the metadata: indexPath must be {}",
+                want.display()
+            )));
+        }
+    }
+    let e = st
+        .archive
+        .create_store(Some(a.str("name").to_string()), dirs, status)?;
+    Ok(json!({ "id": e.id.0 }))
+}
+
+fn set_store_requested_state(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let id =
+        u32::try_from(a.number("id")).map_err(|_| ApiError::failed("no such archive store"))?;
+    let status = requested_state(a.opt("requestedState"))?
+        .ok_or_else(|| ApiError::bad_request("SetStoreRequestedState needs requestedState"))?;
+    st.archive.set_store_status(StoreId(id), status)?;
+    Ok(Value::Null)
+}
+
+fn get_store_indexes(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let only = a.opt("id").map(|_| a.number("id"));
+    let list = st.archive.indexes()?;
+    Ok(Value::Array(
+        list.into_iter()
+            .filter(|i| only.is_none_or(|id| i64::from(i.store_id.0) == id))
+            .map(|i| {
+                json!({
+                    "storeId": i.store_id.0,
+                    "storeName": i.store_name,
+                    "size": i.size_bytes,
+                    "status": if i.status == "ok" { "ok" } else { "rebuildRequired" },
+                    "builtWith": i.built_with,
+                })
+            })
+            .collect(),
+    ))
 }

@@ -14,6 +14,7 @@
 //!   close, running requests finish, the archive is closed (all writes are durable at commit).
 
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod functions;
 pub mod tasks;
@@ -63,6 +64,7 @@ pub struct AppState {
     pub archive: Arc<Archive>,
     pub tasks: Arc<tasks::Tasks>,
     pub lockout: api::Lockout,
+    pub audit: audit::AuditLog,
     pub started: Instant,
 }
 
@@ -83,10 +85,12 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         "TLS certificate SHA-256 fingerprint {}",
         tls.fingerprint
     );
+    let audit = audit::AuditLog::open(archive.dir())?;
     let state = Arc::new(AppState {
         archive: Arc::new(archive),
         tasks: Arc::new(tasks::Tasks::default()),
         lockout: api::Lockout::default(),
+        audit,
         started: Instant::now(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -282,6 +282,28 @@ fn the_manuals_api_examples_with_curl() {
     let (status, log) = srv.stop();
     assert!(status.success(), "{status:?} {log:?}");
     assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
+
+    // Every call is in the audit log, passwords are not, and the hash chain holds.
+    let audit = env.data().join("audit.log");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(text.contains("\"function\":\"CreateUser\""), "{text}");
+    assert!(
+        text.contains("\"outcome\":\"finished: succeeded\""),
+        "VerifyStore's end: {text}"
+    );
+    assert!(
+        text.contains("\"outcome\":\"refused: not an administrator\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Builder-Pass-2026"),
+        "no password in the audit log"
+    );
+    let n = arkiv_server::audit::verify_chain(&audit).unwrap();
+    assert!(n >= 8, "{n}");
+    let tampered = text.replacen("CreateUser", "DeleteUser", 1);
+    std::fs::write(&audit, tampered).unwrap();
+    assert!(arkiv_server::audit::verify_chain(&audit).is_err());
 }
 
 #[test]
@@ -534,4 +556,98 @@ fn the_management_shell() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn user_folder_and_store_functions() {
+    let env = Env::new();
+    let dir = env.path("m");
+    std::fs::create_dir_all(dir.join("Projects/Alpha")).unwrap();
+    std::fs::write(dir.join("Projects/Alpha/1.eml"), "Subject: a\n\nx\n").unwrap();
+    std::fs::write(dir.join("2.eml"), "Subject: b\n\ny\n").unwrap();
+    env.import(&["eml", dir.to_str().unwrap(), "--user", "alice"]);
+    env.ok(&["user", "add", "bob", "--email", "bob@example.com"]);
+    let srv = Server::start(&env);
+    let ok = |path: &str, body: &str| {
+        let (code, v) = srv.admin(path, Some(body));
+        assert_eq!(
+            (code, v["statusCode"].as_str()),
+            (200, Some("succeeded")),
+            "{path} {body}: {v}"
+        );
+        v["result"].clone()
+    };
+    ok(
+        "/api/invoke/SetUserFullName",
+        "userName=alice&fullName=Alice%20Archer",
+    );
+    ok(
+        "/api/invoke/SetUserEmailAddresses",
+        "userName=alice&emailAddresses=alice%40example.com%2C%20a.archer%40example.org",
+    );
+    let info = ok("/api/invoke/GetUserInfo", "userName=alice");
+    assert_eq!(info["fullName"], "Alice Archer");
+    assert_eq!(
+        info["emailAddresses"],
+        serde_json::json!(["alice@example.com", "a.archer@example.org"])
+    );
+    let (_, v) = srv.admin(
+        "/api/invoke/SetUserEmailAddresses",
+        Some("userName=alice&emailAddresses=bob%40example.com"),
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already belongs to user 'bob'"),
+        "{v}"
+    );
+
+    let all = ok("/api/invoke/GetChildFolders", "");
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["folder"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "admin",
+            "alice",
+            "alice/m",
+            "alice/m/Projects",
+            "alice/m/Projects/Alpha",
+            "bob"
+        ]
+    );
+    let one = ok("/api/invoke/GetChildFolders", "folder=alice&maxLevels=1");
+    assert_eq!(one, serde_json::json!([{"folder": "alice/m"}]));
+    let two = ok("/api/invoke/GetChildFolders", "folder=alice/m&maxLevels=2");
+    assert_eq!(
+        two,
+        serde_json::json!([{"folder": "alice/m/Projects"}, {"folder": "alice/m/Projects/Alpha"}])
+    );
+
+    let created = ok(
+        "/api/invoke/CreateStore",
+        "name=Extra&requestedState=normal",
+    );
+    assert_eq!(created["id"], 2);
+    ok(
+        "/api/invoke/SetStoreRequestedState",
+        "id=2&requestedState=writeProtected",
+    );
+    let stores = ok("/api/invoke/GetStores", "includeSize=false");
+    assert_eq!(stores[1]["name"], "Extra");
+    assert_eq!(stores[1]["requestedState"], "writeProtected");
+    assert!(stores[1].get("size").is_none());
+    let (code, v) = srv.admin(
+        "/api/invoke/SetStoreRequestedState",
+        Some("id=2&requestedState=frozen"),
+    );
+    assert_eq!(code, 400, "{v}");
+    let indexes = ok("/api/invoke/GetStoreIndexes", "id=1");
+    assert_eq!(indexes[0]["storeId"], 1);
+    assert_eq!(indexes[0]["status"], "ok");
 }
