@@ -5,7 +5,8 @@
 //!   only redirects to HTTPS. Every address is logged when bound.
 //! * TLS always ([`tls`]): a certificate from PEM files when configured, else a self-signed
 //!   one generated on first start and kept in the data directory; its SHA-256 fingerprint is
-//!   logged for pinning. rustls with the *ring* provider, installed explicitly.
+//!   logged for pinning; SIGHUP re-reads the files. rustls with the *ring* provider, installed
+//!   explicitly.
 //! * The Administration API of manual §7.1 ([`api`]): `POST /api/invoke/<Function>` with HTTP
 //!   Basic authentication of an administrator, form-urlencoded arguments and the JSON envelope;
 //!   long-running functions return a token that `POST /api/get-status` long-polls;
@@ -83,8 +84,25 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
     log!(
         "INFO",
         "TLS certificate SHA-256 fingerprint {}",
-        tls.fingerprint
+        tls.cert.fingerprint()
     );
+    // SIGHUP re-reads the certificate files (a renewed certificate, no restart).
+    let reload = tls.cert.clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match reload.reload() {
+                Ok(fp) => log!("INFO", "TLS certificate reloaded; SHA-256 fingerprint {fp}"),
+                Err(e) => log!(
+                    "ERROR",
+                    "TLS certificate not reloaded, the old one stays: {e:#}"
+                ),
+            }
+        }
+    });
     let audit = audit::AuditLog::open(archive.dir())?;
     let state = Arc::new(AppState {
         archive: Arc::new(archive),

@@ -5,18 +5,84 @@
 //! explicitly so nothing picks aws-lc-rs by default.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
 use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
 pub struct TlsSetup {
     pub acceptor: TlsAcceptor,
-    /// SHA-256 of the leaf certificate, `AB:CD:...`: what `arkiv admin --pin` compares.
-    pub fingerprint: String,
+    /// Where the certificate comes from, and the key currently served: `reload` swaps it.
+    pub cert: Arc<Reloadable>,
+}
+
+/// The certificate and key served, re-read from their files on [`Reloadable::reload`]
+/// (SIGHUP): a renewed certificate takes effect without a restart; connections already open
+/// keep theirs.
+#[derive(Debug)]
+pub struct Reloadable {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: RwLock<(Arc<CertifiedKey>, String)>,
+}
+
+impl Reloadable {
+    fn load(&self) -> Result<(Arc<CertifiedKey>, String)> {
+        load_pair(&self.cert_path, &self.key_path, &self.provider)
+    }
+
+    /// Re-reads the files; on any error the served certificate stays as it was.
+    pub fn reload(&self) -> Result<String> {
+        let (key, fp) = self.load()?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = (key, fp.clone());
+        Ok(fp)
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .clone()
+    }
+}
+
+impl ResolvesServerCert for Reloadable {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+                .clone(),
+        )
+    }
+}
+
+fn load_pair(
+    cert_path: &Path,
+    key_path: &Path,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<(Arc<CertifiedKey>, String)> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
+        .with_context(|| format!("reading certificate {}", cert_path.display()))?
+        .collect::<std::result::Result<_, _>>()
+        .with_context(|| format!("reading certificate {}", cert_path.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no PEM certificate", cert_path.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .with_context(|| format!("reading private key {}", key_path.display()))?;
+    let fp = fingerprint(&certs[0]);
+    let ck = CertifiedKey::from_der(certs, key, provider)
+        .context("the certificate and the private key do not match")?;
+    Ok((Arc::new(ck), fp))
 }
 
 /// The SHA-256 fingerprint of a DER certificate, as colon-separated upper-case hex.
@@ -76,25 +142,22 @@ pub fn load_or_create(
         Some((c, k)) => (c.clone(), k.clone()),
         None => self_signed(data_dir)?,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .with_context(|| format!("reading certificate {}", cert_path.display()))?
-        .collect::<std::result::Result<_, _>>()
-        .with_context(|| format!("reading certificate {}", cert_path.display()))?;
-    if certs.is_empty() {
-        bail!("{} holds no PEM certificate", cert_path.display());
-    }
-    let key = PrivateKeyDer::from_pem_file(&key_path)
-        .with_context(|| format!("reading private key {}", key_path.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let (key, fp) = load_pair(&cert_path, &key_path, &provider)?;
+    let cert = Arc::new(Reloadable {
+        cert_path,
+        key_path,
+        provider: provider.clone(),
+        current: RwLock::new((key, fp)),
+    });
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(certs.clone(), key)
-        .context("the certificate and the private key do not match")?;
+        .with_cert_resolver(cert.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsSetup {
         acceptor: TlsAcceptor::from(Arc::new(config)),
-        fingerprint: fingerprint(&certs[0]),
+        cert,
     })
 }

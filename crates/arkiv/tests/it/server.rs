@@ -85,34 +85,7 @@ impl Server {
 
     /// `curl -k -u USER:PW -d BODY URL`: (HTTP status, parsed JSON body).
     fn curl(&self, user: &str, pw: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let mut c = Command::new("curl");
-        c.args(["-sk", "-X", "POST", "-o", "-", "-w", "\n%{http_code}", "-u"])
-            .arg(format!("{user}:{pw}"))
-            .arg(self.url(path))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        if body.is_some() {
-            // From stdin: a body can be larger than a command line.
-            c.args([
-                "-H",
-                "Content-Type: application/x-www-form-urlencoded",
-                "--data-binary",
-                "@-",
-            ]);
-        }
-        let mut child = c.spawn().expect("curl is needed: apt-get install -y curl");
-        let mut stdin = child.stdin.take().unwrap();
-        let b = body.unwrap_or("").to_string();
-        let writer = std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = stdin.write_all(b.as_bytes());
-        });
-        let out = child.wait_with_output().unwrap();
-        let _ = writer.join();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (json, code) = text.rsplit_once('\n').unwrap();
-        let v = serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
-        (code.trim().parse().unwrap(), v)
+        curl_at(self.https, user, pw, path, body)
     }
 
     fn admin(&self, path: &str, body: Option<&str>) -> (u16, Value) {
@@ -129,6 +102,38 @@ impl Server {
         let rest = self.log.try_iter().collect();
         (status, rest)
     }
+}
+
+/// `curl -k -u USER:PW -d BODY https://127.0.0.1:PORT/PATH`: (HTTP status, parsed JSON body).
+fn curl_at(port: u16, user: &str, pw: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let mut c = Command::new("curl");
+    c.args(["-sk", "-X", "POST", "-o", "-", "-w", "\n%{http_code}", "-u"])
+        .arg(format!("{user}:{pw}"))
+        .arg(format!("https://127.0.0.1:{port}{path}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    if body.is_some() {
+        // From stdin: a body can be larger than a command line.
+        c.args([
+            "-H",
+            "Content-Type: application/x-www-form-urlencoded",
+            "--data-binary",
+            "@-",
+        ]);
+    }
+    let mut child = c.spawn().expect("curl is needed: apt-get install -y curl");
+    let mut stdin = child.stdin.take().unwrap();
+    let b = body.unwrap_or("").to_string();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(b.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (json, code) = text.rsplit_once('\n').unwrap();
+    let v = serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
+    (code.trim().parse().unwrap(), v)
 }
 
 impl Drop for Server {
@@ -650,4 +655,113 @@ fn user_folder_and_store_functions() {
     let indexes = ok("/api/invoke/GetStoreIndexes", "id=1");
     assert_eq!(indexes[0]["storeId"], 1);
     assert_eq!(indexes[0]["status"], "ok");
+}
+
+/// Waits for a server log line containing `text`.
+fn wait_log(srv: &Server, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = srv
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no log line with {text:?}"));
+        if line.contains(text) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn certificate_reload_without_restart_and_many_clients() {
+    let env = Env::new();
+    some_mail(&env);
+    let srv = Server::start(&env);
+    let first = srv.fingerprint.clone();
+    let tls = env.data().join("tls");
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args(["-subj", "/CN=localhost", "-days", "2", "-keyout"])
+        .arg(tls.join("key.pem"))
+        .arg("-out")
+        .arg(tls.join("cert.pem"))
+        .output()
+        .expect("openssl is needed: apt-get install -y openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hup = |srv: &Server| {
+        Command::new("kill")
+            .args(["-HUP", &srv.child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    hup(&srv);
+    let line = wait_log(&srv, "TLS certificate");
+    let second = line.rsplit(' ').next().unwrap().to_string();
+    assert!(line.contains("reloaded"), "{line}");
+    assert_ne!(first, second);
+    let host = format!("127.0.0.1:{}", srv.https);
+    let admin = |pin: &str| {
+        Command::new(env!("CARGO_BIN_EXE_arkiv"))
+            .args(["admin", "--host", &host, "--pin", pin, "GetServerInfo"])
+            .env("ARKIV_PASSWORD", ADMIN_PW)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(admin(&second), "the new certificate is served");
+    assert!(!admin(&first), "the old one is not");
+    // A broken file is refused; the served certificate stays.
+    std::fs::write(tls.join("cert.pem"), "not a certificate").unwrap();
+    hup(&srv);
+    let line = wait_log(&srv, "TLS certificate");
+    assert!(line.contains("not reloaded"), "{line}");
+    assert!(admin(&second));
+
+    // Many clients at once, while a slow client holds a connection without sending anything.
+    let _slow = std::net::TcpStream::connect(("127.0.0.1", srv.https)).unwrap();
+    let port = srv.https;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..16)
+            .map(|i| {
+                s.spawn(move || {
+                    for j in 0..4 {
+                        let path = [
+                            "/api/invoke/GetServerInfo",
+                            "/api/invoke/GetUsers",
+                            "/api/invoke/GetStores",
+                        ][(i + j) % 3];
+                        let (code, v) = curl_at(port, "admin", ADMIN_PW, path, None);
+                        assert_eq!(
+                            (code, v["statusCode"].as_str()),
+                            (200, Some("succeeded")),
+                            "{v}"
+                        );
+                    }
+                    let (code, v) = curl_at(
+                        port,
+                        "admin",
+                        ADMIN_PW,
+                        "/api/invoke/VerifyStore",
+                        Some("id=1"),
+                    );
+                    assert_eq!(code, 200, "{v}");
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
 }
