@@ -174,6 +174,61 @@ async fn not_found() -> ApiError {
     )
 }
 
+/// Recent users of the server (manual §5.22 "Active sessions"): the API authenticates each
+/// request, so a session is a user at a client address, active while it keeps calling.
+#[derive(Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<(String, IpAddr), Session>>,
+}
+
+#[derive(Clone)]
+struct Session {
+    started: arkiv_types::Timestamp,
+    last: Instant,
+    last_at: arkiv_types::Timestamp,
+    calls: u64,
+}
+
+/// A session ends after this long without a call.
+const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+
+impl Sessions {
+    fn touch(&self, user: &str, ip: IpAddr) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
+        let now = arkiv_types::Timestamp::now();
+        let s = m.entry((user.to_string(), ip)).or_insert(Session {
+            started: now,
+            last: Instant::now(),
+            last_at: now,
+            calls: 0,
+        });
+        s.last = Instant::now();
+        s.last_at = now;
+        s.calls += 1;
+    }
+
+    /// The active sessions, oldest first.
+    pub fn list(&self) -> Vec<Value> {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
+        let mut v: Vec<_> = m.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+        v.sort_by_key(|(_, s)| s.started.0);
+        v.into_iter()
+            .map(|((user, ip), s)| {
+                serde_json::json!({
+                    "userName": user,
+                    "clientAddress": ip.to_string(),
+                    "source": "AdministrationAPI",
+                    "startTime": s.started.to_rfc3339(),
+                    "lastAccessTime": s.last_at.to_rfc3339(),
+                    "requests": s.calls,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Failed logons: each account and each client address is slowed, then locked for a while.
 #[derive(Default)]
 pub struct Lockout {
@@ -297,6 +352,7 @@ async fn authenticate(
             ),
         ));
     }
+    state.sessions.touch(&record.name, peer);
     Ok(record.name)
 }
 

@@ -75,6 +75,24 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(get_server_info),
     },
     Function {
+        name: "GetServiceConfiguration",
+        description: "Get the service configuration: data directory, master database, audit log, endpoints.",
+        args: &[],
+        run: Run::Quick(get_service_configuration),
+    },
+    Function {
+        name: "GetActiveSessions",
+        description: "Get list of current user sessions.",
+        args: &[],
+        run: Run::Quick(get_active_sessions),
+    },
+    Function {
+        name: "GetTimeZones",
+        description: "Get a list of available time zones (IANA ids, and $Local for the system's).",
+        args: &[],
+        run: Run::Quick(get_time_zones),
+    },
+    Function {
         name: "GetUsers",
         description: "Get list of users.",
         args: &[],
@@ -641,4 +659,62 @@ fn get_store_indexes(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
             })
             .collect(),
     ))
+}
+
+fn get_service_configuration(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    let dir = st.archive.dir();
+    Ok(json!({
+        "dataDirectory": dir.display().to_string(),
+        "masterDatabasePath": dir.join("master.redb").display().to_string(),
+        "auditLogPath": st.audit.path().display().to_string(),
+        "endpoints": *st.endpoints.lock().unwrap_or_else(|p| p.into_inner()),
+        "certificateFingerprint": st.certificate.fingerprint(),
+        "uptimeSeconds": st.started.elapsed().as_secs(),
+    }))
+}
+
+fn get_active_sessions(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    Ok(Value::Array(st.sessions.list()))
+}
+
+fn offset_text(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    format!("(UTC{sign}{:02}:{:02})", s / 3600, s % 3600 / 60)
+}
+
+fn get_time_zones(_: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    let now = jiff::Timestamp::now();
+    let mut zones: Vec<(i32, String)> = jiff::tz::db()
+        .available()
+        .filter_map(|name| {
+            let name = name.to_string();
+            // Only the canonical Area/Location ids (no legacy aliases such as "EST5EDT").
+            if !name.contains('/') || name.starts_with("Etc/") {
+                return None;
+            }
+            let tz = jiff::tz::TimeZone::get(&name).ok()?;
+            Some((tz.to_offset(now).seconds(), name))
+        })
+        .collect();
+    zones.sort();
+    let mut out = vec![{
+        let local = jiff::tz::TimeZone::system();
+        json!({
+            "id": "$Local",
+            "displayName": format!(
+                "{} {} (the server's time zone)",
+                offset_text(local.to_offset(now).seconds()),
+                local.iana_name().unwrap_or("local")
+            ),
+        })
+    }];
+    out.push(json!({"id": "UTC", "displayName": "(UTC+00:00) Coordinated Universal Time"}));
+    out.extend(zones.into_iter().map(|(off, id)| {
+        json!({
+            "id": id,
+            "displayName": format!("{} {}", offset_text(off), id.replace('_', " ")),
+        })
+    }));
+    Ok(Value::Array(out))
 }

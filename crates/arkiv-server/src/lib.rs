@@ -67,6 +67,11 @@ pub struct AppState {
     pub lockout: api::Lockout,
     pub audit: audit::AuditLog,
     pub started: Instant,
+    /// Who used the server lately (GetActiveSessions).
+    pub sessions: api::Sessions,
+    /// The bound listeners, for GetServiceConfiguration.
+    pub endpoints: std::sync::Mutex<Vec<serde_json::Value>>,
+    pub certificate: Arc<tls::Reloadable>,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -110,7 +115,17 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         lockout: api::Lockout::default(),
         audit,
         started: Instant::now(),
+        sessions: api::Sessions::default(),
+        endpoints: std::sync::Mutex::new(Vec::new()),
+        certificate: tls.cert.clone(),
     });
+    let endpoint = |protocol: &str, addr: SocketAddr, purpose: &str| {
+        state
+            .endpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(serde_json::json!({"protocol": protocol, "address": addr.to_string(), "purpose": purpose}));
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     let https = TcpListener::bind(opts.https)
@@ -121,6 +136,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         "INFO",
         "listening on https://{https_addr} (web and Administration API)"
     );
+    endpoint("https", https_addr, "web and Administration API");
     servers.push(tokio::spawn(api::serve_tls(
         https,
         tls.acceptor.clone(),
@@ -136,6 +152,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             "listening on https://{} (Administration API)",
             l.local_addr()?
         );
+        endpoint("https", l.local_addr()?, "Administration API");
         servers.push(tokio::spawn(api::serve_tls(
             l,
             tls.acceptor.clone(),
@@ -152,6 +169,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             "listening on http://{} (redirects to HTTPS only)",
             l.local_addr()?
         );
+        endpoint("http", l.local_addr()?, "redirects to HTTPS");
         servers.push(tokio::spawn(api::serve_redirect(
             l,
             https_addr.port(),

@@ -655,6 +655,35 @@ fn user_folder_and_store_functions() {
     let indexes = ok("/api/invoke/GetStoreIndexes", "id=1");
     assert_eq!(indexes[0]["storeId"], 1);
     assert_eq!(indexes[0]["status"], "ok");
+
+    let sessions = ok("/api/invoke/GetActiveSessions", "");
+    assert_eq!(sessions[0]["userName"], "admin");
+    assert_eq!(sessions[0]["clientAddress"], "127.0.0.1");
+    assert!(sessions[0]["requests"].as_u64().unwrap() >= 10);
+    let conf = ok("/api/invoke/GetServiceConfiguration", "");
+    assert_eq!(conf["certificateFingerprint"], srv.fingerprint.as_str());
+    let https = format!("127.0.0.1:{}", srv.https);
+    assert!(
+        conf["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["address"] == https.as_str()),
+        "{conf}"
+    );
+    let zones = ok("/api/invoke/GetTimeZones", "");
+    let zones = zones.as_array().unwrap();
+    assert_eq!(zones[0]["id"], "$Local");
+    let berlin = zones
+        .iter()
+        .find(|z| z["id"] == "Europe/Berlin")
+        .expect("IANA ids");
+    let name = berlin["displayName"].as_str().unwrap();
+    assert!(
+        name == "(UTC+01:00) Europe/Berlin" || name == "(UTC+02:00) Europe/Berlin",
+        "{name}"
+    );
+    assert!(zones.len() > 300, "{}", zones.len());
 }
 
 /// Waits for a server log line containing `text`.
