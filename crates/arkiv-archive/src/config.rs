@@ -13,6 +13,15 @@ pub struct Config {
     pub import: ImportConfig,
     pub attachments: AttachmentsConfig,
     pub server: ServerConfig,
+    pub compliance: ComplianceConfig,
+}
+
+/// Compliance settings (manual §5.11).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceConfig {
+    /// "Archive Access": administrators may read other users' archives. Blocked by default.
+    pub admin_archive_access: bool,
 }
 
 /// `arkiv serve` (manual §6.1): listeners and TLS. Flags and `ARKIV_*` variables override these.

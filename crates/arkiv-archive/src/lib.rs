@@ -20,6 +20,7 @@ pub mod attachments;
 mod config;
 mod error;
 pub mod folders;
+pub mod grants;
 pub mod ingest;
 mod master;
 pub mod policy;
@@ -30,7 +31,9 @@ pub mod stores;
 pub mod users;
 pub mod verify;
 
-pub use config::{AttachmentsConfig, Config, ImportConfig, ServerConfig, StorageConfig};
+pub use config::{
+    AttachmentsConfig, ComplianceConfig, Config, ImportConfig, ServerConfig, StorageConfig,
+};
 pub use error::{ArchiveError, Result};
 pub use ingest::{Assignment, ImportOptions, ImportProgress, ImportReport};
 pub use master::{Archive, InitOptions, InitOutcome};

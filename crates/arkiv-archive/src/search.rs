@@ -234,14 +234,9 @@ impl Archive {
 
     /// The folders a search may look in.
     fn search_scope(&self, q: &SearchQuery) -> Result<Option<Vec<u64>>> {
+        // As a user: only the folders that user may read (own archive, grants, compliance).
         let user_scope = match &q.user {
-            Some(name) => {
-                self.user(name)?;
-                let root = self
-                    .find_folder(name, &FolderPath::root())?
-                    .ok_or_else(|| ArchiveError::NoSuchFolder(name.clone()))?;
-                Some(self.folder_subtree(root)?)
-            }
+            Some(name) => Some(self.readable_folders(name)?),
             None => None,
         };
         let folder_scope = match &q.folder {

@@ -139,6 +139,22 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(set_user_privileges),
     },
     Function {
+        name: "SetUserPrivilegesOnFolder",
+        description: "Set privileges on folder for user.",
+        args: &[
+            req("userName", Type::String),
+            req("folder", Type::String),
+            req("privileges", Type::String),
+        ],
+        run: Run::Quick(set_user_privileges_on_folder),
+    },
+    Function {
+        name: "ClearUserPrivilegesOnFolders",
+        description: "Removes all privileges of a user on all archive folders.",
+        args: &[req("userName", Type::String)],
+        run: Run::Quick(clear_user_privileges_on_folders),
+    },
+    Function {
         name: "SetUserFullName",
         description: "Set full name of user.",
         args: &[req("userName", Type::String), opt("fullName", Type::String)],
@@ -355,7 +371,15 @@ fn get_user_info(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
         "emailAddresses": u.emails,
         "pop3UserNames": [],
         "privileges": privileges_text(&u),
-        "privilegesOnFolders": [],
+        "privilegesOnFolders": st
+            .archive
+            .folder_grants(&u.name)?
+            .into_iter()
+            .map(|(folder, bits)| json!({
+                "folder": folder,
+                "privileges": arkiv_archive::grants::folder_privileges_text(bits),
+            }))
+            .collect::<Vec<_>>(),
     }))
 }
 
@@ -717,4 +741,16 @@ fn get_time_zones(_: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
         })
     }));
     Ok(Value::Array(out))
+}
+
+fn set_user_privileges_on_folder(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let bits = arkiv_archive::grants::parse_folder_privileges(a.str("privileges"))?;
+    st.archive
+        .set_folder_privileges(a.str("userName"), a.str("folder"), bits)?;
+    Ok(Value::Null)
+}
+
+fn clear_user_privileges_on_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive.clear_folder_privileges(a.str("userName"))?;
+    Ok(Value::Null)
 }

@@ -794,3 +794,107 @@ fn certificate_reload_without_restart_and_many_clients() {
         }
     });
 }
+
+/// Folder privileges granted through the API decide what a search as a user returns; an
+/// administrator sees other archives only when compliance unblocks it (manual §5.11).
+#[test]
+fn folder_privileges_and_compliance_decide_what_a_search_returns() {
+    let env = Env::new();
+    env.ok(&["user", "add", "bob", "--email", "bob@example.com"]);
+    for (user, folder, subject) in [
+        ("alice", "Inbox", "alpha inbox note"),
+        ("alice", "Private", "alpha private note"),
+        ("bob", "Inbox", "alpha bob note"),
+    ] {
+        let dir = env.path(&format!("{user}-{folder}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("1.eml"), format!("Subject: {subject}\n\nx\n")).unwrap();
+        env.import(&[
+            "eml",
+            dir.to_str().unwrap(),
+            "--user",
+            user,
+            "--folder",
+            folder,
+        ]);
+    }
+    let subjects = |user: &str| -> Vec<String> {
+        let v = env.json(&["search", "--json", "alpha", "--user", user]);
+        let mut s: Vec<String> = v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["subject"].as_str().unwrap().to_string())
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(subjects("bob"), ["alpha bob note"]);
+    assert!(
+        subjects("admin").is_empty(),
+        "admins are blocked by default"
+    );
+
+    let grant = |body: &str| {
+        let srv = Server::start(&env);
+        let (code, v) = srv.admin("/api/invoke/SetUserPrivilegesOnFolder", Some(body));
+        assert_eq!(
+            (code, v["statusCode"].as_str()),
+            (200, Some("succeeded")),
+            "{v}"
+        );
+        let (_, info) = srv.admin("/api/invoke/GetUserInfo", Some("userName=bob"));
+        srv.stop();
+        info["result"]["privilegesOnFolders"].clone()
+    };
+    let folders = grant("userName=bob&folder=alice%2FInbox&privileges=read");
+    assert_eq!(
+        folders,
+        serde_json::json!([{"folder": "alice/Inbox", "privileges": "read"}])
+    );
+    assert_eq!(
+        subjects("bob"),
+        ["alpha bob note", "alpha inbox note"],
+        "the granted folder only"
+    );
+    // write without read does not make a folder readable.
+    grant("userName=bob&folder=alice%2FPrivate&privileges=write");
+    assert_eq!(subjects("bob"), ["alpha bob note", "alpha inbox note"]);
+    {
+        let srv = Server::start(&env);
+        let (_, v) = srv.admin(
+            "/api/invoke/ClearUserPrivilegesOnFolders",
+            Some("userName=bob"),
+        );
+        assert_eq!(v["statusCode"], "succeeded", "{v}");
+        let (code, v) = srv.admin(
+            "/api/invoke/SetUserPrivilegesOnFolder",
+            Some("userName=bob&folder=alice%2FNowhere&privileges=read"),
+        );
+        assert_eq!(
+            (code, v["statusCode"].as_str()),
+            (200, Some("failed")),
+            "{v}"
+        );
+        let (code, _) = srv.admin(
+            "/api/invoke/SetUserPrivilegesOnFolder",
+            Some("userName=bob&folder=alice&privileges=read,none"),
+        );
+        assert_eq!(code, 200);
+        srv.stop();
+    }
+    assert_eq!(subjects("bob"), ["alpha bob note"]);
+
+    // Compliance: archive access for administrators unblocked.
+    let p = env.data().join("arkiv.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let text = text.replace(
+        "admin_archive_access = false",
+        "admin_archive_access = true",
+    );
+    std::fs::write(&p, text).unwrap();
+    assert_eq!(
+        subjects("admin"),
+        ["alpha bob note", "alpha inbox note", "alpha private note"]
+    );
+}
