@@ -272,6 +272,30 @@ impl Archive {
         self.load_stores()
     }
 
+    /// Renames a store (names are for people; ids stay).
+    pub fn rename_store(&self, id: StoreId, name: &str) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(invalid(
+                "store name",
+                format!("'{name}' must be non-empty and contain no slashes"),
+            ));
+        }
+        let entries = self.read_entries()?;
+        if entries.iter().any(|e| e.id != id && e.name == name) {
+            return Err(invalid("store name", format!("'{name}' is taken")));
+        }
+        let mut target = entries
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or(ArchiveError::NoSuchStore(id.0))?;
+        target.name = name.to_string();
+        let txn = self.write_txn()?;
+        self.write_entry(&txn, &target)?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        self.load_stores()
+    }
+
     /// An open store by id.
     pub fn store(&self, id: StoreId) -> Result<Arc<Store>> {
         let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());

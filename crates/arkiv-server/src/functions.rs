@@ -201,6 +201,36 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(get_store_indexes),
     },
     Function {
+        name: "RenameStore",
+        description: "Rename archive store.",
+        args: &[req("id", Type::Number), req("name", Type::String)],
+        run: Run::Quick(rename_store),
+    },
+    Function {
+        name: "GetFolderStatistics",
+        description: "Get folder statistics: messages and size of each archive.",
+        args: &[],
+        run: Run::Quick(get_folder_statistics),
+    },
+    Function {
+        name: "RebuildStoreIndex",
+        description: "Rebuild the search index of the archive store holding the given folder (one index per store).",
+        args: &[req("id", Type::Number), req("folder", Type::String)],
+        run: Run::Long(rebuild_store_index),
+    },
+    Function {
+        name: "SelectAllStoreIndexesForRebuild",
+        description: "Select all search indexes for rebuilding.",
+        args: &[],
+        run: Run::Quick(select_all_store_indexes_for_rebuild),
+    },
+    Function {
+        name: "RebuildSelectedStoreIndexes",
+        description: "Rebuild the selected search indexes and those whose status is 'please rebuild'.",
+        args: &[],
+        run: Run::Long(rebuild_selected_store_indexes),
+    },
+    Function {
         name: "GetStores",
         description: "Get list of archive stores.",
         args: &[opt("includeSize", Type::Bool)],
@@ -752,5 +782,99 @@ fn set_user_privileges_on_folder(st: &Arc<AppState>, a: &Args) -> Result<Value, 
 
 fn clear_user_privileges_on_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     st.archive.clear_folder_privileges(a.str("userName"))?;
+    Ok(Value::Null)
+}
+
+fn store_id(a: &Args) -> Result<u32, ApiError> {
+    u32::try_from(a.number("id"))
+        .map_err(|_| ApiError::failed(format!("no archive store #{}", a.number("id"))))
+}
+
+fn rename_store(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive
+        .rename_store(StoreId(store_id(a)?), a.str("name"))?;
+    Ok(Value::Null)
+}
+
+fn get_folder_statistics(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    let stats = st.archive.stats()?;
+    Ok(Value::Array(
+        stats
+            .archives
+            .iter()
+            .map(|a| json!({ "folder": a.archive, "count": a.messages, "size": a.bytes }))
+            .collect(),
+    ))
+}
+
+fn rebuild(st: &Arc<AppState>, ids: &[u32], task: &Task) -> Result<u64, ApiError> {
+    let mut total = 0;
+    for (i, id) in ids.iter().enumerate() {
+        task.log(format!(
+            "Rebuilding the search index of archive store #{id}..."
+        ));
+        let mut last = 0;
+        let n = st
+            .archive
+            .reindex(Some(StoreId(*id)), &mut |done, all| {
+                if let Some(p) = (done * 100).checked_div(all) {
+                    let overall = (i as u64 * 100 + p) / ids.len() as u64;
+                    task.progress(overall.min(100) as u8);
+                }
+                if done >= last + 10_000 {
+                    last = done;
+                    task.log(format!("{done} messages indexed..."));
+                }
+            })
+            .map_err(|e| ApiError::failed(e.to_string()))?;
+        task.log(format!("Archive store #{id}: {n} messages indexed."));
+        total += n;
+    }
+    Ok(total)
+}
+
+fn rebuild_store_index(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, ApiError> {
+    let id = store_id(a)?;
+    st.archive.store(StoreId(id))?;
+    // The manual rebuilds one folder's index; Arkiv has one index per store, so the folder
+    // must exist and the store's whole index is rebuilt.
+    st.archive.folder_by_spec(a.str("folder"))?;
+    rebuild(st, &[id], task)?;
+    Ok(Value::Null)
+}
+
+fn select_all_store_indexes_for_rebuild(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    let ids: Vec<u32> = st.archive.indexes()?.iter().map(|i| i.store_id.0).collect();
+    st.selected_indexes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(ids);
+    Ok(Value::Null)
+}
+
+fn rebuild_selected_store_indexes(
+    st: &Arc<AppState>,
+    _: &Args,
+    task: &Task,
+) -> Result<Value, ApiError> {
+    let mut ids: std::collections::BTreeSet<u32> = std::mem::take(
+        &mut *st
+            .selected_indexes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    ids.extend(
+        st.archive
+            .indexes()?
+            .iter()
+            .filter(|i| i.status != "ok")
+            .map(|i| i.store_id.0),
+    );
+    let ids: Vec<u32> = ids.into_iter().collect();
+    if ids.is_empty() {
+        task.log("No search index is selected or needs rebuilding.");
+        return Ok(Value::Null);
+    }
+    rebuild(st, &ids, task)?;
     Ok(Value::Null)
 }

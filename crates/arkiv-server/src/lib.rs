@@ -72,6 +72,8 @@ pub struct AppState {
     /// The bound listeners, for GetServiceConfiguration.
     pub endpoints: std::sync::Mutex<Vec<serde_json::Value>>,
     pub certificate: Arc<tls::Reloadable>,
+    /// Indexes selected for `RebuildSelectedStoreIndexes`.
+    pub selected_indexes: std::sync::Mutex<std::collections::BTreeSet<u32>>,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -118,6 +120,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         sessions: api::Sessions::default(),
         endpoints: std::sync::Mutex::new(Vec::new()),
         certificate: tls.cert.clone(),
+        selected_indexes: std::sync::Mutex::new(Default::default()),
     });
     let endpoint = |protocol: &str, addr: SocketAddr, purpose: &str| {
         state

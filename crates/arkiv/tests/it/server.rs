@@ -655,6 +655,60 @@ fn user_folder_and_store_functions() {
     let indexes = ok("/api/invoke/GetStoreIndexes", "id=1");
     assert_eq!(indexes[0]["storeId"], 1);
     assert_eq!(indexes[0]["status"], "ok");
+    ok("/api/invoke/RenameStore", "id=2&name=Extra%202026");
+    assert_eq!(
+        ok("/api/invoke/GetStores", "includeSize=false")[1]["name"],
+        "Extra 2026"
+    );
+    let (_, v) = srv.admin("/api/invoke/RenameStore", Some("id=2&name=a%2Fb"));
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    let fs = ok("/api/invoke/GetFolderStatistics", "");
+    let alice = fs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["folder"] == "alice")
+        .unwrap();
+    assert_eq!(alice["count"], 2);
+
+    // Index rebuilds are long-running: follow them to the end.
+    let follow = |path: &str, body: &str| -> String {
+        let (code, mut v) = srv.admin(path, Some(body));
+        assert_eq!(code, 200, "{v}");
+        let mut log = v["logOutput"].as_str().unwrap_or("").to_string();
+        while v["statusCode"] == "running" {
+            let b = format!(
+                "token={}&lastKnownStatusVersion={}&millisecondsTimeout=5000",
+                v["token"].as_str().unwrap(),
+                v["statusVersion"]
+            );
+            v = srv.admin("/api/get-status", Some(&b)).1;
+            log.push_str(v["logOutput"].as_str().unwrap_or(""));
+        }
+        assert_eq!(v["statusCode"], "succeeded", "{v}");
+        log
+    };
+    let log = follow("/api/invoke/RebuildStoreIndex", "id=1&folder=alice");
+    assert!(
+        log.contains("Archive store #1: 2 messages indexed."),
+        "{log}"
+    );
+    let (_, v) = srv.admin(
+        "/api/invoke/RebuildStoreIndex",
+        Some("id=1&folder=nobody%2Fx"),
+    );
+    assert!(v["statusCode"] == "failed" || v["token"].is_string(), "{v}");
+    ok("/api/invoke/SelectAllStoreIndexesForRebuild", "");
+    let log = follow("/api/invoke/RebuildSelectedStoreIndexes", "");
+    assert!(
+        log.contains("#1: 2 messages indexed") && log.contains("#2: 0 messages indexed"),
+        "{log}"
+    );
+    let log = follow("/api/invoke/RebuildSelectedStoreIndexes", "");
+    assert!(
+        log.contains("No search index"),
+        "the selection was used up: {log}"
+    );
 
     let sessions = ok("/api/invoke/GetActiveSessions", "");
     assert_eq!(sessions[0]["userName"], "admin");
