@@ -22,6 +22,7 @@ mod error;
 pub mod folders;
 pub mod grants;
 pub mod ingest;
+pub mod jobs;
 mod master;
 pub mod policy;
 pub mod saved;

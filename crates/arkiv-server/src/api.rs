@@ -387,7 +387,7 @@ async fn invoke(
             )
         })?;
         let form = parse_form(body)?;
-        let args = Args::new(f, form.clone()).inspect_err(|e| {
+        let args = Args::new(f, form.clone(), &user).inspect_err(|e| {
             state.audit.record(
                 &user,
                 &peer.ip().to_string(),

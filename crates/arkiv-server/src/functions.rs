@@ -231,6 +231,77 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Long(rebuild_selected_store_indexes),
     },
     Function {
+        name: "CreateJob",
+        description: "Create a new job to execute Management API commands.",
+        args: &[
+            opt("name", Type::String),
+            opt("action", Type::String),
+            opt("owner", Type::String),
+            opt("timeZoneId", Type::String),
+            opt("date", Type::String),
+            opt("interval", Type::Number),
+            opt("time", Type::String),
+            opt("dayOfWeek", Type::String),
+            opt("dayOfMonth", Type::String),
+        ],
+        run: Run::Quick(create_job),
+    },
+    Function {
+        name: "GetJobs",
+        description: "Retrieve list of jobs.",
+        args: &[],
+        run: Run::Quick(get_jobs),
+    },
+    Function {
+        name: "GetJobResults",
+        description: "Retrieves list of finished job executions.",
+        args: &[
+            req("fromIncluding", Type::String),
+            req("toExcluding", Type::String),
+            req("timeZoneId", Type::String),
+            opt("jobId", Type::Number),
+        ],
+        run: Run::Quick(get_job_results),
+    },
+    Function {
+        name: "RunJobAsync",
+        description: "Run an existing job now (in the background).",
+        args: &[req("id", Type::Number)],
+        run: Run::Quick(run_job_async),
+    },
+    Function {
+        name: "SetJobEnabled",
+        description: "Set enabled status of a job.",
+        args: &[req("id", Type::Number), req("enabled", Type::Bool)],
+        run: Run::Quick(set_job_enabled),
+    },
+    Function {
+        name: "SetJobSchedule",
+        description: "Modify the schedule of a job.",
+        args: &[
+            req("id", Type::Number),
+            req("timeZoneId", Type::String),
+            opt("date", Type::String),
+            opt("interval", Type::Number),
+            opt("time", Type::String),
+            opt("dayOfWeek", Type::String),
+            opt("dayOfMonth", Type::String),
+        ],
+        run: Run::Quick(set_job_schedule),
+    },
+    Function {
+        name: "RenameJob",
+        description: "Rename job.",
+        args: &[req("id", Type::Number), req("name", Type::String)],
+        run: Run::Quick(rename_job),
+    },
+    Function {
+        name: "DeleteJob",
+        description: "Deletes a job.",
+        args: &[req("id", Type::Number)],
+        run: Run::Quick(delete_job),
+    },
+    Function {
         name: "GetStores",
         description: "Get list of archive stores.",
         args: &[opt("includeSize", Type::Bool)],
@@ -279,10 +350,12 @@ pub fn metadata() -> Value {
 /// ones and values of the wrong type are refused before the function runs.
 pub struct Args {
     values: HashMap<String, String>,
+    /// The administrator calling (a job's owner when a job runs).
+    pub caller: String,
 }
 
 impl Args {
-    pub fn new(f: &Function, form: Vec<(String, String)>) -> Result<Args, ApiError> {
+    pub fn new(f: &Function, form: Vec<(String, String)>, caller: &str) -> Result<Args, ApiError> {
         let mut values = HashMap::new();
         for (k, v) in form {
             let Some(arg) = f.args.iter().find(|a| a.name == k) else {
@@ -322,7 +395,10 @@ impl Args {
                 )));
             }
         }
-        Ok(Args { values })
+        Ok(Args {
+            values,
+            caller: caller.to_string(),
+        })
     }
 
     pub fn str(&self, name: &str) -> &str {
@@ -876,5 +952,158 @@ fn rebuild_selected_store_indexes(
         return Ok(Value::Null);
     }
     rebuild(st, &ids, task)?;
+    Ok(Value::Null)
+}
+
+fn schedule_of(a: &Args) -> Result<Option<arkiv_archive::jobs::Schedule>, ApiError> {
+    let (d, i, t, w, m) = (
+        a.opt("date"),
+        a.opt("interval").map(|_| a.number("interval")),
+        a.opt("time"),
+        a.opt("dayOfWeek"),
+        a.opt("dayOfMonth"),
+    );
+    if d.is_none() && i.is_none() && t.is_none() && w.is_none() && m.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(arkiv_archive::jobs::Schedule::from_args(
+        d, i, t, w, m,
+    )?))
+}
+
+fn job_id(a: &Args) -> u64 {
+    u64::try_from(a.number("id")).unwrap_or(0)
+}
+
+fn create_job(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let action = a.opt("action").ok_or_else(|| {
+        ApiError::failed("a job needs an action: an API command such as VerifyStores")
+    })?;
+    crate::jobs::check_action(action).map_err(|e| ApiError::failed(format!("action: {e}")))?;
+    let owner = a.opt("owner").unwrap_or(&a.caller).to_string();
+    if !st.archive.user(&owner)?.admin {
+        return Err(ApiError::failed(format!(
+            "the owner '{owner}' must be an administrator"
+        )));
+    }
+    let job = st.archive.create_job(arkiv_archive::jobs::Job {
+        id: 0,
+        name: a.opt("name").unwrap_or(action).to_string(),
+        action: action.to_string(),
+        owner,
+        time_zone: a.opt("timeZoneId").unwrap_or("$Local").to_string(),
+        schedule: schedule_of(a)?,
+        enabled: true,
+        created: 0,
+        last_run: None,
+        next_run: None,
+    })?;
+    Ok(crate::jobs::job_json(&job))
+}
+
+fn get_jobs(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    Ok(Value::Array(
+        st.archive
+            .jobs()?
+            .iter()
+            .map(crate::jobs::job_json)
+            .collect(),
+    ))
+}
+
+fn get_job_results(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let tz = arkiv_archive::jobs::time_zone(a.str("timeZoneId"))?;
+    let at = |name: &str| -> Result<i64, ApiError> {
+        let v = a.str(name);
+        let dt = v.parse::<jiff::civil::DateTime>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name}: '{v}' is not a date and time such as 2026-12-01T00:00:00"
+            ))
+        })?;
+        Ok(tz
+            .to_ambiguous_zoned_datetime(dt)
+            .compatible()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?
+            .timestamp()
+            .as_second())
+    };
+    let (from, to) = (at("fromIncluding")?, at("toExcluding")?);
+    let job = a.opt("jobId").map(|_| a.number("jobId") as u64);
+    let show = |s: i64| {
+        jiff::Timestamp::from_second(s)
+            .map(|t| {
+                t.to_zoned_datetime(tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Value::Array(
+        st.archive
+            .job_results(from, to, job)?
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "jobId": r.job_id,
+                    "jobName": r.job_name,
+                    "startTime": show(r.started),
+                    "endTime": show(r.finished),
+                    "result": r.status,
+                    "logOutput": r.log,
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn run_job_async(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let job = st.archive.job(job_id(a))?;
+    let s = st.clone();
+    std::thread::Builder::new()
+        .name(format!("job-{}", job.id))
+        .spawn(move || {
+            let r = crate::jobs::run_job(&s, &job, None);
+            if let Err(e) = s.archive.record_job_run(&r) {
+                crate::log!("ERROR", "job #{}: result not recorded: {e}", job.id);
+            }
+        })
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Value::Null)
+}
+
+fn set_job_enabled(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let enabled = a.bool_or("enabled", true);
+    let job = st.archive.update_job(job_id(a), |j| {
+        j.enabled = enabled;
+        Ok(())
+    })?;
+    Ok(crate::jobs::job_json(&job))
+}
+
+fn set_job_schedule(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let schedule = schedule_of(a)?;
+    let tz = a.str("timeZoneId").to_string();
+    let job = st.archive.update_job(job_id(a), |j| {
+        j.schedule = schedule;
+        j.time_zone = tz;
+        Ok(())
+    })?;
+    Ok(crate::jobs::job_json(&job))
+}
+
+fn rename_job(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let name = a.str("name").trim().to_string();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("a job name cannot be empty"));
+    }
+    st.archive.update_job(job_id(a), |j| {
+        j.name = name;
+        Ok(())
+    })?;
+    Ok(Value::Null)
+}
+
+fn delete_job(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive.delete_job(job_id(a))?;
     Ok(Value::Null)
 }

@@ -18,6 +18,7 @@ pub mod api;
 pub mod audit;
 pub mod client;
 pub mod functions;
+pub mod jobs;
 pub mod tasks;
 pub mod tls;
 
@@ -179,12 +180,14 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             stop_rx.clone(),
         )));
     }
+    let jobs = tokio::spawn(jobs::scheduler(state.clone(), stop_rx.clone()));
     shutdown_signal().await;
     log!("INFO", "stopping: finishing running requests");
     let _ = stop_tx.send(true);
     for s in servers {
         let _ = s.await;
     }
+    let _ = jobs.await;
     state.tasks.wait_idle().await;
     log!("INFO", "stopped");
     Ok(())

@@ -952,3 +952,175 @@ fn folder_privileges_and_compliance_decide_what_a_search_returns() {
         ["alpha bob note", "alpha inbox note", "alpha private note"]
     );
 }
+
+/// Jobs: scheduled API commands in a time zone, run by the server, with their results; a run
+/// missed while the server was down runs once at the next start.
+#[test]
+fn jobs_run_on_schedule_and_keep_their_results() {
+    let env = Env::new();
+    some_mail(&env);
+    let soon = |secs: i64| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + secs;
+        let out = Command::new("date")
+            .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let srv = Server::start(&env);
+    let ok = |path: &str, body: &str| {
+        let (code, v) = srv.admin(path, Some(body));
+        assert_eq!(
+            (code, v["statusCode"].as_str()),
+            (200, Some("succeeded")),
+            "{path} {body}: {v}"
+        );
+        v["result"].clone()
+    };
+    let enc = |s: &str| {
+        s.replace(' ', "%20")
+            .replace(':', "%3A")
+            .replace('=', "%3D")
+            .replace('-', "%2D")
+    };
+    let once = ok(
+        "/api/invoke/CreateJob",
+        &format!(
+            "name=Verify%20soon&action={}&timeZoneId=UTC&date={}",
+            enc("VerifyStores --includeIndexes=false"),
+            soon(2)
+        ),
+    );
+    let id = once["id"].as_u64().unwrap();
+    let daily = ok(
+        "/api/invoke/CreateJob",
+        "name=Nightly&action=GetServerInfo&timeZoneId=Europe%2FBerlin&time=02%3A30",
+    );
+    let next = daily["nextRun"].as_str().unwrap();
+    assert!(
+        next.ends_with("T02:30:00+01:00") || next.ends_with("T02:30:00+02:00"),
+        "{next}"
+    );
+    // The scheduler runs the once-job at its time.
+    let window = format!(
+        "fromIncluding=2000-01-01T00%3A00%3A00&toExcluding=2100-01-01T00%3A00%3A00&timeZoneId=UTC&jobId={id}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let results = loop {
+        let r = ok("/api/invoke/GetJobResults", &window);
+        if !r.as_array().unwrap().is_empty() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the job did not run");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(results[0]["result"], "succeeded", "{results}");
+    assert!(
+        results[0]["logOutput"]
+            .as_str()
+            .unwrap()
+            .contains("no problems found"),
+        "{results}"
+    );
+    let jobs = ok("/api/invoke/GetJobs", "");
+    let j = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == id)
+        .unwrap();
+    assert_eq!(j["enabled"], false, "a once-job is done: {j}");
+    assert!(j["lastRun"].is_string() && j["nextRun"].is_null(), "{j}");
+
+    // Run now, rename, disable, delete.
+    let nightly = daily["id"].as_u64().unwrap();
+    ok("/api/invoke/RunJobAsync", &format!("id={nightly}"));
+    let w2 = window.replace(&format!("jobId={id}"), &format!("jobId={nightly}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ok("/api/invoke/GetJobResults", &w2)
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "RunJobAsync did not run the job");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ok(
+        "/api/invoke/RenameJob",
+        &format!("id={nightly}&name=Every%20night"),
+    );
+    let j = ok(
+        "/api/invoke/SetJobEnabled",
+        &format!("id={nightly}&enabled=false"),
+    );
+    assert_eq!(
+        (j["name"].as_str(), j["nextRun"].is_null()),
+        (Some("Every night"), true),
+        "{j}"
+    );
+    let j = ok(
+        "/api/invoke/SetJobSchedule",
+        &format!("id={nightly}&timeZoneId=UTC&dayOfMonth=Last&time=23%3A00"),
+    );
+    assert_eq!(j["schedule"]["Monthly"]["day"], "Last", "{j}");
+    ok("/api/invoke/DeleteJob", &format!("id={nightly}"));
+
+    // Bad jobs are refused with the reason.
+    for (body, text) in [
+        ("action=Reboot", "unknown API command"),
+        ("action=VerifyStore", "needs the argument 'id'"),
+        ("action=GetServerInfo&interval=7", "interval"),
+        (
+            "action=GetServerInfo&time=02%3A30&timeZoneId=Mars%2FOlympus",
+            "unknown time zone",
+        ),
+        (
+            "action=GetServerInfo&owner=alice",
+            "must be an administrator",
+        ),
+    ] {
+        let (_, v) = srv.admin("/api/invoke/CreateJob", Some(body));
+        let msg = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(text), "{body}: {v}");
+    }
+
+    // A run missed while the server was down runs once at the next start, saying so.
+    let missed = ok(
+        "/api/invoke/CreateJob",
+        &format!("action=GetServerInfo&timeZoneId=UTC&date={}", soon(8)),
+    )["id"]
+        .as_u64()
+        .unwrap();
+    srv.stop();
+    std::thread::sleep(Duration::from_secs(16));
+    let srv = Server::start(&env);
+    let window = window.replace(&format!("jobId={id}"), &format!("jobId={missed}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        let (_, v) = srv.admin("/api/invoke/GetJobResults", Some(&window));
+        if !v["result"].as_array().unwrap().is_empty() {
+            break v["result"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the missed run did not run at start"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        r.as_array().unwrap().len(),
+        1,
+        "once, not once per missed time"
+    );
+    assert!(
+        r[0]["logOutput"]
+            .as_str()
+            .unwrap()
+            .contains("while the server was not running"),
+        "{r}"
+    );
+}
