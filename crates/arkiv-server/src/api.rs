@@ -162,6 +162,7 @@ pub fn api_router(state: Arc<AppState>) -> Router {
         .route("/api/invoke/{function}", post(invoke))
         .route("/api/get-status", post(get_status))
         .route("/api/get-metadata", post(get_metadata))
+        .route("/api/openapi.json", axum::routing::get(openapi))
         .route("/api/{*rest}", any(not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -484,6 +485,11 @@ async fn get_metadata(
         Ok(_) => done(functions::metadata()),
         Err(e) => e.into_response(),
     }
+}
+
+/// The OpenAPI description (public: it holds no data, and tools fetch it before logging on).
+async fn openapi() -> Response {
+    axum::Json(functions::openapi()).into_response()
 }
 
 /// Accepts TCP connections, completes TLS and serves HTTP/1.1 until `stop` turns true; then

@@ -155,7 +155,8 @@ pub async fn scheduler(state: Arc<AppState>, mut stop: tokio::sync::watch::Recei
         let next = tokio::task::spawn_blocking(move || -> Option<i64> {
             let jobs = st.archive.jobs().ok()?;
             let now = Timestamp::now().0;
-            for job in jobs.iter().filter(|j| j.enabled) {
+            // Safe mode: nothing runs by schedule (RunJobAsync still runs a job on request).
+            for job in jobs.iter().filter(|j| j.enabled && !st.safe_mode) {
                 let Some(due) = job.next_run else { continue };
                 if due > now {
                     continue;

@@ -59,6 +59,9 @@ pub struct ServeOptions {
     pub http: Option<SocketAddr>,
     /// PEM certificate chain and private key; both or neither.
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// Safe mode (manual §6.1): only administrators log on (so far the API is for them only)
+    /// and no job runs by its schedule.
+    pub safe_mode: bool,
 }
 
 /// Shared by every request.
@@ -73,6 +76,7 @@ pub struct AppState {
     /// The bound listeners, for GetServiceConfiguration.
     pub endpoints: std::sync::Mutex<Vec<serde_json::Value>>,
     pub certificate: Arc<tls::Reloadable>,
+    pub safe_mode: bool,
     /// Indexes selected for `RebuildSelectedStoreIndexes`.
     pub selected_indexes: std::sync::Mutex<std::collections::BTreeSet<u32>>,
 }
@@ -122,7 +126,14 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         endpoints: std::sync::Mutex::new(Vec::new()),
         certificate: tls.cert.clone(),
         selected_indexes: std::sync::Mutex::new(Default::default()),
+        safe_mode: opts.safe_mode,
     });
+    if opts.safe_mode {
+        log!(
+            "WARN",
+            "safe mode: only administrators may log on; jobs do not run by schedule"
+        );
+    }
     let endpoint = |protocol: &str, addr: SocketAddr, purpose: &str| {
         state
             .endpoints

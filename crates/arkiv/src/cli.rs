@@ -174,6 +174,9 @@ pub struct ServeArgs {
         requires = "tls_certificate"
     )]
     pub tls_private_key: Option<PathBuf>,
+    /// Safe mode (manual §6.1): only administrators may log on, no job runs by its schedule.
+    #[arg(long, env = "ARKIV_SAFE_MODE")]
+    pub safe_mode: bool,
 }
 
 #[derive(Args, Debug)]

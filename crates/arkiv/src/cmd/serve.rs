@@ -77,6 +77,7 @@ pub fn serve(data: &Path, key_file: Option<&Path>, args: ServeArgs) -> Result<Ex
             "HTTP listener",
         )?,
         cert,
+        safe_mode: args.safe_mode,
     };
     arkiv_server::serve(archive, opts)?;
     Ok(ExitCode::SUCCESS)

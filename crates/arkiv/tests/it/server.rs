@@ -15,12 +15,18 @@ struct Server {
     https: u16,
     http: u16,
     fingerprint: String,
+    /// The log lines up to the listeners.
+    startup: Vec<String>,
     log: mpsc::Receiver<String>,
 }
 
 impl Server {
     /// Starts `arkiv serve` on ports the kernel picks, and waits until both listen.
     fn start(env: &Env) -> Server {
+        Server::start_with(env, &[])
+    }
+
+    fn start_with(env: &Env, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_arkiv"))
             .arg("--data")
             .arg(env.data())
@@ -31,6 +37,7 @@ impl Server {
                 "--listen-http",
                 "127.0.0.1:0",
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -46,6 +53,7 @@ impl Server {
         });
         let (mut https, mut http) = (0, 0);
         let mut fingerprint = String::new();
+        let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while https == 0 || http == 0 {
             let line = log
@@ -61,6 +69,7 @@ impl Server {
                     .parse::<u16>()
                     .unwrap()
             };
+            startup.push(line.clone());
             if let Some(f) = line.split("fingerprint ").nth(1) {
                 fingerprint = f.trim().to_string();
             }
@@ -75,6 +84,7 @@ impl Server {
             https,
             http,
             fingerprint,
+            startup,
             log,
         }
     }
@@ -280,7 +290,7 @@ fn the_manuals_api_examples_with_curl() {
     assert_eq!(verify["args"][0]["name"], "id");
     assert_eq!(verify["args"][0]["type"], "number");
     assert!(
-        meta.iter().all(|f| f["name"] != "CreateJob"),
+        meta.iter().all(|f| f["name"] != "MergeStore"),
         "only what works"
     );
 
@@ -1123,4 +1133,85 @@ fn jobs_run_on_schedule_and_keep_their_results() {
             .contains("while the server was not running"),
         "{r}"
     );
+}
+
+#[test]
+fn safe_mode_and_the_openapi_description() {
+    let env = Env::new();
+    let srv = Server::start_with(&env, &["--safe-mode"]);
+    assert!(
+        srv.startup.iter().any(|l| l.contains("safe mode")),
+        "{:?}",
+        srv.startup
+    );
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S"])
+        .output()
+        .unwrap();
+    let at = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (_, v) = srv.admin(
+        "/api/invoke/CreateJob",
+        Some(&format!("action=GetServerInfo&timeZoneId=UTC&date={at}")),
+    );
+    let id = v["result"]["id"].as_u64().expect("created");
+    std::thread::sleep(Duration::from_secs(6));
+    let window = format!(
+        "fromIncluding=2000-01-01T00%3A00%3A00&toExcluding=2100-01-01T00%3A00%3A00&timeZoneId=UTC&jobId={id}"
+    );
+    let (_, v) = srv.admin("/api/invoke/GetJobResults", Some(&window));
+    assert_eq!(
+        v["result"],
+        serde_json::json!([]),
+        "no job runs by schedule in safe mode"
+    );
+    srv.admin("/api/invoke/RunJobAsync", Some(&format!("id={id}")));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while srv.admin("/api/invoke/GetJobResults", Some(&window)).1["result"] == serde_json::json!([])
+    {
+        assert!(
+            Instant::now() < deadline,
+            "an administrator can still run it"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The OpenAPI description, public, generated from the same table as get-metadata.
+    let out = Command::new("curl")
+        .args(["-sk"])
+        .arg(srv.url("/api/openapi.json"))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Checked by an independent validator.
+    let file = env.path("openapi.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, json; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1])))",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "the OpenAPI description is invalid, or the validator is missing (pip install openapi-spec-validator): {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let verify = &doc["paths"]["/api/invoke/VerifyStore"]["post"];
+    let schema = &verify["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
+    assert_eq!(schema["required"], serde_json::json!(["id"]));
+    assert_eq!(schema["properties"]["id"]["type"], "integer");
+    assert_eq!(verify["x-long-running"], true);
+    let (_, meta) = srv.admin("/api/get-metadata", None);
+    for f in meta["result"].as_array().unwrap() {
+        let path = format!("/api/invoke/{}", f["name"].as_str().unwrap());
+        assert!(doc["paths"].get(&path).is_some(), "{path} is described");
+    }
 }
