@@ -154,18 +154,23 @@ fn xml_error(e: impl std::fmt::Display) -> Failure {
     Failure(format!("damaged XML inside the document: {e}"))
 }
 
-/// Appends an entity or character reference.
-fn push_ref(ctx: &mut Ctx, name: &str) {
+/// The text of an entity or character reference (`&amp;`, `&#233;`, `&#xE9;`).
+fn resolve_ref(name: &str) -> Option<String> {
     if let Some(num) = name.strip_prefix('#') {
         let n = match num.strip_prefix(['x', 'X']) {
             Some(hex) => u32::from_str_radix(hex, 16).ok(),
             None => num.parse().ok(),
         };
-        if let Some(c) = n.and_then(char::from_u32) {
-            ctx.push_char(c);
-        }
-    } else if let Some(s) = quick_xml::escape::resolve_predefined_entity(name) {
-        ctx.push(s);
+        n.and_then(char::from_u32).map(String::from)
+    } else {
+        quick_xml::escape::resolve_predefined_entity(name).map(str::to_string)
+    }
+}
+
+/// Appends an entity or character reference.
+fn push_ref(ctx: &mut Ctx, name: &str) {
+    if let Some(s) = resolve_ref(name) {
+        ctx.push(&s);
     }
 }
 
@@ -279,9 +284,7 @@ fn shared_strings(ctx: &mut Ctx, xml: &str) -> Result<Vec<String>, Failure> {
                 cur.push_str(&s);
             }
             Event::GeneralRef(r) if in_t && !in_rph => {
-                let mut tmp = Ctx::new(ctx.limits);
-                push_ref(&mut tmp, &r);
-                cur.push_str(&tmp.out);
+                cur.push_str(&resolve_ref(&r).unwrap_or_default());
             }
             _ => {}
         }
@@ -344,9 +347,7 @@ fn sheet(ctx: &mut Ctx, xml: &str, shared: &[String]) -> Result<(), Failure> {
             },
             Event::Text(t) if in_v || in_t => value.push_str(&t.xml10_content()),
             Event::GeneralRef(r) if in_v || in_t => {
-                let mut tmp = Ctx::new(ctx.limits);
-                push_ref(&mut tmp, &r);
-                value.push_str(&tmp.out);
+                value.push_str(&resolve_ref(&r).unwrap_or_default());
             }
             _ => {}
         }

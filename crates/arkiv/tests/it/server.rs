@@ -102,6 +102,17 @@ impl Server {
         self.curl("admin", ADMIN_PW, path, body)
     }
 
+    /// Calls as admin, insists on success, returns the result.
+    fn ok(&self, path: &str, body: &str) -> Value {
+        let (code, v) = self.admin(path, Some(body));
+        assert_eq!(
+            (code, v["statusCode"].as_str()),
+            (200, Some("succeeded")),
+            "{path} {body}: {v}"
+        );
+        v["result"].clone()
+    }
+
     /// SIGTERM, then the exit status and the rest of the log.
     fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         Command::new("kill")
@@ -144,6 +155,20 @@ fn curl_at(port: u16, user: &str, pw: &str, path: &str, body: Option<&str>) -> (
     let (json, code) = text.rsplit_once('\n').unwrap();
     let v = serde_json::from_str(json).unwrap_or_else(|e| panic!("not JSON ({e}): {json}"));
     (code.trim().parse().unwrap(), v)
+}
+
+/// The UTC wall-clock time `secs` from now, as the API's dates are written.
+fn utc_in(secs: i64) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + secs;
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 impl Drop for Server {
@@ -583,15 +608,7 @@ fn user_folder_and_store_functions() {
     env.import(&["eml", dir.to_str().unwrap(), "--user", "alice"]);
     env.ok(&["user", "add", "bob", "--email", "bob@example.com"]);
     let srv = Server::start(&env);
-    let ok = |path: &str, body: &str| {
-        let (code, v) = srv.admin(path, Some(body));
-        assert_eq!(
-            (code, v["statusCode"].as_str()),
-            (200, Some("succeeded")),
-            "{path} {body}: {v}"
-        );
-        v["result"].clone()
-    };
+    let ok = |path: &str, body: &str| srv.ok(path, body);
     ok(
         "/api/invoke/SetUserFullName",
         "userName=alice&fullName=Alice%20Archer",
@@ -969,28 +986,8 @@ fn folder_privileges_and_compliance_decide_what_a_search_returns() {
 fn jobs_run_on_schedule_and_keep_their_results() {
     let env = Env::new();
     some_mail(&env);
-    let soon = |secs: i64| {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-            + secs;
-        let out = Command::new("date")
-            .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
     let srv = Server::start(&env);
-    let ok = |path: &str, body: &str| {
-        let (code, v) = srv.admin(path, Some(body));
-        assert_eq!(
-            (code, v["statusCode"].as_str()),
-            (200, Some("succeeded")),
-            "{path} {body}: {v}"
-        );
-        v["result"].clone()
-    };
+    let ok = |path: &str, body: &str| srv.ok(path, body);
     let enc = |s: &str| {
         s.replace(' ', "%20")
             .replace(':', "%3A")
@@ -1002,7 +999,7 @@ fn jobs_run_on_schedule_and_keep_their_results() {
         &format!(
             "name=Verify%20soon&action={}&timeZoneId=UTC&date={}",
             enc("VerifyStores --includeIndexes=false"),
-            soon(2)
+            utc_in(2)
         ),
     );
     let id = once["id"].as_u64().unwrap();
@@ -1101,7 +1098,7 @@ fn jobs_run_on_schedule_and_keep_their_results() {
     // A run missed while the server was down runs once at the next start, saying so.
     let missed = ok(
         "/api/invoke/CreateJob",
-        &format!("action=GetServerInfo&timeZoneId=UTC&date={}", soon(8)),
+        &format!("action=GetServerInfo&timeZoneId=UTC&date={}", utc_in(8)),
     )["id"]
         .as_u64()
         .unwrap();
@@ -1144,16 +1141,7 @@ fn safe_mode_and_the_openapi_description() {
         "{:?}",
         srv.startup
     );
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 2;
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S"])
-        .output()
-        .unwrap();
-    let at = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let at = utc_in(2);
     let (_, v) = srv.admin(
         "/api/invoke/CreateJob",
         Some(&format!("action=GetServerInfo&timeZoneId=UTC&date={at}")),
