@@ -3,7 +3,8 @@
 //! A user always reads their own archive. Other archives or folders only where a `read`
 //! privilege was granted on them (a grant covers the folder and its subfolders).
 //! Administrators are no exception: by default they cannot read other users' archives
-//! (manual §5.11, "Archive Access"); `[compliance] admin_archive_access = true` unblocks it.
+//! (manual §5.11, "Archive Access"), not even through grants they could give themselves;
+//! `[compliance] admin_archive_access = true` unblocks it.
 //! Every search, listing and read that acts for a user goes through [`Archive::readable_folders`].
 
 use std::collections::BTreeSet;
@@ -150,6 +151,14 @@ impl Archive {
         } else {
             if let Some(own) = self.find_folder(&u.name, &FolderPath::root())? {
                 roots.push(own);
+            }
+            // An administrator could grant themselves anything: while compliance blocks
+            // archive access, grants do not open other archives to administrators.
+            if u.admin {
+                return match roots.first() {
+                    Some(own) => self.folder_subtree(*own),
+                    None => Ok(Vec::new()),
+                };
             }
             let t = self.read_txn()?;
             if let Ok(grants) = t.open_table(FOLDER_GRANTS) {

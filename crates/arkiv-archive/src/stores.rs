@@ -74,6 +74,30 @@ impl Archive {
         }
     }
 
+    /// Opens the registered stores again: one that failed (a missing disk, since mounted)
+    /// is retried (API `RetryOpenStores`).
+    /// Open stores are left as they are (work in progress keeps them).
+    pub fn retry_open_stores(&self) -> Result<()> {
+        let closed: Vec<StoreEntry> = {
+            let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+            slots
+                .values()
+                .filter_map(|s| match s {
+                    StoreSlot::Closed { entry, .. } => Some(entry.clone()),
+                    StoreSlot::Open { .. } => None,
+                })
+                .collect()
+        };
+        for entry in closed {
+            let slot = self.open_slot(entry);
+            self.stores
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(slot.entry().id, slot);
+        }
+        Ok(())
+    }
+
     pub(crate) fn load_stores(&self) -> Result<()> {
         let entries = self.read_entries()?;
         let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());

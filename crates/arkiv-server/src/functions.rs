@@ -302,6 +302,18 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(delete_job),
     },
     Function {
+        name: "GetMessages",
+        description: "Get list of messages from a folder (only folders the caller may read: compliance applies to administrators too).",
+        args: &[opt("folder", Type::String)],
+        run: Run::Quick(get_messages),
+    },
+    Function {
+        name: "RetryOpenStores",
+        description: "Try again to open archive stores that could not be opened.",
+        args: &[],
+        run: Run::Quick(retry_open_stores),
+    },
+    Function {
         name: "GetStores",
         description: "Get list of archive stores.",
         args: &[opt("includeSize", Type::Bool)],
@@ -1204,4 +1216,31 @@ fn rename_job(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
 fn delete_job(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     st.archive.delete_job(job_id(a))?;
     Ok(Value::Null)
+}
+
+fn get_messages(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let readable = st.archive.readable_folders(&a.caller)?;
+    let folder = match a.opt("folder") {
+        Some(spec) => st.archive.folder_by_spec(spec)?,
+        None => st.archive.folder_by_spec(&a.caller)?,
+    };
+    if !readable.contains(&folder) {
+        return Err(ApiError::failed(format!(
+            "'{}' may not read this folder (other users' archives are closed to administrators unless compliance allows it)",
+            a.caller
+        )));
+    }
+    let list = st.archive.folder_messages(folder)?;
+    Ok(serde_json::to_value(list).unwrap_or_default())
+}
+
+fn retry_open_stores(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
+    st.archive.retry_open_stores()?;
+    let failing: Vec<Value> = st
+        .archive
+        .stores()
+        .into_iter()
+        .filter_map(|i| i.error.map(|e| json!({"id": i.entry.id.0, "error": e})))
+        .collect();
+    Ok(json!({ "stillFailing": failing }))
 }
