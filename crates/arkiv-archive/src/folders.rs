@@ -165,3 +165,174 @@ impl Archive {
         Ok(out)
     }
 }
+
+impl Archive {
+    /// Moves (or renames) a folder inside the archives (API `MoveFolder`): `from` and `to` are
+    /// `archive/path` specs. A user archive itself is not moved; the destination must not
+    /// exist; missing parents of it are created; messages keep their folder.
+    pub fn move_folder(&self, from: &str, to: &str) -> Result<()> {
+        let id = self.folder_by_spec(from)?;
+        let rec = self.folder_record(id)?;
+        let Some(old_parent) = rec.parent else {
+            return Err(crate::error::invalid(
+                "fromFolder",
+                format!("'{from}' is a user archive; archives are renamed with their user"),
+            ));
+        };
+        let dest = FolderPath::parse(to);
+        let Some((new_name, parent_names)) = dest.names().split_last() else {
+            return Err(crate::error::invalid("toFolder", "an empty folder name"));
+        };
+        let Some((archive, parent_path)) = parent_names.split_first() else {
+            return Err(crate::error::invalid(
+                "toFolder",
+                format!("'{to}' would be a user archive; give archive/folder"),
+            ));
+        };
+        if self
+            .find_folder(archive, &FolderPath::from_names(&dest.names()[1..]))?
+            .is_some()
+        {
+            return Err(crate::error::invalid(
+                "toFolder",
+                format!("'{to}' exists already"),
+            ));
+        }
+        let txn = self.write_txn()?;
+        let new_parent =
+            self.ensure_folder_in(&txn, archive, &FolderPath::from_names(parent_path))?;
+        // Not into itself or below itself.
+        let mut cur = Some(new_parent);
+        while let Some(c) = cur {
+            if c == id {
+                return Err(crate::error::invalid(
+                    "toFolder",
+                    "a folder cannot move into itself",
+                ));
+            }
+            cur = self.folder_record_in(&txn, c)?.parent;
+        }
+        {
+            let mut children = txn.open_table(FOLDER_CHILDREN).map_err(|e| self.dberr(e))?;
+            children
+                .remove(self.child_key(Some(old_parent), &rec.name).as_slice())
+                .map_err(|e| self.dberr(e))?;
+            children
+                .insert(self.child_key(Some(new_parent), new_name).as_slice(), id.0)
+                .map_err(|e| self.dberr(e))?;
+            let mut tree = txn.open_table(FOLDER_TREE).map_err(|e| self.dberr(e))?;
+            tree.remove((old_parent.0, id.0))
+                .map_err(|e| self.dberr(e))?;
+            tree.insert((new_parent.0, id.0), ())
+                .map_err(|e| self.dberr(e))?;
+            let moved = FolderRecord {
+                parent: Some(new_parent),
+                name: new_name.clone(),
+            };
+            let sealed = self.seal("folders", id.0, &moved)?;
+            txn.open_table(FOLDERS)
+                .map_err(|e| self.dberr(e))?
+                .insert(id.0, sealed.as_slice())
+                .map_err(|e| self.dberr(e))?;
+        }
+        txn.commit().map_err(|e| self.dberr(e))
+    }
+
+    fn folder_record_in(&self, txn: &WriteTransaction, id: FolderId) -> Result<FolderRecord> {
+        let f = txn.open_table(FOLDERS).map_err(|e| self.dberr(e))?;
+        let v = f
+            .get(id.0)
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| ArchiveError::NoSuchFolder(format!("#{}", id.0)))?;
+        self.open_sealed("folders", id.0, v.value())
+    }
+
+    /// Removes the folders below `start` (or in every archive) that hold no message, directly
+    /// or below them (API `DeleteEmptyFolders`). User archives themselves stay. Refused while
+    /// a store is not open, since its messages' folders would be unknown. Returns the removed
+    /// folders.
+    pub fn delete_empty_folders(&self, start: Option<&str>) -> Result<Vec<String>> {
+        if let Some(bad) = self.stores().into_iter().find(|s| s.error.is_some()) {
+            return Err(crate::error::invalid(
+                "folders",
+                format!(
+                    "archive store #{} is not open, so its messages' folders are unknown",
+                    bad.entry.id.0
+                ),
+            ));
+        }
+        let mut counts: std::collections::HashMap<FolderId, u64> = Default::default();
+        for store in self.open_stores() {
+            for (f, (n, _)) in store.folder_counts()? {
+                *counts.entry(f).or_default() += n;
+            }
+        }
+        let roots: Vec<FolderId> = match start {
+            Some(spec) => vec![self.folder_by_spec(spec)?],
+            None => self
+                .child_folders(None)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
+        };
+        // Post-order: children before their parent.
+        let mut order = Vec::new();
+        let mut stack: Vec<(FolderId, bool)> = roots.iter().map(|r| (*r, false)).collect();
+        while let Some((f, seen)) = stack.pop() {
+            if seen {
+                order.push(f);
+                continue;
+            }
+            stack.push((f, true));
+            for (c, _) in self.child_folders(Some(f))? {
+                stack.push((c, false));
+            }
+        }
+        let mut keep: std::collections::HashSet<FolderId> = Default::default();
+        let mut gone = Vec::new();
+        for f in order {
+            let rec = self.folder_record(f)?;
+            let kids_kept = self
+                .child_folders(Some(f))?
+                .iter()
+                .any(|(c, _)| keep.contains(c));
+            if rec.parent.is_none() || kids_kept || counts.get(&f).copied().unwrap_or(0) > 0 {
+                keep.insert(f);
+                continue;
+            }
+            let (archive, path) = self.folder_location(f)?;
+            gone.push(format!("{archive}/{}", path.names().join("/")));
+            let parent = rec.parent.expect("not a root");
+            let txn = self.write_txn()?;
+            {
+                txn.open_table(FOLDER_CHILDREN)
+                    .map_err(|e| self.dberr(e))?
+                    .remove(self.child_key(Some(parent), &rec.name).as_slice())
+                    .map_err(|e| self.dberr(e))?;
+                txn.open_table(FOLDER_TREE)
+                    .map_err(|e| self.dberr(e))?
+                    .remove((parent.0, f.0))
+                    .map_err(|e| self.dberr(e))?;
+                txn.open_table(FOLDERS)
+                    .map_err(|e| self.dberr(e))?
+                    .remove(f.0)
+                    .map_err(|e| self.dberr(e))?;
+                let mut grants = txn
+                    .open_table(crate::grants::FOLDER_GRANTS)
+                    .map_err(|e| self.dberr(e))?;
+                let stale: Vec<(u64, u64)> = grants
+                    .iter()
+                    .map_err(|e| self.dberr(e))?
+                    .filter_map(|r| r.ok().map(|(k, _)| k.value()))
+                    .filter(|(_, folder)| *folder == f.0)
+                    .collect();
+                for k in stale {
+                    grants.remove(k).map_err(|e| self.dberr(e))?;
+                }
+            }
+            txn.commit().map_err(|e| self.dberr(e))?;
+        }
+        gone.sort();
+        Ok(gone)
+    }
+}

@@ -302,6 +302,21 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(delete_job),
     },
     Function {
+        name: "MoveFolder",
+        description: "Move (or rename) a folder: archive/path to archive/path.",
+        args: &[
+            req("fromFolder", Type::String),
+            req("toFolder", Type::String),
+        ],
+        run: Run::Quick(move_folder),
+    },
+    Function {
+        name: "DeleteEmptyFolders",
+        description: "Remove folders that contain no emails (below folder, or everywhere).",
+        args: &[opt("folder", Type::String)],
+        run: Run::Quick(delete_empty_folders),
+    },
+    Function {
         name: "GetMessages",
         description: "Get list of messages from a folder (only folders the caller may read: compliance applies to administrators too).",
         args: &[opt("folder", Type::String)],
@@ -1243,4 +1258,15 @@ fn retry_open_stores(st: &Arc<AppState>, _: &Args) -> Result<Value, ApiError> {
         .filter_map(|i| i.error.map(|e| json!({"id": i.entry.id.0, "error": e})))
         .collect();
     Ok(json!({ "stillFailing": failing }))
+}
+
+fn move_folder(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive
+        .move_folder(a.str("fromFolder"), a.str("toFolder"))?;
+    Ok(Value::Null)
+}
+
+fn delete_empty_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let gone = st.archive.delete_empty_folders(a.opt("folder"))?;
+    Ok(json!({ "deletedFolders": gone }))
 }

@@ -661,6 +661,38 @@ fn user_folder_and_store_functions() {
         serde_json::json!([{"folder": "alice/m/Projects"}, {"folder": "alice/m/Projects/Alpha"}])
     );
 
+    // MoveFolder, then DeleteEmptyFolders removes what the move left empty.
+    ok(
+        "/api/invoke/MoveFolder",
+        "fromFolder=alice%2Fm%2FProjects%2FAlpha&toFolder=alice%2FArchive%2FAlpha",
+    );
+    let err = |body: &str| {
+        let (_, v) = srv.admin("/api/invoke/MoveFolder", Some(body));
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(err("fromFolder=alice&toFolder=bob%2Falice").contains("user archive"));
+    assert!(
+        err("fromFolder=alice%2FArchive&toFolder=alice%2FArchive%2FAlpha%2FDeeper")
+            .contains("into itself")
+    );
+    assert!(err("fromFolder=alice%2Fm&toFolder=alice%2FArchive").contains("exists already"));
+    let gone = ok("/api/invoke/DeleteEmptyFolders", "folder=alice");
+    assert_eq!(
+        gone["deletedFolders"],
+        serde_json::json!(["alice/m/Projects"])
+    );
+    let after = ok("/api/invoke/GetChildFolders", "folder=alice");
+    let names: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["folder"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice/Archive", "alice/Archive/Alpha", "alice/m"]);
+
     let created = ok(
         "/api/invoke/CreateStore",
         "name=Extra&requestedState=normal",
