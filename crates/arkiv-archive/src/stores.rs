@@ -296,6 +296,103 @@ impl Archive {
         self.load_stores()
     }
 
+    /// Detaches a store (API `DetachStore`): it leaves the registry, its files stay where they
+    /// are, and `attach_store` can bring it back. The current store cannot be detached.
+    pub fn detach_store(&self, id: StoreId) -> Result<StoreEntry> {
+        let entry = self
+            .read_entries()?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or(ArchiveError::NoSuchStore(id.0))?;
+        if entry.status == StoreStatus::Current {
+            return Err(invalid(
+                "store",
+                format!(
+                    "#{} is the current store: make another one current first",
+                    id.0
+                ),
+            ));
+        }
+        let txn = self.write_txn()?;
+        txn.open_table(STORES)
+            .map_err(|e| self.dberr(e))?
+            .remove(id.0)
+            .map_err(|e| self.dberr(e))?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        // Close it: its database and its index are free for a later attach.
+        self.stores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.indexes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        Ok(entry)
+    }
+
+    /// Attaches an existing store of this archive (API `AttachStore`), e.g. one detached
+    /// before or moved to another disk. It gets a new id. A store of another data directory
+    /// is refused: its key is not wrapped by this archive's master key.
+    pub fn attach_store(
+        &self,
+        name: &str,
+        dirs: StoreDirs,
+        status: StoreStatus,
+    ) -> Result<StoreEntry> {
+        let existing = self.read_entries()?;
+        if name.trim().is_empty() || name.contains(['/', '\\']) {
+            return Err(invalid(
+                "store name",
+                format!("'{name}' must be non-empty and contain no slashes"),
+            ));
+        }
+        if existing.iter().any(|e| e.name == name) {
+            return Err(invalid(
+                "store name",
+                format!("a store named '{name}' exists"),
+            ));
+        }
+        let (meta, content) = (self.relativize(&dirs.meta), self.relativize(&dirs.content));
+        if existing.iter().any(|e| e.meta_dir == meta) {
+            return Err(invalid(
+                "store",
+                format!("{} is attached already", dirs.meta.display()),
+            ));
+        }
+        // Proves it is an Arkiv store of this archive before registering it.
+        drop(Store::open_read_only(
+            StoreId(0),
+            dirs.clone(),
+            &self.master,
+        )?);
+        let txn = self.write_txn()?;
+        let id = StoreId(self.next_id(&txn, "next_store")? as u32);
+        let entry = StoreEntry {
+            id,
+            name: name.to_string(),
+            meta_dir: meta,
+            content_dir: content,
+            status: if status == StoreStatus::Current {
+                StoreStatus::Normal
+            } else {
+                status
+            },
+            created_at: Timestamp::now(),
+        };
+        self.write_entry(&txn, &entry)?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        let slot = self.open_slot(entry.clone());
+        self.stores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, slot);
+        if status == StoreStatus::Current {
+            self.set_store_status(id, StoreStatus::Current)?;
+        }
+        Ok(entry)
+    }
+
     /// Renames a store (names are for people; ids stay).
     pub fn rename_store(&self, id: StoreId, name: &str) -> Result<()> {
         let name = name.trim();

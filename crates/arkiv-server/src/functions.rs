@@ -201,6 +201,25 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(get_store_indexes),
     },
     Function {
+        name: "DetachStore",
+        description: "Detach an archive store (its files stay; AttachStore brings it back).",
+        args: &[req("id", Type::Number)],
+        run: Run::Quick(detach_store),
+    },
+    Function {
+        name: "AttachStore",
+        description: "Attach an existing archive store of this archive.",
+        args: &[
+            req("name", Type::String),
+            opt("type", Type::String),
+            opt("databasePath", Type::String),
+            opt("contentPath", Type::String),
+            opt("indexPath", Type::String),
+            opt("requestedState", Type::String),
+        ],
+        run: Run::Quick(attach_store),
+    },
+    Function {
         name: "RenameStore",
         description: "Rename archive store.",
         args: &[req("id", Type::Number), req("name", Type::String)],
@@ -1269,4 +1288,39 @@ fn move_folder(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
 fn delete_empty_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     let gone = st.archive.delete_empty_folders(a.opt("folder"))?;
     Ok(json!({ "deletedFolders": gone }))
+}
+
+fn detach_store(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let e = st.archive.detach_store(StoreId(store_id(a)?))?;
+    Ok(json!({ "databasePath": e.meta_dir, "contentPath": e.content_dir }))
+}
+
+fn attach_store(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    match a.opt("type") {
+        None | Some("FileSystemInternal") => {}
+        Some(t) => {
+            return Err(ApiError::failed(format!(
+                "archive store type '{t}' is not available here; use FileSystemInternal"
+            )));
+        }
+    }
+    let meta = a
+        .opt("databasePath")
+        .ok_or_else(|| ApiError::bad_request("AttachStore needs databasePath"))?;
+    let dirs = arkiv_archive::stores::StoreDirs {
+        meta: st.archive.dir().join(meta),
+        content: st.archive.dir().join(a.opt("contentPath").unwrap_or(meta)),
+    };
+    if let Some(ix) = a.opt("indexPath")
+        && std::path::Path::new(ix) != dirs.meta.join("index")
+        && st.archive.dir().join(ix) != dirs.meta.join("index")
+    {
+        return Err(ApiError::failed(
+            "the search index lives beside the metadata: indexPath must be databasePath/index",
+        ));
+    }
+    let status =
+        requested_state(a.opt("requestedState"))?.unwrap_or(arkiv_types::StoreStatus::Normal);
+    let e = st.archive.attach_store(a.str("name"), dirs, status)?;
+    Ok(json!({ "id": e.id.0 }))
 }

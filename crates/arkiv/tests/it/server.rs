@@ -1267,3 +1267,74 @@ fn safe_mode_and_the_openapi_description() {
         assert!(doc["paths"].get(&path).is_some(), "{path} is described");
     }
 }
+
+#[test]
+fn detach_and_attach_a_store() {
+    let env = Env::new();
+    some_mail(&env);
+    let count = || {
+        env.json(&[
+            "search", "--json", "message", "--user", "alice", "--limit", "1",
+        ])
+    };
+    assert_eq!(count()["total"], 300);
+    let srv = Server::start(&env);
+    assert_eq!(
+        srv.ok("/api/invoke/CreateStore", "name=New&requestedState=current")["id"],
+        2
+    );
+    let (_, v) = srv.admin("/api/invoke/DetachStore", Some("id=2"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("current store"),
+        "{v}"
+    );
+    let detached = srv.ok("/api/invoke/DetachStore", "id=1");
+    let path = detached["databasePath"].as_str().unwrap().to_string();
+    let ids: Vec<u64> = srv
+        .ok("/api/invoke/GetStores", "includeSize=false")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [2]);
+    srv.stop();
+    assert_eq!(count()["total"], 0, "a detached store is not searched");
+
+    let srv = Server::start(&env);
+    let body = format!("name=Back&databasePath={}", path.replace('/', "%2F"));
+    assert_eq!(srv.ok("/api/invoke/AttachStore", &body)["id"], 3);
+    let (_, v) = srv.admin(
+        "/api/invoke/AttachStore",
+        Some(&body.replace("Back", "Again")),
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("attached already"),
+        "{v}"
+    );
+    let empty = env.path("not-a-store");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (_, v) = srv.admin(
+        "/api/invoke/AttachStore",
+        Some(&format!(
+            "name=Bogus&databasePath={}",
+            empty.display().to_string().replace('/', "%2F")
+        )),
+    );
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    srv.stop();
+    let found = count();
+    assert_eq!(found["total"], 300, "attached again: searchable again");
+    assert!(
+        found["hits"][0]["id"].as_str().unwrap().starts_with("3:"),
+        "{found}"
+    );
+    let v = env.json(&["verify", "--json"]);
+    assert_eq!(v["clean"], true, "{v}");
+}
