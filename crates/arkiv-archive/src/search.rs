@@ -149,6 +149,28 @@ impl Archive {
         Ok(docs)
     }
 
+    /// Deletes a message (API `DeleteMessage`): from its store and from the search index.
+    /// The reason goes to the audit log of the caller. Write-protected stores refuse.
+    pub fn delete_message(&self, id: MessageId) -> Result<()> {
+        let store = self.store(id.store)?;
+        if !self.store_status(id.store).is_some_and(|s| s.is_writable()) {
+            return Err(crate::error::invalid(
+                "message",
+                format!("archive store #{} is write-protected", id.store.0),
+            ));
+        }
+        let mut s = store.write()?;
+        s.remove_message(id.num)?;
+        s.commit()?;
+        let index = self.index_of(&store)?;
+        index.delete(id.num)?;
+        index.commit()?;
+        let mut s = store.write()?;
+        s.mark_indexed(&[id.num])?;
+        s.commit()?;
+        Ok(())
+    }
+
     /// True if some store has messages not yet indexed, or an index that must be rebuilt:
     /// then [`Archive::catch_up_index`] (on a writable archive) has work to do.
     pub fn index_needs_work(&self) -> Result<bool> {
@@ -181,7 +203,12 @@ impl Archive {
                 if nums.is_empty() {
                     break;
                 }
-                index.add(&Archive::docs_from_store(&store, &nums, &mut ex)?)?;
+                let docs = Archive::docs_from_store(&store, &nums, &mut ex)?;
+                // Listed but gone (deleted): its document must leave the index too.
+                for n in nums.iter().filter(|n| !docs.iter().any(|d| d.num == **n)) {
+                    index.delete(*n)?;
+                }
+                index.add(&docs)?;
                 index.commit()?;
                 let mut s = store.write()?;
                 s.mark_indexed(&nums)?;

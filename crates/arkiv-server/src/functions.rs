@@ -336,6 +336,12 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(delete_empty_folders),
     },
     Function {
+        name: "DeleteMessage",
+        description: "Delete a single message; the reason is written to the audit log.",
+        args: &[req("id", Type::String), req("reason", Type::String)],
+        run: Run::Quick(delete_message),
+    },
+    Function {
         name: "GetMessages",
         description: "Get list of messages from a folder (only folders the caller may read: compliance applies to administrators too).",
         args: &[opt("folder", Type::String)],
@@ -1323,4 +1329,20 @@ fn attach_store(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
         requested_state(a.opt("requestedState"))?.unwrap_or(arkiv_types::StoreStatus::Normal);
     let e = st.archive.attach_store(a.str("name"), dirs, status)?;
     Ok(json!({ "id": e.id.0 }))
+}
+
+fn delete_message(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let id: arkiv_types::MessageId = a.str("id").parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "id '{}' is not <store_id>:<message_num>",
+            a.str("id")
+        ))
+    })?;
+    if a.str("reason").trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "DeleteMessage needs a reason (it goes to the audit log)",
+        ));
+    }
+    st.archive.delete_message(id)?;
+    Ok(Value::Null)
 }

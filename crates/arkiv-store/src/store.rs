@@ -741,6 +741,67 @@ impl WriteSession {
         Ok(MessageId::new(self.store.id, num))
     }
 
+    /// Removes a message from the store: its record, folder entry and placement. Its content
+    /// stays (other messages may share it; compaction frees what nothing uses). The number is
+    /// listed as unindexed, so a crash before the index forgets it is repaired by the catch-up.
+    pub fn remove_message(&mut self, num: u64) -> Result<MessageRecord> {
+        let rec: MessageRecord = {
+            let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
+            let v = m
+                .get(num)
+                .map_err(|e| self.e(e))?
+                .ok_or(StoreError::NoSuchMessage(MessageId::new(
+                    self.store.id,
+                    num,
+                )))?;
+            records::open(
+                &self.store.keys.record_sealer,
+                &records::message_ad(num),
+                v.value(),
+                "a message record",
+            )?
+        };
+        self.tx()
+            .open_table(MESSAGES)
+            .map_err(|e| self.e(e))?
+            .remove(num)
+            .map_err(|e| self.e(e))?;
+        {
+            let key = self.store.placement_key(rec.folder, &rec.hash);
+            let mut p = self.tx().open_table(PLACEMENTS).map_err(|e| self.e(e))?;
+            let points_here = p
+                .get(key.as_slice())
+                .map_err(|e| self.e(e))?
+                .is_some_and(|v| v.value() == num);
+            if points_here {
+                p.remove(key.as_slice()).map_err(|e| self.e(e))?;
+            }
+        }
+        self.tx()
+            .open_table(FOLDER_MESSAGES)
+            .map_err(|e| self.e(e))?
+            .remove((rec.folder.0, num))
+            .map_err(|e| self.e(e))?;
+        self.bump_folder(rec.folder, -1, -(rec.size as i64))?;
+        if let Some(src) = &rec.source {
+            let mut items = self.source_items(src, rec.user, &rec.hash)?;
+            items.retain(|n| *n != num);
+            let skey = self.store.source_key(src, rec.user, &rec.hash);
+            let mut t = self.tx().open_table(SOURCE_ITEMS).map_err(|e| self.e(e))?;
+            if items.is_empty() {
+                t.remove(skey.as_slice()).map_err(|e| self.e(e))?;
+            } else {
+                let v = postcard::to_stdvec(&items).expect("serializes");
+                t.insert(skey.as_slice(), v.as_slice())
+                    .map_err(|e| self.e(e))?;
+            }
+        }
+        self.counters.messages = self.counters.messages.saturating_sub(1);
+        self.counters.original_bytes = self.counters.original_bytes.saturating_sub(rec.size);
+        self.mark_unindexed(num)?;
+        Ok(rec)
+    }
+
     /// Moves a message to another folder (a re-run saw it moved in its source).
     pub fn move_message(&mut self, num: u64, to: FolderId) -> Result<()> {
         let mut rec: MessageRecord = {

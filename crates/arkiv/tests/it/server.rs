@@ -1338,3 +1338,45 @@ fn detach_and_attach_a_store() {
     let v = env.json(&["verify", "--json"]);
     assert_eq!(v["clean"], true, "{v}");
 }
+
+#[test]
+fn delete_message_removes_it_from_store_and_index() {
+    let env = Env::new();
+    some_mail(&env);
+    let srv = Server::start(&env);
+    srv.ok(
+        "/api/invoke/DeleteMessage",
+        "id=1%3A5&reason=GDPR%20erasure%20request%2042",
+    );
+    let (_, v) = srv.admin("/api/invoke/DeleteMessage", Some("id=1%3A5&reason=again"));
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    for body in ["id=five&reason=x", "id=1%3A6&reason=%20"] {
+        let (code, v) = srv.admin("/api/invoke/DeleteMessage", Some(body));
+        assert_eq!(code, 400, "{body}: {v}");
+    }
+    srv.stop();
+    assert!(
+        !env.run(&["cat", "1:5"]).status.success(),
+        "gone from the store"
+    );
+    let found = env.json(&[
+        "search", "--json", "message", "--user", "alice", "--limit", "1000",
+    ]);
+    assert_eq!(found["total"], 299, "gone from the index");
+    assert!(
+        found["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["id"] != "1:5")
+    );
+    let stats = env.json(&["stats", "--json"]);
+    assert_eq!(stats["messages"], 299, "{stats}");
+    let v = env.json(&["verify", "--json"]);
+    assert_eq!(v["clean"], true, "{v}");
+    let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    assert!(
+        audit.contains("GDPR erasure request 42"),
+        "the reason is audited"
+    );
+}
