@@ -171,7 +171,7 @@ pub static FUNCTIONS: &[Function] = &[
     },
     Function {
         name: "GetChildFolders",
-        description: "Get child folders; without a folder, all archives and folders.",
+        description: "Get child folders; without a folder, all archives and the folders the caller may read (other archives show their names only, as compliance asks).",
         args: &[opt("folder", Type::String), opt("maxLevels", Type::Number)],
         run: Run::Quick(get_child_folders),
     },
@@ -825,6 +825,10 @@ fn get_child_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
         None => usize::MAX,
     };
     let archive = &st.archive;
+    // Compliance (§5.11): other archives show their first level only (their names), unless
+    // the caller may read them.
+    let readable: std::collections::HashSet<arkiv_types::FolderId> =
+        archive.readable_folders(&a.caller)?.into_iter().collect();
     // (folder id or None for the root of all archives, its path, its level)
     let mut start: Vec<(Option<arkiv_types::FolderId>, String, usize)> = Vec::new();
     match a.opt("folder") {
@@ -838,6 +842,12 @@ fn get_child_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
             let id = archive
                 .find_folder(name, &arkiv_types::FolderPath::from_names(rest))?
                 .ok_or_else(|| ApiError::failed(format!("no folder '{spec}'")))?;
+            if !readable.contains(&id) {
+                return Err(ApiError::failed(format!(
+                    "'{}' may not see inside '{spec}' (compliance: archive access is blocked)",
+                    a.caller
+                )));
+            }
             start.push((Some(id), spec.trim_end_matches('/').to_string(), 0));
         }
     }
@@ -853,7 +863,9 @@ fn get_child_folders(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
                 format!("{path}/{name}")
             };
             out.push(json!({ "folder": p }));
-            start.push((Some(child), p, level + 1));
+            if readable.contains(&child) {
+                start.push((Some(child), p, level + 1));
+            }
         }
     }
     out.sort_by(|x, y| x["folder"].as_str().cmp(&y["folder"].as_str()));

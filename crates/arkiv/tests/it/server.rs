@@ -607,8 +607,61 @@ fn user_folder_and_store_functions() {
     std::fs::write(dir.join("2.eml"), "Subject: b\n\ny\n").unwrap();
     env.import(&["eml", dir.to_str().unwrap(), "--user", "alice"]);
     env.ok(&["user", "add", "bob", "--email", "bob@example.com"]);
+    {
+        // Compliance blocks archive access by default: other archives show their names only.
+        let srv = Server::start(&env);
+        let all = srv.ok("/api/invoke/GetChildFolders", "");
+        assert_eq!(
+            all,
+            serde_json::json!([{"folder": "admin"}, {"folder": "alice"}, {"folder": "bob"}])
+        );
+        let (_, v) = srv.admin("/api/invoke/GetChildFolders", Some("folder=alice"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("may not see inside"),
+            "{v}"
+        );
+        let (_, v) = srv.admin("/api/invoke/GetMessages", Some("folder=alice%2Fm"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("may not read"),
+            "{v}"
+        );
+        // Not even through a grant an administrator gives themselves.
+        srv.ok(
+            "/api/invoke/SetUserPrivilegesOnFolder",
+            "userName=admin&folder=alice&privileges=read",
+        );
+        let (_, v) = srv.admin("/api/invoke/GetMessages", Some("folder=alice%2Fm"));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("may not read"),
+            "{v}"
+        );
+        assert_eq!(srv.ok("/api/invoke/GetMessages", ""), serde_json::json!([]));
+        srv.stop();
+    }
+    // The rest with archive access unblocked for administrators.
+    let p = env.data().join("arkiv.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(
+        &p,
+        text.replace(
+            "admin_archive_access = false",
+            "admin_archive_access = true",
+        ),
+    )
+    .unwrap();
     let srv = Server::start(&env);
     let ok = |path: &str, body: &str| srv.ok(path, body);
+    let inbox = ok("/api/invoke/GetMessages", "folder=alice%2Fm");
+    assert_eq!(inbox[0]["subject"], "b", "{inbox}");
     ok(
         "/api/invoke/SetUserFullName",
         "userName=alice&fullName=Alice%20Archer",
@@ -769,35 +822,6 @@ fn user_folder_and_store_functions() {
         "the selection was used up: {log}"
     );
 
-    // GetMessages: the caller's own archive by default; others' folders are closed to admins.
-    let own = ok("/api/invoke/GetMessages", "");
-    assert_eq!(own, serde_json::json!([]));
-    let (_, v) = srv.admin("/api/invoke/GetMessages", Some("folder=alice%2Fm"));
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("may not read"),
-        "{v}"
-    );
-    // Not even through a grant an administrator gives themselves.
-    ok(
-        "/api/invoke/SetUserPrivilegesOnFolder",
-        "userName=admin&folder=alice&privileges=read",
-    );
-    let (_, v) = srv.admin("/api/invoke/GetMessages", Some("folder=alice%2Fm"));
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("may not read"),
-        "{v}"
-    );
-    // A user with a grant reads it (checked here through the same rule, as bob).
-    ok(
-        "/api/invoke/SetUserPrivilegesOnFolder",
-        "userName=bob&folder=alice%2Fm&privileges=read",
-    );
     let still = ok("/api/invoke/RetryOpenStores", "");
     assert_eq!(still["stillFailing"], serde_json::json!([]));
 
