@@ -238,6 +238,33 @@ impl Archive {
         txn.commit().map_err(|e| self.dberr(e))
     }
 
+    /// Renames a user archive (its root folder), inside `txn`.
+    pub(crate) fn rename_root_folder(
+        &self,
+        txn: &WriteTransaction,
+        root: FolderId,
+        old: &str,
+        new: &str,
+    ) -> Result<()> {
+        let mut children = txn.open_table(FOLDER_CHILDREN).map_err(|e| self.dberr(e))?;
+        children
+            .remove(self.child_key(None, old).as_slice())
+            .map_err(|e| self.dberr(e))?;
+        children
+            .insert(self.child_key(None, new).as_slice(), root.0)
+            .map_err(|e| self.dberr(e))?;
+        let rec = FolderRecord {
+            parent: None,
+            name: new.to_string(),
+        };
+        let sealed = self.seal("folders", root.0, &rec)?;
+        txn.open_table(FOLDERS)
+            .map_err(|e| self.dberr(e))?
+            .insert(root.0, sealed.as_slice())
+            .map_err(|e| self.dberr(e))?;
+        Ok(())
+    }
+
     fn folder_record_in(&self, txn: &WriteTransaction, id: FolderId) -> Result<FolderRecord> {
         let f = txn.open_table(FOLDERS).map_err(|e| self.dberr(e))?;
         let v = f

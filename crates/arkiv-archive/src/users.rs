@@ -281,6 +281,99 @@ impl Archive {
         Ok(())
     }
 
+    /// Renames a user (API `RenameUser`), and with them their archive, the owner of their saved
+    /// searches and of their jobs. Messages, grants and permissions follow by id.
+    pub fn rename_user(&self, old: &str, new: &str) -> Result<()> {
+        validate_user_name(new)?;
+        let mut u = self.user(old)?;
+        let root = self.find_folder(&u.name, &FolderPath::root())?;
+        if !u.name.eq_ignore_ascii_case(new) {
+            if self.user(new).is_ok() {
+                return Err(ArchiveError::UserExists(new.to_string()));
+            }
+            if self.find_folder(new, &FolderPath::root())?.is_some() {
+                return Err(invalid(
+                    "user name",
+                    format!("an archive named '{new}' exists (of a deleted user)"),
+                ));
+            }
+        }
+        let old_name = std::mem::replace(&mut u.name, new.to_string());
+        let txn = self.write_txn()?;
+        {
+            let mut names = txn.open_table(USER_NAMES).map_err(|e| self.dberr(e))?;
+            names
+                .remove(self.name_key(&old_name).as_slice())
+                .map_err(|e| self.dberr(e))?;
+            names
+                .insert(self.name_key(new).as_slice(), u.id.0)
+                .map_err(|e| self.dberr(e))?;
+            let sealed = self.seal("users", u.id.0, &u)?;
+            txn.open_table(USERS)
+                .map_err(|e| self.dberr(e))?
+                .insert(u.id.0, sealed.as_slice())
+                .map_err(|e| self.dberr(e))?;
+        }
+        if let Some(root) = root {
+            self.rename_root_folder(&txn, root, &old_name, new)?;
+        }
+        let is_old = |n: &str| n.eq_ignore_ascii_case(&old_name);
+        self.rename_in(
+            &txn,
+            crate::saved::SAVED,
+            "saved_searches",
+            |s: &mut crate::saved::SavedSearch| {
+                let mut changed = false;
+                if is_old(&s.owner) {
+                    s.owner = new.to_string();
+                    changed = true;
+                }
+                // A search saved "as alice" searches as whoever alice is now.
+                if s.criteria.user.as_deref().is_some_and(is_old) {
+                    s.criteria.user = Some(new.to_string());
+                    changed = true;
+                }
+                changed
+            },
+        )?;
+        self.rename_in(
+            &txn,
+            crate::jobs::JOBS,
+            "jobs",
+            |j: &mut crate::jobs::Job| {
+                let hit = is_old(&j.owner);
+                if hit {
+                    j.owner = new.to_string();
+                }
+                hit
+            },
+        )?;
+        txn.commit().map_err(|e| self.dberr(e))
+    }
+
+    /// Re-seals every record of `table` that `change` changed (it returns true for those).
+    fn rename_in<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        txn: &redb::WriteTransaction,
+        table: redb::TableDefinition<u64, &[u8]>,
+        name: &str,
+        change: impl Fn(&mut T) -> bool,
+    ) -> Result<()> {
+        let mut t = txn.open_table(table).map_err(|e| self.dberr(e))?;
+        let mut changed = Vec::new();
+        for r in t.iter().map_err(|e| self.dberr(e))? {
+            let (k, v) = r.map_err(|e| self.dberr(e))?;
+            let mut rec: T = self.open_sealed(name, k.value(), v.value())?;
+            if change(&mut rec) {
+                changed.push((k.value(), self.seal(name, k.value(), &rec)?));
+            }
+        }
+        for (k, v) in changed {
+            t.insert(k, v.as_slice()).map_err(|e| self.dberr(e))?;
+        }
+        Ok(())
+    }
+
     /// Sets (or, with `None`, clears) a user's full name.
     pub fn set_user_full_name(&self, name: &str, full_name: Option<String>) -> Result<()> {
         self.update_user(name, |u| {

@@ -124,6 +124,15 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(delete_user),
     },
     Function {
+        name: "RenameUser",
+        description: "Rename a user (and their archive, saved searches and jobs).",
+        args: &[
+            req("oldUserName", Type::String),
+            req("newUserName", Type::String),
+        ],
+        run: Run::Quick(rename_user),
+    },
+    Function {
         name: "SetUserPassword",
         description: "Set password of user.",
         args: &[req("userName", Type::String), req("password", Type::String)],
@@ -1356,5 +1365,11 @@ fn delete_message(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
         ));
     }
     st.archive.delete_message(id)?;
+    Ok(Value::Null)
+}
+
+fn rename_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive
+        .rename_user(a.str("oldUserName"), a.str("newUserName"))?;
     Ok(Value::Null)
 }

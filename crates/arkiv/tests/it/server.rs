@@ -1404,3 +1404,64 @@ fn delete_message_removes_it_from_store_and_index() {
         "the reason is audited"
     );
 }
+
+#[test]
+fn rename_user_takes_the_archive_saved_searches_and_jobs_along() {
+    let env = Env::new();
+    some_mail(&env);
+    env.ok(&["search", "message", "--user", "alice", "--save", "All mail"]);
+    env.ok(&[
+        "user",
+        "add",
+        "admin2",
+        "--admin",
+        "--password",
+        "Second-Admin-77",
+    ]);
+    let srv = Server::start(&env);
+    srv.ok(
+        "/api/invoke/CreateJob",
+        "name=Check&action=GetServerInfo&owner=admin2",
+    );
+    srv.ok(
+        "/api/invoke/RenameUser",
+        "oldUserName=alice&newUserName=alicia",
+    );
+    srv.ok(
+        "/api/invoke/RenameUser",
+        "oldUserName=admin2&newUserName=admin3",
+    );
+    let (_, v) = srv.admin(
+        "/api/invoke/RenameUser",
+        Some("oldUserName=alicia&newUserName=admin"),
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("admin"),
+        "{v}"
+    );
+    let (_, v) = srv.admin(
+        "/api/invoke/RenameUser",
+        Some("oldUserName=alicia&newUserName=a%2Fb"),
+    );
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    let jobs = srv.ok("/api/invoke/GetJobs", "");
+    assert_eq!(jobs[0]["owner"], "admin3");
+    srv.stop();
+    let found = env.json(&[
+        "search", "--json", "message", "--user", "alicia", "--limit", "1",
+    ]);
+    assert_eq!(found["total"], 300);
+    assert_eq!(found["hits"][0]["archive"], "alicia", "{found}");
+    let saved = env.json(&["saved", "run", "All mail", "--user", "alicia", "--json"]);
+    assert_eq!(saved["total"], 300);
+    assert!(
+        !env.run(&["search", "message", "--user", "alice"])
+            .status
+            .success()
+    );
+    let users = String::from_utf8(env.ok(&["user", "list"])).unwrap();
+    assert!(
+        users.contains("alicia") && !users.contains("alice "),
+        "{users}"
+    );
+}
