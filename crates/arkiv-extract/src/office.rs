@@ -174,18 +174,24 @@ fn push_ref(ctx: &mut Ctx, name: &str) {
     }
 }
 
+/// Counts XML events; every 4096th checks the time limit. True once the output is full.
+fn pace(ctx: &Ctx, events: &mut u32) -> Result<bool, Failure> {
+    *events = events.wrapping_add(1);
+    if events.is_multiple_of(4096) {
+        ctx.check_time()?;
+        return Ok(ctx.full());
+    }
+    Ok(false)
+}
+
 fn walk(ctx: &mut Ctx, xml: &str, rules: &Rules) -> Result<(), Failure> {
     let mut reader = Reader::from_str(xml);
     let mut inside = 0u32;
     let mut skipping = 0u32;
     let mut events = 0u32;
     loop {
-        events = events.wrapping_add(1);
-        if events.is_multiple_of(4096) {
-            ctx.check_time()?;
-            if ctx.full() {
-                return Ok(());
-            }
+        if pace(ctx, &mut events)? {
+            return Ok(());
         }
         match reader.read_event().map_err(xml_error)? {
             Event::Eof => return Ok(()),
@@ -299,12 +305,8 @@ fn sheet(ctx: &mut Ctx, xml: &str, shared: &[String]) -> Result<(), Failure> {
     let mut value = String::new();
     let mut events = 0u32;
     loop {
-        events = events.wrapping_add(1);
-        if events.is_multiple_of(4096) {
-            ctx.check_time()?;
-            if ctx.full() {
-                return Ok(());
-            }
+        if pace(ctx, &mut events)? {
+            return Ok(());
         }
         match reader.read_event().map_err(xml_error)? {
             Event::Eof => return Ok(()),

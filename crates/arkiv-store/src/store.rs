@@ -741,26 +741,29 @@ impl WriteSession {
         Ok(MessageId::new(self.store.id, num))
     }
 
+    /// A message's record, read inside this session.
+    fn read_record(&self, num: u64) -> Result<MessageRecord> {
+        let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
+        let v = m
+            .get(num)
+            .map_err(|e| self.e(e))?
+            .ok_or(StoreError::NoSuchMessage(MessageId::new(
+                self.store.id,
+                num,
+            )))?;
+        records::open(
+            &self.store.keys.record_sealer,
+            &records::message_ad(num),
+            v.value(),
+            "a message record",
+        )
+    }
+
     /// Removes a message from the store: its record, folder entry and placement. Its content
     /// stays (other messages may share it; compaction frees what nothing uses). The number is
     /// listed as unindexed, so a crash before the index forgets it is repaired by the catch-up.
     pub fn remove_message(&mut self, num: u64) -> Result<MessageRecord> {
-        let rec: MessageRecord = {
-            let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
-            let v = m
-                .get(num)
-                .map_err(|e| self.e(e))?
-                .ok_or(StoreError::NoSuchMessage(MessageId::new(
-                    self.store.id,
-                    num,
-                )))?;
-            records::open(
-                &self.store.keys.record_sealer,
-                &records::message_ad(num),
-                v.value(),
-                "a message record",
-            )?
-        };
+        let rec = self.read_record(num)?;
         self.tx()
             .open_table(MESSAGES)
             .map_err(|e| self.e(e))?
@@ -804,22 +807,7 @@ impl WriteSession {
 
     /// Moves a message to another folder (a re-run saw it moved in its source).
     pub fn move_message(&mut self, num: u64, to: FolderId) -> Result<()> {
-        let mut rec: MessageRecord = {
-            let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
-            let v = m
-                .get(num)
-                .map_err(|e| self.e(e))?
-                .ok_or(StoreError::NoSuchMessage(MessageId::new(
-                    self.store.id,
-                    num,
-                )))?;
-            records::open(
-                &self.store.keys.record_sealer,
-                &records::message_ad(num),
-                v.value(),
-                "a message record",
-            )?
-        };
+        let mut rec = self.read_record(num)?;
         let from = rec.folder;
         if from == to {
             return Ok(());

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::Env;
+use crate::support::{Env, sorted_subjects};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../arkiv-extract/tests/fixtures")
@@ -45,27 +45,10 @@ for i, f in enumerate(sys.argv[2:]):
 
 fn subjects(env: &Env, query: &str) -> Vec<String> {
     let v = env.json(&["search", "--json", "--limit", "100", "--", query]);
-    let mut s: Vec<String> = v["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            h["subject"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("fixture ")
-                .to_string()
-        })
-        .collect();
-    s.sort();
-    s
-}
-
-fn set_config(env: &Env, from: &str, to: &str) {
-    let p = env.data().join("arkiv.toml");
-    let text = std::fs::read_to_string(&p).unwrap();
-    assert!(text.contains(from), "{from} not in {text}");
-    std::fs::write(&p, text.replace(from, to)).unwrap();
+    sorted_subjects(&v)
+        .into_iter()
+        .map(|s| s.trim_start_matches("fixture ").to_string())
+        .collect()
 }
 
 fn index_status(env: &Env) -> Vec<String> {
@@ -100,7 +83,7 @@ fn attachment_contents_are_found_after_switching_them_on() {
     assert_eq!(v["attachmentsIndexed"], Value::Array(vec![]));
 
     // Contents on: the index says "please rebuild"; new mail is read at once.
-    set_config(&env, "groups = []", "groups = [\"all\"]");
+    env.set_config("groups = []", "groups = [\"all\"]");
     assert_eq!(index_status(&env), ["please rebuild"]);
     let one = fixtures().join("openoffice-serious-poem.odt");
     messages_with(&env.path("new"), &[one]);
@@ -208,8 +191,8 @@ for name, data in [("bomb.pdf", bomb), ("slow.pdf", slow)]:
 fn hostile_attachments_cannot_stop_archiving() {
     let env = Env::new();
     // Contents on; a tight time limit so the slow file is stopped quickly.
-    set_config(&env, "groups = []", "groups = [\"pdf\", \"archives\"]");
-    set_config(&env, "timeout_seconds = 20", "timeout_seconds = 1");
+    env.set_config("groups = []", "groups = [\"pdf\", \"archives\"]");
+    env.set_config("timeout_seconds = 20", "timeout_seconds = 1");
     hostile_pdfs(&env.path("hostile"));
     let started = std::time::Instant::now();
     let r = env.import(&[
@@ -259,8 +242,8 @@ fn hostile_attachments_cannot_stop_archiving() {
 #[test]
 fn attachments_over_the_size_limit_are_indexed_by_name() {
     let env = Env::new();
-    set_config(&env, "groups = []", "groups = [\"text\"]");
-    set_config(&env, "max_attachment_mb = 64", "max_attachment_mb = 1");
+    env.set_config("groups = []", "groups = [\"text\"]");
+    env.set_config("max_attachment_mb = 64", "max_attachment_mb = 1");
     let big = env.path("big.txt");
     let mut text = "needle in a haystack ".repeat(1000);
     text.push_str(&"hay ".repeat(600_000));
@@ -283,7 +266,7 @@ fn attachments_over_the_size_limit_are_indexed_by_name() {
 #[test]
 fn bad_attachment_settings_are_refused() {
     let env = Env::new();
-    set_config(&env, "groups = []", "groups = [\"pdfs\"]");
+    env.set_config("groups = []", "groups = [\"pdfs\"]");
     let out = env.run(&["stats"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::support::{Env, cpython_email_data, mail_parser_resources};
+use crate::support::{Env, cpython_email_data, mail_parser_resources, sorted_subjects};
 
 fn ids(v: &serde_json::Value) -> BTreeSet<String> {
     v["hits"]
@@ -333,15 +333,7 @@ msg('3', 'carol@example.net', 'alice@example.com', 'Report', 'Thu, 02 Jan 2025 0
     let subjects = |args: &[&str]| -> Vec<String> {
         let mut a = vec!["search", "--json"];
         a.extend_from_slice(args);
-        let v = env.json(&a);
-        let mut s: Vec<String> = v["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["subject"].as_str().unwrap().to_string())
-            .collect();
-        s.sort();
-        s
+        sorted_subjects(&env.json(&a))
     };
     assert_eq!(subjects(&["invoice"]), ["Invoice March", "Lunch"]);
     assert_eq!(subjects(&["--in", "subject", "invoice"]), ["Invoice March"]);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{ADMIN_PW, Env};
+use crate::support::{ADMIN_PW, Env, sorted_subjects};
 
 struct Server {
     child: Child,
@@ -648,16 +648,10 @@ fn user_folder_and_store_functions() {
         srv.stop();
     }
     // The rest with archive access unblocked for administrators.
-    let p = env.data().join("arkiv.toml");
-    let text = std::fs::read_to_string(&p).unwrap();
-    std::fs::write(
-        &p,
-        text.replace(
-            "admin_archive_access = false",
-            "admin_archive_access = true",
-        ),
-    )
-    .unwrap();
+    env.set_config(
+        "admin_archive_access = false",
+        "admin_archive_access = true",
+    );
     let srv = Server::start(&env);
     let ok = |path: &str, body: &str| srv.ok(path, body);
     let inbox = ok("/api/invoke/GetMessages", "folder=alice%2Fm");
@@ -988,15 +982,7 @@ fn folder_privileges_and_compliance_decide_what_a_search_returns() {
         ]);
     }
     let subjects = |user: &str| -> Vec<String> {
-        let v = env.json(&["search", "--json", "alpha", "--user", user]);
-        let mut s: Vec<String> = v["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["subject"].as_str().unwrap().to_string())
-            .collect();
-        s.sort();
-        s
+        sorted_subjects(&env.json(&["search", "--json", "alpha", "--user", user]))
     };
     assert_eq!(subjects("bob"), ["alpha bob note"]);
     assert!(
@@ -1055,13 +1041,10 @@ fn folder_privileges_and_compliance_decide_what_a_search_returns() {
     assert_eq!(subjects("bob"), ["alpha bob note"]);
 
     // Compliance: archive access for administrators unblocked.
-    let p = env.data().join("arkiv.toml");
-    let text = std::fs::read_to_string(&p).unwrap();
-    let text = text.replace(
+    env.set_config(
         "admin_archive_access = false",
         "admin_archive_access = true",
     );
-    std::fs::write(&p, text).unwrap();
     assert_eq!(
         subjects("admin"),
         ["alpha bob note", "alpha inbox note", "alpha private note"]

@@ -86,6 +86,14 @@ impl Env {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Replaces `from` by `to` in `arkiv.toml` (which must contain it).
+    pub fn set_config(&self, from: &str, to: &str) {
+        let p = self.data().join("arkiv.toml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{from} not in {text}");
+        std::fs::write(&p, text.replace(from, to)).unwrap();
+    }
+
     /// Every message of an archive: folder path → list of (id, original bytes via `cat`).
     pub fn contents(&self, archive: &str) -> BTreeMap<String, Vec<(String, Vec<u8>)>> {
         let listing = self.json(&["ls", archive, "--recursive", "--json"]);
@@ -179,4 +187,16 @@ pub fn distinct(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     v.sort();
     v.dedup();
     v
+}
+
+/// The subjects of a `search --json` page, sorted.
+pub fn sorted_subjects(page: &Value) -> Vec<String> {
+    let mut s: Vec<String> = page["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["subject"].as_str().unwrap().to_string())
+        .collect();
+    s.sort();
+    s
 }
