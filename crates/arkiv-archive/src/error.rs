@@ -41,6 +41,8 @@ pub enum ArchiveError {
     WeakPassword(String),
     #[error("invalid {what}: {detail}")]
     Invalid { what: String, detail: String },
+    #[error("cancelled; what was committed before stays")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, ArchiveError>;

@@ -140,6 +140,40 @@ impl Archive {
         Ok(out)
     }
 
+    /// Whether `user` may delete messages in `folder` (manual §5.1): the global `delete`
+    /// privilege and, on the folder or a folder above it, a `delete` folder privilege; users
+    /// have read and write on their own archive by default, not delete. An administrator may
+    /// delete where they may read.
+    pub fn may_delete_in(&self, user: &str, folder: FolderId) -> Result<bool> {
+        let u = self.user(user)?;
+        if u.admin {
+            return Ok(self.readable_folders(user)?.contains(&folder));
+        }
+        if !u.privileges.iter().any(|p| p == "delete") {
+            return Ok(false);
+        }
+        let (archive, path) = self.folder_location(folder)?;
+        let names = path.names();
+        let t = self.read_txn()?;
+        let grants = match t.open_table(FOLDER_GRANTS) {
+            Ok(g) => g,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(e) => return Err(self.dberr(e)),
+        };
+        for depth in 0..=names.len() {
+            let prefix = FolderPath::from_names(names[..depth].to_vec());
+            if let Some(id) = self.find_folder(&archive, &prefix)?
+                && grants
+                    .get((u.id.0, id.0))
+                    .map_err(|e| self.dberr(e))?
+                    .is_some_and(|g| g.value() & DELETE != 0)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Every folder `user` may read: their own archive, folders granted `read` (with their
     /// subfolders), and everything for an administrator when compliance allows it.
     pub fn readable_folders(&self, user: &str) -> Result<Vec<FolderId>> {

@@ -23,6 +23,7 @@ pub mod folders;
 pub mod grants;
 pub mod ingest;
 pub mod jobs;
+pub mod maintenance;
 mod master;
 pub mod policy;
 pub mod saved;

@@ -53,7 +53,8 @@ pub struct Archive {
     pub(crate) dir: PathBuf,
     pub(crate) config: Config,
     pub(crate) master: MasterKey,
-    pub(crate) db: MasterDb,
+    /// Behind a lock only so that compaction can have it to itself (redb needs `&mut`).
+    pub(crate) db: std::sync::RwLock<MasterDb>,
     pub(crate) sealer: Sealer,
     pub(crate) names: KeyedHasher,
     pub(crate) stores: Mutex<BTreeMap<StoreId, StoreSlot>>,
@@ -172,6 +173,7 @@ impl Archive {
             password: Some(opts.admin_password),
             admin: true,
             privileges: Vec::new(),
+            ..Default::default()
         })?;
         Ok((
             archive,
@@ -196,7 +198,10 @@ impl Archive {
     }
 
     pub fn is_read_only(&self) -> bool {
-        matches!(self.db, MasterDb::Ro(_))
+        matches!(
+            *self.db.read().unwrap_or_else(|p| p.into_inner()),
+            MasterDb::Ro(_)
+        )
     }
 
     fn open_mode(dir: &Path, key_file: Option<&Path>, read_only: bool) -> Result<Archive> {
@@ -270,7 +275,7 @@ impl Archive {
             sealer: master.sealer("master-db"),
             names: master.hasher("master-db names"),
             master,
-            db,
+            db: std::sync::RwLock::new(db),
             stores: Mutex::new(BTreeMap::new()),
             indexes: Mutex::new(BTreeMap::new()),
             extraction,
@@ -296,14 +301,18 @@ impl Archive {
     }
 
     pub(crate) fn write_txn(&self) -> Result<WriteTransaction> {
-        match &self.db {
+        match &*self.db.read().unwrap_or_else(|p| p.into_inner()) {
             MasterDb::Rw(d) => d.begin_write().map_err(|e| self.dberr(e)),
             MasterDb::Ro(_) => Err(self.dberr("the archive was opened read-only")),
         }
     }
 
     pub(crate) fn read_txn(&self) -> Result<redb::ReadTransaction> {
-        self.db.begin_read().map_err(|e| self.dberr(e))
+        self.db
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .begin_read()
+            .map_err(|e| self.dberr(e))
     }
 
     pub(crate) fn seal<T: Serialize>(&self, table: &str, key: u64, value: &T) -> Result<Vec<u8>> {

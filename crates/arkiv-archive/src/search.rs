@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use arkiv_index::{IndexDoc, SearchRequest, SortBy, StoreIndex};
+pub use arkiv_index::SortBy;
+use arkiv_index::{IndexDoc, SearchRequest, StoreIndex};
 use arkiv_store::{MessageRecord, Store};
 use arkiv_types::{FolderId, FolderPath, MessageId, StoreId};
 use serde::Serialize;

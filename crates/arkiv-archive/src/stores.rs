@@ -52,7 +52,7 @@ pub struct StoreInfo {
 }
 
 impl Archive {
-    fn resolve(&self, p: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, p: &str) -> PathBuf {
         let path = Path::new(p);
         if path.is_absolute() {
             path.to_path_buf()
@@ -61,13 +61,13 @@ impl Archive {
         }
     }
 
-    fn relativize(&self, p: &Path) -> String {
+    pub(crate) fn relativize(&self, p: &Path) -> String {
         p.strip_prefix(&self.dir)
             .map(|r| r.display().to_string())
             .unwrap_or_else(|_| p.display().to_string())
     }
 
-    fn dirs_of(&self, e: &StoreEntry) -> StoreDirs {
+    pub(crate) fn dirs_of(&self, e: &StoreEntry) -> StoreDirs {
         StoreDirs {
             meta: self.resolve(&e.meta_dir),
             content: self.resolve(&e.content_dir),
@@ -157,7 +157,7 @@ impl Archive {
         Ok(out)
     }
 
-    fn write_entry(&self, txn: &redb::WriteTransaction, e: &StoreEntry) -> Result<()> {
+    pub(crate) fn write_entry(&self, txn: &redb::WriteTransaction, e: &StoreEntry) -> Result<()> {
         let v = postcard::to_stdvec(e).map_err(|e| self.dberr(e))?;
         txn.open_table(STORES)
             .map_err(|e| self.dberr(e))?

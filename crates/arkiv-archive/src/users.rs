@@ -22,6 +22,76 @@ pub struct UserRecord {
     /// Global privileges besides `admin` (manual §5.1): `login`, `changePassword`, `archive`,
     /// `modifyArchiveProfiles`, `export`, `modifyExportProfiles`, `delete`.
     pub privileges: Vec<String>,
+    /// How the user logs on (API `SetUserAuthentication`).
+    pub authentication: Authentication,
+    /// The user's LDAP distinguished name (API `SetUserDistinguishedName`), kept for the
+    /// directory synchronization.
+    pub distinguished_name: Option<String>,
+    /// The POP3 user names whose mail is this user's (API `SetUserPop3UserNames`), for
+    /// archiving from POP3 mailboxes.
+    pub pop3_user_names: Vec<String>,
+}
+
+/// How a user logs on (manual §5.1): with the password Arkiv keeps (`integrated`), or
+/// against the directory service the user was synchronized from (`directoryServices`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Authentication {
+    #[default]
+    Integrated,
+    DirectoryServices,
+}
+
+impl Authentication {
+    /// The API's names: `integrated` or `directoryServices`.
+    pub fn parse(s: &str) -> Result<Authentication> {
+        match s {
+            "integrated" => Ok(Authentication::Integrated),
+            "directoryServices" => Ok(Authentication::DirectoryServices),
+            other => Err(invalid(
+                "authentication",
+                format!("'{other}': give 'integrated' or 'directoryServices'"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Authentication::Integrated => "integrated",
+            Authentication::DirectoryServices => "directoryServices",
+        }
+    }
+}
+
+/// The user record as written before authentication, DN and POP3 names were kept: still read
+/// (the new fields take their defaults) and rewritten in the new layout on the next change.
+#[derive(Deserialize)]
+struct UserRecordV1 {
+    id: UserId,
+    name: String,
+    full_name: Option<String>,
+    emails: Vec<String>,
+    password_hash: Option<String>,
+    admin: bool,
+    created_at: Timestamp,
+    privileges: Vec<String>,
+}
+
+impl From<UserRecordV1> for UserRecord {
+    fn from(u: UserRecordV1) -> Self {
+        UserRecord {
+            id: u.id,
+            name: u.name,
+            full_name: u.full_name,
+            emails: u.emails,
+            password_hash: u.password_hash,
+            admin: u.admin,
+            created_at: u.created_at,
+            privileges: u.privileges,
+            authentication: Authentication::Integrated,
+            distinguished_name: None,
+            pop3_user_names: Vec::new(),
+        }
+    }
 }
 
 /// The global privileges of the manual (§5.1, API `CreateUser`), besides `admin` and `none`.
@@ -83,6 +153,8 @@ pub fn parse_privileges(list: &str) -> Result<(bool, Vec<String>)> {
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
     pub name: String,
+    pub authentication: Authentication,
+    pub distinguished_name: Option<String>,
     pub full_name: Option<String>,
     pub emails: Vec<String>,
     pub password: Option<String>,
@@ -200,6 +272,9 @@ impl Archive {
             admin: new.admin,
             created_at: Timestamp::now(),
             privileges: new.privileges,
+            authentication: new.authentication,
+            distinguished_name: clean_dn(new.distinguished_name)?,
+            pop3_user_names: Vec::new(),
         };
         let sealed = self.seal("users", id.0, &rec)?;
         txn.open_table(USERS)
@@ -222,7 +297,7 @@ impl Archive {
         let mut out = Vec::new();
         for r in users.iter().map_err(|e| self.dberr(e))? {
             let (k, v) = r.map_err(|e| self.dberr(e))?;
-            out.push(self.open_sealed::<UserRecord>("users", k.value(), v.value())?);
+            out.push(self.open_user(k.value(), v.value())?);
         }
         out.sort_by_key(|u| u.name.to_lowercase());
         Ok(out)
@@ -241,7 +316,62 @@ impl Archive {
             .get(id)
             .map_err(|e| self.dberr(e))?
             .ok_or_else(|| ArchiveError::NoSuchUser(name.to_string()))?;
-        self.open_sealed("users", id, v.value())
+        self.open_user(id, v.value())
+    }
+
+    fn open_user(&self, id: u64, sealed: &[u8]) -> Result<UserRecord> {
+        match self.open_sealed::<UserRecord>("users", id, sealed) {
+            Ok(u) => Ok(u),
+            Err(e) => self
+                .open_sealed::<UserRecordV1>("users", id, sealed)
+                .map(UserRecord::from)
+                .map_err(|_| e),
+        }
+    }
+
+    /// Sets how a user logs on (API `SetUserAuthentication`).
+    pub fn set_user_authentication(&self, name: &str, auth: Authentication) -> Result<()> {
+        self.update_user(name, |u| u.authentication = auth)?;
+        Ok(())
+    }
+
+    /// Sets or clears a user's LDAP distinguished name (API `SetUserDistinguishedName`).
+    pub fn set_user_distinguished_name(&self, name: &str, dn: Option<String>) -> Result<()> {
+        let dn = clean_dn(dn)?;
+        self.update_user(name, |u| u.distinguished_name = dn)?;
+        Ok(())
+    }
+
+    /// Replaces a user's POP3 user names (API `SetUserPop3UserNames`). A POP3 user name
+    /// belongs to one user only: mail fetched under it is that user's.
+    pub fn set_user_pop3_user_names(&self, name: &str, names: &[String]) -> Result<()> {
+        let mut list: Vec<String> = Vec::new();
+        for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            if n.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return Err(invalid(
+                    "POP3 user name",
+                    format!("'{n}' contains white space or control characters"),
+                ));
+            }
+            if !list.iter().any(|l| l.eq_ignore_ascii_case(n)) {
+                list.push(n.to_string());
+            }
+        }
+        let me = self.user(name)?;
+        for u in self.users()?.iter().filter(|u| u.id != me.id) {
+            if let Some(n) = u
+                .pop3_user_names
+                .iter()
+                .find(|n| list.iter().any(|l| l.eq_ignore_ascii_case(n)))
+            {
+                return Err(invalid(
+                    "POP3 user name",
+                    format!("'{n}' already belongs to user '{}'", u.name),
+                ));
+            }
+        }
+        self.update_user(name, |u| u.pop3_user_names = list)?;
+        Ok(())
     }
 
     /// Deletes a user. Their archive and its messages stay (manual §5.1).
@@ -418,13 +548,17 @@ impl Archive {
         Ok(())
     }
 
-    /// Checks a user's password (constant work whether or not the user exists).
+    /// Checks a user's password (constant work whether or not the user exists). A user who
+    /// logs on through a directory service has no password here: always false.
     pub fn check_password(&self, name: &str, password: &str) -> Result<bool> {
         match self.user(name) {
-            Ok(u) => Ok(u
-                .password_hash
-                .as_deref()
-                .is_some_and(|h| arkiv_crypto::password::verify(password, h))),
+            Ok(u) => {
+                let ok = u
+                    .password_hash
+                    .as_deref()
+                    .is_some_and(|h| arkiv_crypto::password::verify(password, h));
+                Ok(ok && u.authentication == Authentication::Integrated)
+            }
             Err(ArchiveError::NoSuchUser(_)) => {
                 let _ = arkiv_crypto::password::verify(
                     password,
@@ -435,4 +569,35 @@ impl Archive {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Checks an LDAP distinguished name's shape (`attr=value` pairs separated by commas); empty
+/// means none.
+fn clean_dn(dn: Option<String>) -> Result<Option<String>> {
+    let Some(dn) = dn.map(|d| d.trim().to_string()).filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    // Split at commas not escaped with a backslash (RFC 4514: `CN=Doe\, John`).
+    let mut rdns = vec![String::new()];
+    let mut escaped = false;
+    for c in dn.chars() {
+        match c {
+            ',' if !escaped => rdns.push(String::new()),
+            c => rdns.last_mut().expect("never empty").push(c),
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    let ok = dn.len() <= 1024
+        && !dn.chars().any(char::is_control)
+        && rdns.iter().all(|rdn| {
+            rdn.split_once('=')
+                .is_some_and(|(a, v)| !a.trim().is_empty() && !v.trim().is_empty())
+        });
+    if !ok {
+        return Err(invalid(
+            "distinguished name",
+            format!("'{dn}' is not an LDAP DN such as CN=Alice,OU=Staff,DC=example,DC=com"),
+        ));
+    }
+    Ok(Some(dn))
 }

@@ -153,7 +153,7 @@ fn snapshot(s: Snapshot) -> Response {
 
 /// The web listener's routes (the API now; the web UI comes with its issue).
 pub fn router(state: Arc<AppState>) -> Router {
-    api_router(state)
+    api_router(state.clone()).merge(crate::web::router(state))
 }
 
 /// The Administration API alone.
@@ -180,6 +180,21 @@ async fn not_found() -> ApiError {
 #[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<(String, IpAddr), Session>>,
+    /// Logged-on sessions of the JSON API for the web (`crate::web`), by token.
+    web: Mutex<HashMap<String, WebSession>>,
+}
+
+/// A session of the web JSON API: a token given at logon, ended by logoff or idleness.
+#[derive(Clone)]
+pub struct WebSession {
+    pub user: String,
+    pub ip: IpAddr,
+    /// Sent back in `X-Arkiv-CSRF` with every changing request made with the cookie.
+    pub csrf: String,
+    started: arkiv_types::Timestamp,
+    last: Instant,
+    last_at: arkiv_types::Timestamp,
+    calls: u64,
 }
 
 #[derive(Clone)]
@@ -209,24 +224,100 @@ impl Sessions {
         s.calls += 1;
     }
 
-    /// The active sessions, oldest first.
-    pub fn list(&self) -> Vec<Value> {
-        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+    /// Opens a web session; returns (token, CSRF token).
+    pub fn open_web(&self, user: &str, ip: IpAddr) -> (String, String) {
+        let (token, csrf) = (crate::tasks::random_hex(32), crate::tasks::random_hex(16));
+        let now = arkiv_types::Timestamp::now();
+        let mut m = self.web.lock().unwrap_or_else(|p| p.into_inner());
         m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
-        let mut v: Vec<_> = m.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
-        v.sort_by_key(|(_, s)| s.started.0);
-        v.into_iter()
-            .map(|((user, ip), s)| {
-                serde_json::json!({
-                    "userName": user,
-                    "clientAddress": ip.to_string(),
-                    "source": "AdministrationAPI",
-                    "startTime": s.started.to_rfc3339(),
-                    "lastAccessTime": s.last_at.to_rfc3339(),
-                    "requests": s.calls,
-                })
+        m.insert(
+            token.clone(),
+            WebSession {
+                user: user.to_string(),
+                ip,
+                csrf: csrf.clone(),
+                started: now,
+                last: Instant::now(),
+                last_at: now,
+                calls: 0,
+            },
+        );
+        (token, csrf)
+    }
+
+    /// The live web session of a token (counted as used now).
+    pub fn web_session(&self, token: &str) -> Option<WebSession> {
+        let mut m = self.web.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
+        let s = m.get_mut(token)?;
+        s.last = Instant::now();
+        s.last_at = arkiv_types::Timestamp::now();
+        s.calls += 1;
+        Some(s.clone())
+    }
+
+    pub fn close_web(&self, token: &str) {
+        self.web
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token);
+    }
+
+    /// Ends every web session of a user (deleted, password changed by an administrator...).
+    pub fn close_user(&self, user: &str) {
+        self.web
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, s| !s.user.eq_ignore_ascii_case(user));
+    }
+
+    /// The active sessions, oldest first: Administration API callers and web sessions.
+    pub fn list(&self) -> Vec<Value> {
+        let mut rows: Vec<(i64, Value)> = Vec::new();
+        let row = |user: &str,
+                   ip: &IpAddr,
+                   source: &str,
+                   started: &arkiv_types::Timestamp,
+                   last_at: &arkiv_types::Timestamp,
+                   calls: u64| {
+            serde_json::json!({
+                "userName": user,
+                "clientAddress": ip.to_string(),
+                "source": source,
+                "startTime": started.to_rfc3339(),
+                "lastAccessTime": last_at.to_rfc3339(),
+                "requests": calls,
             })
-            .collect()
+        };
+        {
+            let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
+            for ((user, ip), s) in m.iter() {
+                rows.push((
+                    s.started.0,
+                    row(
+                        user,
+                        ip,
+                        "AdministrationAPI",
+                        &s.started,
+                        &s.last_at,
+                        s.calls,
+                    ),
+                ));
+            }
+        }
+        {
+            let mut m = self.web.lock().unwrap_or_else(|p| p.into_inner());
+            m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
+            for s in m.values() {
+                rows.push((
+                    s.started.0,
+                    row(&s.user, &s.ip, "WebAccess", &s.started, &s.last_at, s.calls),
+                ));
+            }
+        }
+        rows.sort_by_key(|(t, _)| *t);
+        rows.into_iter().map(|(_, v)| v).collect()
     }
 }
 
@@ -292,6 +383,37 @@ async fn authenticate(
     let (user, password) = decoded
         .split_once(':')
         .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
+    let record = check_credentials(state, user, password, peer, "API").await?;
+    if !record.admin {
+        state.audit.record(
+            &record.name,
+            &peer.to_string(),
+            "logon",
+            &[],
+            "refused: not an administrator",
+        );
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "'{}' is not an administrator; the Administration API is for administrators only",
+                record.name
+            ),
+        ));
+    }
+    state.sessions.touch(&record.name, peer);
+    Ok(record.name)
+}
+
+/// Checks a user name and password for any logon (API, web): refuses locked keys, slows and
+/// counts failures per account and per client address, audits refusals.
+pub(crate) async fn check_credentials(
+    state: &Arc<AppState>,
+    user: &str,
+    password: &str,
+    peer: IpAddr,
+    via: &str,
+) -> Result<arkiv_archive::users::UserRecord, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
     let (user_key, peer_key) = (
         format!("user:{}", user.to_lowercase()),
         format!("ip:{peer}"),
@@ -329,7 +451,7 @@ async fn authenticate(
         );
         crate::log!(
             "WARN",
-            "failed API logon for '{user}' from {peer} ({n} in a row)"
+            "failed {via} logon for '{user}' from {peer} ({n} in a row)"
         );
         // Each failure in a row costs the client more time.
         tokio::time::sleep(Duration::from_millis(250 * u64::from(n.min(8)))).await;
@@ -337,24 +459,7 @@ async fn authenticate(
     };
     state.lockout.clear(&user_key);
     state.lockout.clear(&peer_key);
-    if !record.admin {
-        state.audit.record(
-            &record.name,
-            &peer.to_string(),
-            "logon",
-            &[],
-            "refused: not an administrator",
-        );
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "'{}' is not an administrator; the Administration API is for administrators only",
-                record.name
-            ),
-        ));
-    }
-    state.sessions.touch(&record.name, peer);
-    Ok(record.name)
+    Ok(record)
 }
 
 fn parse_form(body: Result<Bytes, BytesRejection>) -> Result<Vec<(String, String)>, ApiError> {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arkiv_archive::users::Authentication;
 use arkiv_types::StoreId;
 use serde_json::{Value, json};
 
@@ -380,6 +381,91 @@ pub static FUNCTIONS: &[Function] = &[
         args: &[opt("includeIndexes", Type::Bool)],
         run: Run::Long(verify_stores),
     },
+    Function {
+        name: "SetUserAuthentication",
+        description: "Set authentication settings of a user: 'integrated' (password kept by Arkiv) or 'directoryServices'.",
+        args: &[
+            req("userName", Type::String),
+            req("authentication", Type::String),
+        ],
+        run: Run::Quick(set_user_authentication),
+    },
+    Function {
+        name: "SetUserDistinguishedName",
+        description: "Set (or, without distinguishedName, clear) the LDAP distinguished name of a user.",
+        args: &[
+            req("userName", Type::String),
+            opt("distinguishedName", Type::String),
+        ],
+        run: Run::Quick(set_user_distinguished_name),
+    },
+    Function {
+        name: "SetUserPop3UserNames",
+        description: "Set POP3 user names of a user (comma separated; each belongs to one user).",
+        args: &[
+            req("userName", Type::String),
+            opt("pop3UserNames", Type::String),
+        ],
+        run: Run::Quick(set_user_pop3_user_names),
+    },
+    Function {
+        name: "SetStoreProperties",
+        description: "Set properties of an archive store: the directories of a disabled FileSystemInternal store (after its files were moved).",
+        args: &[
+            req("id", Type::Number),
+            opt("type", Type::String),
+            opt("databaseName", Type::String),
+            opt("databasePath", Type::String),
+            opt("contentPath", Type::String),
+            opt("indexPath", Type::String),
+            opt("serverName", Type::String),
+            opt("userName", Type::String),
+            opt("password", Type::String),
+        ],
+        run: Run::Quick(set_store_properties),
+    },
+    Function {
+        name: "MergeStore",
+        description: "Merge two archive stores: move every message of sourceId into id, then remove the emptied source store.",
+        args: &[req("id", Type::Number), req("sourceId", Type::Number)],
+        run: Run::Long(merge_store),
+    },
+    Function {
+        name: "CompactStore",
+        description: "Compact archive store: free the space of deleted messages and compact its database.",
+        args: &[req("id", Type::Number)],
+        run: Run::Long(compact_store),
+    },
+    Function {
+        name: "CompactMasterDatabase",
+        description: "Compact master database.",
+        args: &[],
+        run: Run::Long(compact_master_database),
+    },
+    Function {
+        name: "MaintainFileSystemDatabases",
+        description: "Run database maintenance (integrity check, compaction) on the master database and all archive store databases.",
+        args: &[],
+        run: Run::Long(maintain_file_system_databases),
+    },
+    Function {
+        name: "RefreshAllStoreStatistics",
+        description: "Refresh statistics of all archive stores (recounted from the stored records).",
+        args: &[],
+        run: Run::Long(refresh_all_store_statistics),
+    },
+    Function {
+        name: "RepairStoreDatabase",
+        description: "Try to resolve issues with an archive store's database: integrity check, then its derived tables (placements, folder lists, counts) rebuilt from the message records.",
+        args: &[req("id", Type::Number)],
+        run: Run::Long(repair_store_database),
+    },
+    Function {
+        name: "CancelJobAsync",
+        description: "Cancel a running job asynchronously (it stops at its next safe point).",
+        args: &[req("id", Type::Number)],
+        run: Run::Quick(cancel_job_async),
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Function> {
@@ -489,6 +575,7 @@ pub fn openapi() -> Value {
         json!({"post": {"operationId": "get-metadata", "summary": "Every function with its arguments.",
             "responses": {"200": answer}}}),
     );
+    crate::web::openapi_paths(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -498,7 +585,10 @@ pub fn openapi() -> Value {
         },
         "security": [{"basic": []}],
         "components": {
-            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "session": {"type": "http", "scheme": "bearer", "description": "The token of POST /api/v1/session (or its cookie arkiv_session with the X-Arkiv-CSRF header on POST and DELETE)."}
+            },
             "schemas": {"Envelope": envelope}
         },
         "paths": paths,
@@ -631,10 +721,10 @@ fn get_user_info(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     Ok(json!({
         "userName": u.name,
         "fullName": u.full_name,
-        "distinguishedName": null,
-        "authentication": "integrated",
+        "distinguishedName": u.distinguished_name,
+        "authentication": u.authentication.as_str(),
         "emailAddresses": u.emails,
-        "pop3UserNames": [],
+        "pop3UserNames": u.pop3_user_names,
         "privileges": privileges_text(&u),
         "privilegesOnFolders": st
             .archive
@@ -648,25 +738,11 @@ fn get_user_info(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     }))
 }
 
-fn check_authentication(a: &Args) -> Result<(), ApiError> {
-    match a.opt("authentication") {
-        None | Some("integrated") => Ok(()),
-        Some("directoryServices") => Err(ApiError::failed(
-            "authentication 'directoryServices' needs a directory service, which this server does not have yet",
-        )),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "authentication must be 'integrated' or 'directoryServices' (got '{other}')"
-        ))),
-    }
-}
-
 fn create_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
-    check_authentication(a)?;
-    if a.opt("distinguishedName").is_some() {
-        return Err(ApiError::failed(
-            "distinguishedName needs a directory service, which this server does not have yet",
-        ));
-    }
+    let authentication = match a.opt("authentication") {
+        None => Authentication::Integrated,
+        Some(s) => Authentication::parse(s)?,
+    };
     let (admin, privileges) = arkiv_archive::users::parse_privileges(a.str("privileges"))?;
     st.archive.add_user(arkiv_archive::users::NewUser {
         name: a.str("userName").to_string(),
@@ -675,7 +751,38 @@ fn create_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
         password: a.opt("password").map(str::to_string),
         admin,
         privileges,
+        authentication,
+        distinguished_name: a.opt("distinguishedName").map(str::to_string),
     })?;
+    Ok(Value::Null)
+}
+
+fn set_user_authentication(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let auth = Authentication::parse(a.str("authentication"))?;
+    st.archive
+        .set_user_authentication(a.str("userName"), auth)?;
+    Ok(Value::Null)
+}
+
+fn set_user_distinguished_name(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    st.archive.set_user_distinguished_name(
+        a.str("userName"),
+        a.opt("distinguishedName").map(str::to_string),
+    )?;
+    Ok(Value::Null)
+}
+
+fn set_user_pop3_user_names(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let names: Vec<String> = a
+        .opt("pop3UserNames")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    st.archive
+        .set_user_pop3_user_names(a.str("userName"), &names)?;
     Ok(Value::Null)
 }
 
@@ -786,6 +893,9 @@ fn verify_store(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, ApiE
 fn verify_stores(st: &Arc<AppState>, _: &Args, task: &Task) -> Result<Value, ApiError> {
     let mut bad = Vec::new();
     for info in st.archive.stores() {
+        if task.is_cancelled() {
+            return Err(ApiError::failed("cancelled"));
+        }
         if let Some(why) = &info.error {
             task.log(format!(
                 "Archive store #{} is not available: {why}",
@@ -1229,11 +1339,19 @@ fn get_job_results(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
 
 fn run_job_async(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     let job = st.archive.job(job_id(a))?;
+    if st.jobs.is_running(job.id) {
+        return Err(ApiError::failed(format!(
+            "job #{} is running already",
+            job.id
+        )));
+    }
     let s = st.clone();
     std::thread::Builder::new()
         .name(format!("job-{}", job.id))
         .spawn(move || {
-            let r = crate::jobs::run_job(&s, &job, None);
+            let Some(r) = crate::jobs::run_job(&s, &job, None) else {
+                return;
+            };
             if let Err(e) = s.archive.record_job_run(&r) {
                 crate::log!("ERROR", "job #{}: result not recorded: {e}", job.id);
             }
@@ -1371,5 +1489,186 @@ fn delete_message(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
 fn rename_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     st.archive
         .rename_user(a.str("oldUserName"), a.str("newUserName"))?;
+    Ok(Value::Null)
+}
+
+/// Progress of a (done, total) count as a task percentage.
+fn percent(task: &Task, done: u64, total: u64) {
+    if let Some(p) = (done * 100).checked_div(total) {
+        task.progress(p.min(100) as u8);
+    }
+}
+
+fn set_store_properties(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let id = StoreId(store_id(a)?);
+    match a.opt("type") {
+        None | Some("FileSystemInternal") => {}
+        Some(t @ ("SQLServer" | "PostgreSQL")) => {
+            return Err(ApiError::failed(format!(
+                "type '{t}': this server keeps archive stores in the file system only (FileSystemInternal)"
+            )));
+        }
+        Some(t) => {
+            return Err(ApiError::bad_request(format!(
+                "type must be FileSystemInternal, SQLServer or PostgreSQL (got '{t}')"
+            )));
+        }
+    }
+    for server_arg in ["databaseName", "serverName", "userName", "password"] {
+        if a.opt(server_arg).is_some() {
+            return Err(ApiError::failed(format!(
+                "{server_arg} applies to database-server stores; this store is FileSystemInternal"
+            )));
+        }
+    }
+    let meta = a.opt("databasePath").filter(|p| !p.is_empty());
+    let content = a.opt("contentPath").filter(|p| !p.is_empty());
+    if let Some(index) = a.opt("indexPath").filter(|p| !p.is_empty()) {
+        // The search index lives with the metadata: it moves with databasePath.
+        let base = meta.map(str::to_string).or_else(|| {
+            st.archive
+                .stores()
+                .into_iter()
+                .find(|s| s.entry.id == id)
+                .map(|s| s.entry.meta_dir)
+        });
+        let expected = base.map(|b| format!("{}/index", b.trim_end_matches('/')));
+        if expected.as_deref() != Some(index.trim_end_matches('/')) {
+            return Err(ApiError::failed(format!(
+                "indexPath is always databasePath/index ({}); move the database to move the index",
+                expected.unwrap_or_default()
+            )));
+        }
+    }
+    if meta.is_none() && content.is_none() {
+        return Ok(Value::Null);
+    }
+    st.archive.set_store_dirs(id, meta, content)?;
+    Ok(Value::Null)
+}
+
+fn merge_store(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, ApiError> {
+    let dest = StoreId(store_id(a)?);
+    let source =
+        StoreId(u32::try_from(a.number("sourceId")).map_err(|_| {
+            ApiError::failed(format!("no archive store #{}", a.number("sourceId")))
+        })?);
+    task.log(format!(
+        "Merging archive store #{} into #{}...",
+        source.0, dest.0
+    ));
+    let r = st.archive.merge_store(
+        dest,
+        source,
+        &mut |done, total| percent(task, done, total),
+        &|| task.is_cancelled(),
+    )?;
+    task.log(format!(
+        "{} messages moved, {} were in #{} already; source store {}.",
+        r.moved,
+        r.already_there,
+        dest.0,
+        if r.source_removed { "removed" } else { "kept" }
+    ));
+    Ok(serde_json::to_value(r).unwrap_or_default())
+}
+
+fn compact_store(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, ApiError> {
+    let id = StoreId(store_id(a)?);
+    task.log(format!("Compacting archive store #{}...", id.0));
+    let r = st
+        .archive
+        .compact_store(id, &mut |done, total| percent(task, done, total))?;
+    task.log(format!(
+        "{} unused contents and {} unused blobs removed; packs {} -> {} bytes; database {} -> {} bytes.",
+        r.packs.contents_removed,
+        r.packs.blobs_removed,
+        r.packs.pack_bytes_before,
+        r.packs.pack_bytes_after,
+        r.database.bytes_before,
+        r.database.bytes_after
+    ));
+    Ok(serde_json::to_value(r).unwrap_or_default())
+}
+
+fn database_json(
+    name: &str,
+    m: &arkiv_archive::maintenance::DatabaseMaintenance,
+    task: &Task,
+) -> Value {
+    task.log(format!(
+        "{name}: {}{} -> {} bytes.",
+        if m.repaired { "repaired, " } else { "" },
+        m.bytes_before,
+        m.bytes_after
+    ));
+    json!({"database": name, "repaired": m.repaired, "bytesBefore": m.bytes_before, "bytesAfter": m.bytes_after})
+}
+
+fn compact_master_database(st: &Arc<AppState>, _: &Args, task: &Task) -> Result<Value, ApiError> {
+    let m = st.archive.compact_master()?;
+    Ok(database_json("master", &m, task))
+}
+
+fn maintain_file_system_databases(
+    st: &Arc<AppState>,
+    _: &Args,
+    task: &Task,
+) -> Result<Value, ApiError> {
+    let all = st
+        .archive
+        .maintain_databases(&mut |done, total| percent(task, done, total))?;
+    Ok(Value::Array(
+        all.iter()
+            .map(|(name, m)| database_json(name, m, task))
+            .collect(),
+    ))
+}
+
+fn refresh_all_store_statistics(
+    st: &Arc<AppState>,
+    _: &Args,
+    task: &Task,
+) -> Result<Value, ApiError> {
+    let fixed = st.archive.refresh_store_statistics()?;
+    if fixed.is_empty() {
+        task.log("Statistics of all archive stores were correct.");
+    } else {
+        task.log(format!(
+            "Statistics corrected for archive stores {fixed:?}."
+        ));
+    }
+    Ok(json!({ "corrected": fixed }))
+}
+
+fn repair_store_database(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, ApiError> {
+    let id = StoreId(store_id(a)?);
+    task.log(format!(
+        "Repairing the database of archive store #{}...",
+        id.0
+    ));
+    let (db, r) = st.archive.repair_store(id)?;
+    database_json(&format!("store #{}", id.0), &db, task);
+    task.log(format!(
+        "{} messages; fixed: {} placements, {} folder entries, {} source entries, {} folder counts{}.",
+        r.messages,
+        r.placements_fixed,
+        r.folder_entries_fixed,
+        r.source_entries_fixed,
+        r.folder_counts_fixed,
+        if r.statistics_fixed { ", statistics" } else { "" }
+    ));
+    for m in &r.unreadable_messages {
+        task.log(format!("PROBLEM: message {m}: its record cannot be opened"));
+    }
+    Ok(json!({ "database": db, "tables": r }))
+}
+
+fn cancel_job_async(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
+    let id = job_id(a);
+    st.archive.job(id)?;
+    if !st.jobs.cancel(id) {
+        return Err(ApiError::failed(format!("job #{id} is not running")));
+    }
     Ok(Value::Null)
 }

@@ -5,7 +5,9 @@
 //! was down runs once at start (not once per missed time), its log saying how late it is; the
 //! next run is then planned from now.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arkiv_archive::jobs::{Job, JobResult};
@@ -14,7 +16,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::functions::{self, Args, Run};
-use crate::tasks::Code;
+use crate::tasks::{Code, Task};
 
 /// Splits an action such as `VerifyStore --id=1 --includeIndexes="false"` into the function
 /// name and its arguments (double quotes group; no other shell syntax).
@@ -71,8 +73,68 @@ pub fn check_action(action: &str) -> Result<(), String> {
     Args::new(f, args, "").map(|_| ()).map_err(|e| e.message)
 }
 
-/// Runs a job's action now, on this (blocking) thread; returns its result.
-pub fn run_job(state: &Arc<AppState>, job: &Job, late_by: Option<i64>) -> JobResult {
+/// The jobs running now, so that one runs once at a time and `CancelJobAsync` can reach it.
+#[derive(Default)]
+pub struct RunningJobs {
+    map: Mutex<HashMap<u64, Arc<JobRun>>>,
+}
+
+#[derive(Default)]
+struct JobRun {
+    cancelled: AtomicBool,
+    /// The long-running function the job's action started, if any.
+    task: Mutex<Option<Arc<Task>>>,
+}
+
+impl JobRun {
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+impl RunningJobs {
+    fn begin(&self, id: u64) -> Option<Arc<JobRun>> {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if m.contains_key(&id) {
+            return None;
+        }
+        let run = Arc::new(JobRun::default());
+        m.insert(id, run.clone());
+        Some(run)
+    }
+
+    fn end(&self, id: u64) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    pub fn is_running(&self, id: u64) -> bool {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&id)
+    }
+
+    /// Asks a running job to stop; false if it is not running.
+    pub fn cancel(&self, id: u64) -> bool {
+        let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(run) = m.get(&id) else {
+            return false;
+        };
+        run.cancelled.store(true, Ordering::SeqCst);
+        if let Some(t) = run.task.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            t.cancel();
+        }
+        true
+    }
+}
+
+/// Runs a job's action now, on this (blocking) thread; returns its result, or `None` when the
+/// job is running already (a job never runs twice at once).
+pub fn run_job(state: &Arc<AppState>, job: &Job, late_by: Option<i64>) -> Option<JobResult> {
+    let run = state.jobs.begin(job.id)?;
     let started = Timestamp::now().0;
     let mut log = String::new();
     if let Some(s) = late_by {
@@ -80,11 +142,17 @@ pub fn run_job(state: &Arc<AppState>, job: &Job, late_by: Option<i64>) -> JobRes
             "This run was due {s} s earlier, while the server was not running.\n"
         ));
     }
-    let status = match run_action(state, job, &mut log) {
+    let outcome = run_action(state, job, &run, &mut log);
+    state.jobs.end(job.id);
+    let status = match outcome {
         Ok(()) => "succeeded",
         Err(e) => {
             log.push_str(&format!("ERROR: {e}\n"));
-            "failed"
+            if run.cancelled() {
+                "cancelled"
+            } else {
+                "failed"
+            }
         }
     };
     state.audit.record(
@@ -94,17 +162,22 @@ pub fn run_job(state: &Arc<AppState>, job: &Job, late_by: Option<i64>) -> JobRes
         &[],
         &format!("job run: {status}"),
     );
-    JobResult {
+    Some(JobResult {
         job_id: job.id,
         job_name: job.name.clone(),
         started,
         finished: Timestamp::now().0,
         status: status.into(),
         log,
-    }
+    })
 }
 
-fn run_action(state: &Arc<AppState>, job: &Job, log: &mut String) -> Result<(), String> {
+fn run_action(
+    state: &Arc<AppState>,
+    job: &Job,
+    run: &JobRun,
+    log: &mut String,
+) -> Result<(), String> {
     let (name, form) = parse_action(&job.action)?;
     let f = functions::find(&name).ok_or_else(|| format!("unknown API command '{name}'"))?;
     let owner = state.archive.user(&job.owner).map_err(|e| e.to_string())?;
@@ -115,19 +188,26 @@ fn run_action(state: &Arc<AppState>, job: &Job, log: &mut String) -> Result<(), 
         ));
     }
     let args = Args::new(f, form, &job.owner).map_err(|e| e.message)?;
+    if run.cancelled() {
+        return Err("cancelled before it started".into());
+    }
     match f.run {
-        Run::Quick(run) => {
-            let v = run(state, &args).map_err(|e| e.message)?;
+        Run::Quick(function) => {
+            let v = function(state, &args).map_err(|e| e.message)?;
             if !v.is_null() {
                 log.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default());
                 log.push('\n');
             }
             Ok(())
         }
-        Run::Long(run) => {
+        Run::Long(function) => {
             let st = state.clone();
-            let task = state.tasks.start(move |t| run(&st, &args, t));
+            let task = state.tasks.start(move |t| function(&st, &args, t));
+            *run_slot(run) = Some(task.clone());
             loop {
+                if run.cancelled() {
+                    task.cancel();
+                }
                 let s = task.snapshot(0);
                 if s.code != Code::Running {
                     if let Some(l) = s.log {
@@ -142,6 +222,10 @@ fn run_action(state: &Arc<AppState>, job: &Job, log: &mut String) -> Result<(), 
             }
         }
     }
+}
+
+fn run_slot(run: &JobRun) -> std::sync::MutexGuard<'_, Option<Arc<Task>>> {
+    run.task.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The scheduler loop; ends when `stop` turns true.
@@ -169,7 +253,14 @@ pub async fn scheduler(state: Arc<AppState>, mut stop: tokio::sync::watch::Recei
                     job.name,
                     job.action
                 );
-                let r = run_job(&st, job, late);
+                let Some(r) = run_job(&st, job, late) else {
+                    crate::log!(
+                        "INFO",
+                        "job #{} is still running: this run is skipped",
+                        job.id
+                    );
+                    continue;
+                };
                 if let Err(e) = st.archive.record_job_run(&r) {
                     crate::log!("ERROR", "job #{}: result not recorded: {e}", job.id);
                 }

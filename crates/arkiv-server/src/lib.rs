@@ -21,6 +21,7 @@ pub mod functions;
 pub mod jobs;
 pub mod tasks;
 pub mod tls;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub endpoints: std::sync::Mutex<Vec<serde_json::Value>>,
     pub certificate: Arc<tls::Reloadable>,
     pub safe_mode: bool,
+    /// Jobs running now (one run at a time per job; `CancelJobAsync`).
+    pub jobs: jobs::RunningJobs,
     /// Indexes selected for `RebuildSelectedStoreIndexes`.
     pub selected_indexes: std::sync::Mutex<std::collections::BTreeSet<u32>>,
 }
@@ -126,6 +129,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         endpoints: std::sync::Mutex::new(Vec::new()),
         certificate: tls.cert.clone(),
         selected_indexes: std::sync::Mutex::new(Default::default()),
+        jobs: Default::default(),
         safe_mode: opts.safe_mode,
     });
     if opts.safe_mode {

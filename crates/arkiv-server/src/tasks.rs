@@ -59,6 +59,8 @@ pub struct Task {
     token: String,
     state: Mutex<State>,
     version: watch::Sender<u64>,
+    /// Set by `CancelJobAsync`; the function stops at its next safe point.
+    cancelled: std::sync::atomic::AtomicBool,
 }
 
 /// Versions are unique across tasks, so a stale `lastKnownStatusVersion` never matches.
@@ -86,6 +88,15 @@ impl Task {
         s.log.push((v, line.into()));
         drop(s);
         self.version.send_replace(v);
+    }
+
+    /// Asks the function to stop at its next safe point (between batches or stores).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
     }
 
     pub fn progress(&self, percent: u8) {
@@ -148,7 +159,12 @@ pub struct Tasks {
 }
 
 fn new_token() -> String {
-    let mut b = [0u8; 16];
+    random_hex(16)
+}
+
+/// `n` random bytes from the system source, as hex.
+pub fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
         .expect("the system random source works");
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -172,6 +188,7 @@ impl Tasks {
                 finished: None,
             }),
             version: tx,
+            cancelled: Default::default(),
         });
         {
             let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());

@@ -29,6 +29,7 @@
 
 mod blob;
 mod error;
+mod maintain;
 mod pack;
 pub mod recipe;
 mod records;
@@ -36,6 +37,7 @@ mod store;
 mod verify;
 
 pub use error::{Result, StoreError};
+pub use maintain::{CompactReport, DatabaseMaintenance, RepairReport};
 pub use recipe::{PreparedContent, StoreKeys};
 pub use records::{ContentRecord, MessageRecord, StoreCounters};
 pub use store::{Store, StoreDirs, WriteSession};

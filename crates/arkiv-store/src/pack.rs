@@ -51,15 +51,25 @@ impl PackWriter {
             }
         }
         let last = committed.keys().next_back().copied().unwrap_or(1);
-        // A pack created after the last commit holds nothing committed.
-        let mut next = last + 1;
-        loop {
-            let p = pack_path(dir, next);
-            if !p.exists() {
-                break;
+        // A pack created after the last commit holds nothing committed; an older pack the
+        // database does not list was rewritten by a compaction that committed but crashed
+        // before deleting it. Neither holds anything the store refers to.
+        if let Ok(entries) = fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let Some(seg) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".pack"))
+                    .filter(|n| n.len() == 6)
+                    .and_then(|n| n.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if seg != last && !committed.contains_key(&seg) {
+                    let p = e.path();
+                    fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
+                }
             }
-            fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
-            next += 1;
         }
         let path = pack_path(dir, last);
         let file = OpenOptions::new()
@@ -93,6 +103,23 @@ impl PackWriter {
         self.len += record.len() as u64;
         self.lengths.insert(self.seg, self.len);
         Ok((self.seg, off))
+    }
+
+    /// The pack being appended to, and its length.
+    pub(crate) fn current_segment(&self) -> u32 {
+        self.seg
+    }
+
+    pub(crate) fn current_len(&self) -> u64 {
+        self.len
+    }
+
+    /// Makes the next append go to a new, empty pack (unless the current one is still empty).
+    pub(crate) fn start_fresh_segment(&mut self) -> Result<()> {
+        if self.len > 0 {
+            self.rotate()?;
+        }
+        Ok(())
     }
 
     fn rotate(&mut self) -> Result<()> {

@@ -318,7 +318,7 @@ impl Store {
             .hash_parts(&[&folder.0.to_le_bytes(), &hash.0])
     }
 
-    fn source_key(&self, source: &str, user: UserId, hash: &ContentHash) -> [u8; 32] {
+    pub(crate) fn source_key(&self, source: &str, user: UserId, hash: &ContentHash) -> [u8; 32] {
         self.keys
             .source_ids
             .hash_parts(&[source.as_bytes(), &user.0.to_le_bytes(), &hash.0])
@@ -401,6 +401,13 @@ impl Store {
     }
 
     pub(crate) fn read_content(&self, key: &[u8; 32]) -> Result<Vec<u8>> {
+        // A compaction may have moved the blobs and deleted the pack between this read's
+        // snapshot and its file access: a second try sees the new places.
+        self.read_content_once(key)
+            .or_else(|_| self.read_content_once(key))
+    }
+
+    fn read_content_once(&self, key: &[u8; 32]) -> Result<Vec<u8>> {
         let rec = self.content_record(key)?;
         let t = self.read_txn()?;
         let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
@@ -448,6 +455,23 @@ impl Store {
             &rec[HEADER_LEN..],
             "a content blob",
         )
+    }
+
+    /// Drops cached handles of packs that no longer exist (after a compaction).
+    pub(crate) fn forget_packs(&self, segs: &[u32]) {
+        let mut r = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        for s in segs {
+            r.remove(s);
+        }
+    }
+
+    /// The writable database, for maintenance that needs it to itself.
+    pub(crate) fn database_mut(&mut self) -> Result<&mut Database> {
+        let path = self.db_path();
+        match &mut self.db {
+            Db::Rw(d) => Ok(d),
+            Db::Ro(_) => Err(db_err(&path, "opened read-only")),
+        }
     }
 
     pub(crate) fn pack_file(&self, seg: u32) -> Result<Arc<File>> {
@@ -548,16 +572,22 @@ pub struct WriteSession {
     /// Taken from the store for the session; given back on a successful commit.
     pack: Option<PackWriter>,
     next_num: u64,
-    counters: StoreCounters,
+    pub(crate) counters: StoreCounters,
 }
 
 impl WriteSession {
-    fn tx(&self) -> &WriteTransaction {
+    pub(crate) fn tx(&self) -> &WriteTransaction {
         self.txn.as_ref().expect("session is open")
     }
 
-    fn e(&self, e: impl std::fmt::Display) -> StoreError {
+    pub(crate) fn e(&self, e: impl std::fmt::Display) -> StoreError {
         self.store.dberr(e)
+    }
+
+    pub(crate) fn pack_mut(&mut self) -> &mut PackWriter {
+        self.pack
+            .as_mut()
+            .expect("pack writer opened with the session")
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -230,3 +230,172 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+fn remove(store: &Arc<Store>, num: u64) {
+    let mut s = store.write().unwrap();
+    s.remove_message(num).unwrap();
+    s.commit().unwrap();
+}
+
+fn packs(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("packs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn compaction_frees_what_deleted_messages_left_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    let store =
+        Arc::new(Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 200_000).unwrap());
+    let shared = attachment(100, 90_000);
+    let msgs: Vec<Vec<u8>> = (0..6)
+        .map(|i| message(&format!("m{i}"), &attachment(i, 90_000), "\n"))
+        .chain([message("shares m6's attachment", &shared, "\n")])
+        .chain([message("m6", &shared, "\r\n")])
+        .collect();
+    let ids: Vec<_> = msgs.iter().map(|m| archive(&store, m, 1)).collect();
+    let before = store.counters().unwrap();
+    let packs_before = packs(dir.path());
+    // Delete m1, m2, m3 and one of the two messages sharing an attachment.
+    for i in [1, 2, 3, 6] {
+        remove(&store, ids[i].num);
+    }
+    let report = store.compact(&mut |_, _| {}).unwrap();
+    assert_eq!(report.contents_removed, 4, "{report:?}");
+    // Four skeletons and three attachments; the shared attachment stays.
+    assert_eq!(report.blobs_removed, 7, "{report:?}");
+    assert!(
+        report.pack_bytes_after < report.pack_bytes_before / 2 + 100_000,
+        "{report:?}"
+    );
+    let after = store.counters().unwrap();
+    assert_eq!(after.messages, 4);
+    assert_eq!(after.contents, 4);
+    assert!(after.stored_bytes < before.stored_bytes / 2 + 100_000);
+    for i in [0, 4, 5, 7] {
+        assert_eq!(store.read_message(ids[i].num).unwrap(), msgs[i]);
+    }
+    let v = store.verify(&mut |_, _| {}).unwrap();
+    assert!(v.is_clean(), "{:?}", v.problems);
+    assert_eq!(v.unreferenced_blobs, 0);
+    // The rewritten packs are gone from the disk.
+    let packs_after = packs(dir.path());
+    assert!(
+        packs_before.iter().any(|p| !packs_after.contains(p)),
+        "{packs_before:?} -> {packs_after:?}"
+    );
+    // Nothing left to do the second time.
+    let again = store.compact(&mut |_, _| {}).unwrap();
+    assert_eq!(again.contents_removed + again.blobs_removed, 0);
+    // Archiving goes on after it, and a reopened store reads everything.
+    let late = message("late", &attachment(77, 90_000), "\n");
+    let late_id = archive(&store, &late, 1);
+    drop(store);
+    let store =
+        Arc::new(Store::open(StoreId(1), StoreDirs::single(dir.path()), &mk, 200_000).unwrap());
+    assert_eq!(store.read_message(late_id.num).unwrap(), late);
+    for i in [0, 4, 5, 7] {
+        assert_eq!(store.read_message(ids[i].num).unwrap(), msgs[i]);
+    }
+    assert!(store.verify(&mut |_, _| {}).unwrap().is_clean());
+}
+
+#[test]
+fn a_compaction_cut_short_after_its_commit_leaves_only_an_orphan_the_next_writer_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    let store =
+        Arc::new(Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 200_000).unwrap());
+    let kept = message("kept", &attachment(1, 90_000), "\n");
+    let kept_id = archive(&store, &kept, 1);
+    let gone = archive(&store, &message("gone", &attachment(2, 90_000), "\n"), 1);
+    let old_pack = std::fs::read(dir.path().join("packs/000001.pack")).unwrap();
+    remove(&store, gone.num);
+    store.compact(&mut |_, _| {}).unwrap();
+    drop(store);
+    // As if the process died between the commit and deleting the old pack.
+    assert!(!dir.path().join("packs/000001.pack").exists());
+    std::fs::write(dir.path().join("packs/000001.pack"), &old_pack).unwrap();
+    let store =
+        Arc::new(Store::open(StoreId(1), StoreDirs::single(dir.path()), &mk, 200_000).unwrap());
+    assert_eq!(store.read_message(kept_id.num).unwrap(), kept);
+    archive(&store, &message("next", &attachment(3, 1000), "\n"), 1);
+    assert!(!dir.path().join("packs/000001.pack").exists());
+    assert!(store.verify(&mut |_, _| {}).unwrap().is_clean());
+}
+
+#[test]
+fn repair_rebuilds_lost_derived_tables_and_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = MasterKey::generate().unwrap();
+    let store =
+        Arc::new(Store::create(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap());
+    let ids: Vec<_> = (0..5)
+        .map(|i| {
+            archive(
+                &store,
+                &message(&format!("r{i}"), &attachment(i, 1000), "\n"),
+                2 + i as u64 % 2,
+            )
+        })
+        .collect();
+    let good = store.counters().unwrap();
+    let folders = store.folder_counts().unwrap();
+    drop(store);
+    // Damage what is derived from the message records: placements and folder lists emptied,
+    // folder counts and the running totals wrong.
+    {
+        let db = redb::Database::open(dir.path().join("store.redb")).unwrap();
+        let t = db.begin_write().unwrap();
+        {
+            use redb::{ReadableTable, TableDefinition};
+            let p: TableDefinition<&[u8], u64> = TableDefinition::new("placements");
+            t.open_table(p).unwrap().retain(|_, _| false).unwrap();
+            let fm: TableDefinition<(u64, u64), ()> = TableDefinition::new("folder_messages");
+            t.open_table(fm)
+                .unwrap()
+                .retain(|k, _| k.1 != ids[0].num)
+                .unwrap();
+            let fc: TableDefinition<u64, (u64, u64)> = TableDefinition::new("folder_counts");
+            t.open_table(fc).unwrap().insert(2, (99, 99)).unwrap();
+            let info: TableDefinition<&str, &[u8]> = TableDefinition::new("info");
+            let mut info = t.open_table(info).unwrap();
+            let (next, mut c): (u64, arkiv_store::StoreCounters) =
+                postcard::from_bytes(info.get("counters").unwrap().unwrap().value()).unwrap();
+            c.messages = 42;
+            let bytes = postcard::to_stdvec(&(next, c)).unwrap();
+            info.insert("counters", bytes.as_slice()).unwrap();
+        }
+        t.commit().unwrap();
+    }
+    let store =
+        Arc::new(Store::open(StoreId(1), StoreDirs::single(dir.path()), &mk, 1 << 30).unwrap());
+    assert!(!store.verify(&mut |_, _| {}).unwrap().is_clean());
+    let r = store.repair_tables().unwrap();
+    assert_eq!(r.messages, 5);
+    assert_eq!(r.placements_fixed, 5, "{r:?}");
+    assert_eq!(r.folder_entries_fixed, 1, "{r:?}");
+    assert!(r.folder_counts_fixed >= 1, "{r:?}");
+    assert!(r.statistics_fixed);
+    assert!(r.unreadable_messages.is_empty());
+    assert_eq!(store.counters().unwrap(), good);
+    assert_eq!(store.folder_counts().unwrap(), folders);
+    let v = store.verify(&mut |_, _| {}).unwrap();
+    assert!(v.is_clean(), "{:?}", v.problems);
+    // Statistics alone: nothing wrong now, so nothing changes.
+    let (c, changed) = store.refresh_statistics().unwrap();
+    assert_eq!(c, good);
+    assert!(!changed);
+    // The database file checks clean and compacts with the store to itself.
+    let mut store = Arc::try_unwrap(store).ok().unwrap();
+    let m = store.maintain_database().unwrap();
+    assert!(!m.repaired);
+    assert!(m.bytes_after <= m.bytes_before, "{m:?}");
+    let store = Arc::new(store);
+    assert!(store.verify(&mut |_, _| {}).unwrap().is_clean());
+}

@@ -112,6 +112,7 @@ pub fn user(archive: &Archive, cmd: UserCommand) -> Result<ExitCode> {
                 admin,
                 // A user made here can log on (manual: the usual privileges of a new user).
                 privileges: vec!["login".into(), "changePassword".into()],
+                ..Default::default()
             })?;
             println!(
                 "Added user {} (archive '{}'){}",

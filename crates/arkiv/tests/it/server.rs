@@ -113,6 +113,24 @@ impl Server {
         v["result"].clone()
     }
 
+    /// Calls a long-running function as admin and follows it with `get-status` to its end:
+    /// (final envelope, all log output).
+    fn follow(&self, path: &str, body: &str) -> (Value, String) {
+        let (code, mut v) = self.admin(path, Some(body));
+        assert_eq!(code, 200, "{path}: {v}");
+        let mut log = v["logOutput"].as_str().unwrap_or("").to_string();
+        while v["statusCode"] == "running" {
+            let b = format!(
+                "token={}&lastKnownStatusVersion={}&millisecondsTimeout=5000",
+                v["token"].as_str().unwrap(),
+                v["statusVersion"]
+            );
+            v = self.admin("/api/get-status", Some(&b)).1;
+            log.push_str(v["logOutput"].as_str().unwrap_or(""));
+        }
+        (v, log)
+    }
+
     /// SIGTERM, then the exit status and the rest of the log.
     fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         Command::new("kill")
@@ -315,9 +333,10 @@ fn the_manuals_api_examples_with_curl() {
     assert_eq!(verify["args"][0]["name"], "id");
     assert_eq!(verify["args"][0]["type"], "number");
     assert!(
-        meta.iter().all(|f| f["name"] != "MergeStore"),
+        meta.iter().all(|f| f["name"] != "UnlockStore"),
         "only what works"
     );
+    assert!(meta.iter().any(|f| f["name"] == "MergeStore"));
 
     let (status, log) = srv.stop();
     assert!(status.success(), "{status:?} {log:?}");
@@ -1447,4 +1466,602 @@ fn rename_user_takes_the_archive_saved_searches_and_jobs_along() {
         users.contains("alicia") && !users.contains("alice "),
         "{users}"
     );
+}
+
+fn mail_with_attachments(env: &Env, name: &str, n: u32) -> std::path::PathBuf {
+    let dir = env.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..n {
+        // A 40 KB attachment of its own per message: a large part, stored as a blob.
+        let body: String = (0..40_000u32)
+            .map(|k| (b'A' + ((k * 7 + i * 13) % 26) as u8) as char)
+            .collect::<String>()
+            .as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned() + "\n")
+            .collect();
+        std::fs::write(
+            dir.join(format!("{i}.eml")),
+            format!(
+                "Subject: {name} {i}\nFrom: a@example.com\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\n{name} body {i}\n--B\nContent-Type: text/plain; name=\"f{i}.txt\"\nContent-Disposition: attachment; filename=\"f{i}.txt\"\n\n{body}--B--\n"
+            ),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn store_maintenance_functions() {
+    let env = Env::new();
+    let dir = mail_with_attachments(&env, "pebble", 60);
+    env.import(&["eml", dir.to_str().unwrap(), "--user", "alice"]);
+    let srv = Server::start(&env);
+    for n in 1..=10 {
+        srv.ok(
+            "/api/invoke/DeleteMessage",
+            &format!("id=1%3A{n}&reason=test"),
+        );
+    }
+    let (v, log) = srv.follow("/api/invoke/CompactStore", "id=1");
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    assert_eq!(v["result"]["packs"]["contents_removed"], 10, "{v}");
+    assert!(log.contains("10 unused contents"), "{log}");
+
+    // Merge the first store into a new current one.
+    assert_eq!(
+        srv.ok(
+            "/api/invoke/CreateStore",
+            "name=Second&requestedState=current"
+        )["id"],
+        2
+    );
+    let (v, log) = srv.follow("/api/invoke/MergeStore", "id=1&sourceId=2");
+    assert_eq!(v["statusCode"], "failed", "the current store stays: {v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("current"),
+        "{v} {log}"
+    );
+    let (v, log) = srv.follow("/api/invoke/MergeStore", "id=2&sourceId=1");
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    assert_eq!(v["result"]["moved"], 50, "{v}");
+    assert!(log.contains("source store removed"), "{log}");
+    let ids: Vec<u64> = srv
+        .ok("/api/invoke/GetStores", "includeSize=false")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [2]);
+
+    for f in [
+        "RefreshAllStoreStatistics",
+        "CompactMasterDatabase",
+        "MaintainFileSystemDatabases",
+    ] {
+        let (v, _) = srv.follow(&format!("/api/invoke/{f}"), "");
+        assert_eq!(v["statusCode"], "succeeded", "{f}: {v}");
+    }
+    let (v, log) = srv.follow("/api/invoke/RepairStoreDatabase", "id=2");
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    assert!(log.contains("50 messages; fixed: 0 placements"), "{log}");
+
+    // SetStoreProperties: file-system stores only, directories only while disabled.
+    let (_, v) = srv.admin(
+        "/api/invoke/SetStoreProperties",
+        Some("id=2&type=PostgreSQL&serverName=db"),
+    );
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    let (_, v) = srv.admin(
+        "/api/invoke/SetStoreProperties",
+        Some("id=2&databasePath=%2Ftmp%2Felsewhere"),
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("disabled"),
+        "{v}"
+    );
+    let (_, v) = srv.admin("/api/invoke/SetStoreProperties", Some("id=2&type=Cloud"));
+    assert_eq!(v["statusCode"], "failed", "{v}");
+
+    // Jobs: cancelling one that does not run is an error, not a silent success.
+    let job = srv.ok(
+        "/api/invoke/CreateJob",
+        "name=Verify&action=VerifyStores&timeZoneId=UTC",
+    );
+    let (_, v) = srv.admin(
+        "/api/invoke/CancelJobAsync",
+        Some(&format!("id={}", job["id"])),
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not running"),
+        "{v}"
+    );
+    let (_, v) = srv.admin("/api/invoke/CancelJobAsync", Some("id=999"));
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    srv.stop();
+
+    let found = env.json(&[
+        "search", "--json", "pebble", "--user", "alice", "--limit", "100",
+    ]);
+    assert_eq!(found["total"], 50, "{found}");
+    assert!(
+        found["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["id"].as_str().unwrap().starts_with("2:"))
+    );
+    let v = env.json(&["verify", "--json"]);
+    assert_eq!(v["clean"], true, "{v}");
+    // Byte for byte after merge and compaction.
+    for h in found["hits"].as_array().unwrap() {
+        let id = h["id"].as_str().unwrap();
+        let raw = env.ok(&["cat", id]);
+        let text = String::from_utf8_lossy(&raw);
+        let n: u32 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: pebble "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(raw, std::fs::read(dir.join(format!("{n}.eml"))).unwrap());
+    }
+}
+
+#[test]
+fn user_directory_settings() {
+    let env = Env::new();
+    let srv = Server::start(&env);
+    srv.ok(
+        "/api/invoke/CreateUser",
+        "userName=carol&privileges=login&authentication=directoryServices&distinguishedName=CN%3DCarol%2COU%3DStaff%2CDC%3Dexample%2CDC%3Dcom&password=Blue-Harbor-2026x",
+    );
+    let u = srv.ok("/api/invoke/GetUserInfo", "userName=carol");
+    assert_eq!(u["authentication"], "directoryServices", "{u}");
+    assert_eq!(
+        u["distinguishedName"],
+        "CN=Carol,OU=Staff,DC=example,DC=com"
+    );
+    // Logged on through a directory service: the local password does not open the account.
+    let (code, _) = srv.curl(
+        "carol",
+        "Blue-Harbor-2026x",
+        "/api/invoke/GetServerInfo",
+        None,
+    );
+    assert_eq!(code, 401);
+    srv.ok(
+        "/api/invoke/SetUserPop3UserNames",
+        "userName=carol&pop3UserNames=carol1%2C%20carol2",
+    );
+    srv.ok("/api/invoke/CreateUser", "userName=dave&privileges=login");
+    let (_, v) = srv.admin(
+        "/api/invoke/SetUserPop3UserNames",
+        Some("userName=dave&pop3UserNames=CAROL2"),
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("carol"),
+        "{v}"
+    );
+    let (_, v) = srv.admin(
+        "/api/invoke/SetUserAuthentication",
+        Some("userName=carol&authentication=kerberos"),
+    );
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    let (_, v) = srv.admin(
+        "/api/invoke/SetUserDistinguishedName",
+        Some("userName=carol&distinguishedName=nonsense"),
+    );
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    srv.ok("/api/invoke/SetUserDistinguishedName", "userName=carol");
+    srv.ok(
+        "/api/invoke/SetUserAuthentication",
+        "userName=carol&authentication=integrated",
+    );
+    let u = srv.ok("/api/invoke/GetUserInfo", "userName=carol");
+    assert_eq!(u["authentication"], "integrated");
+    assert_eq!(u["distinguishedName"], Value::Null);
+    assert_eq!(u["pop3UserNames"], serde_json::json!(["carol1", "carol2"]));
+    // Integrated again: the password is accepted, and the API still wants an administrator.
+    let (code, _) = srv.curl(
+        "carol",
+        "Blue-Harbor-2026x",
+        "/api/invoke/GetServerInfo",
+        None,
+    );
+    assert_eq!(code, 403);
+    srv.stop();
+}
+
+#[test]
+fn a_server_killed_during_a_merge_loses_nothing_and_the_merge_can_finish() {
+    let env = Env::new();
+    let dir = mail_with_attachments(&env, "slate", 1500);
+    env.import(&["eml", dir.to_str().unwrap(), "--user", "alice"]);
+    let mut srv = Server::start(&env);
+    srv.ok(
+        "/api/invoke/CreateStore",
+        "name=Second&requestedState=current",
+    );
+    let (code, v) = srv.admin("/api/invoke/MergeStore", Some("id=2&sourceId=1"));
+    assert_eq!(
+        (code, v["statusCode"].as_str()),
+        (200, Some("running")),
+        "{v}"
+    );
+    // Wait until some messages have moved, then kill -9 in the middle.
+    let token = v["token"].as_str().unwrap().to_string();
+    let mut version = v["statusVersion"].clone();
+    loop {
+        let b = format!("token={token}&lastKnownStatusVersion={version}&millisecondsTimeout=2000");
+        let s = srv.admin("/api/get-status", Some(&b)).1;
+        assert_eq!(
+            s["statusCode"], "running",
+            "finished before it was killed: {s}"
+        );
+        version = s["statusVersion"].clone();
+        if s["percentProgress"].as_u64().unwrap_or(0) >= 10 {
+            break;
+        }
+    }
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    drop(srv);
+
+    let v = env.json(&["verify", "--json"]);
+    assert_eq!(v["clean"], true, "{v}");
+    let count = |q: &str| {
+        env.json(&["search", "--json", q, "--user", "alice", "--limit", "1"])["total"]
+            .as_u64()
+            .unwrap()
+    };
+    let both = count("slate");
+    assert!(
+        (1500..=1500 + 200).contains(&both),
+        "every message is in one store or (one batch) in both: {both}"
+    );
+    let srv = Server::start(&env);
+    let (v, _) = srv.follow("/api/invoke/MergeStore", "id=2&sourceId=1");
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    let rest =
+        v["result"]["moved"].as_u64().unwrap() + v["result"]["already_there"].as_u64().unwrap();
+    assert!(
+        rest > 0 && rest < 1500,
+        "the second run finished the first one's work: {v}"
+    );
+    assert_eq!(v["result"]["source_removed"], true, "{v}");
+    let ids: Vec<u64> = srv
+        .ok("/api/invoke/GetStores", "includeSize=false")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [2]);
+    srv.stop();
+    assert_eq!(count("slate"), 1500);
+    let v = env.json(&["verify", "--json"]);
+    assert_eq!(v["clean"], true, "{v}");
+}
+
+/// `curl` against the web JSON API: (HTTP status, headers text, body bytes).
+fn web_call(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: &[&str],
+    body: Option<Value>,
+) -> (u16, String, Vec<u8>) {
+    let hdr = tempfile::NamedTempFile::new().unwrap();
+    let mut c = Command::new("curl");
+    c.args(["-sk", "-X", method, "-D"])
+        .arg(hdr.path())
+        .args(["-o", "-", "-w", "\n%{http_code}"])
+        .arg(format!("https://127.0.0.1:{port}{path}"));
+    for h in auth {
+        c.args(["-H", h]);
+    }
+    if let Some(b) = body {
+        c.args(["-H", "Content-Type: application/json", "--data-binary"])
+            .arg(b.to_string());
+    }
+    let out = c.output().expect("curl is needed: apt-get install -y curl");
+    let mut bytes = out.stdout;
+    let nl = bytes.iter().rposition(|b| *b == b'\n').unwrap();
+    let code = String::from_utf8_lossy(&bytes[nl + 1..])
+        .trim()
+        .parse()
+        .unwrap();
+    bytes.truncate(nl);
+    (code, std::fs::read_to_string(hdr.path()).unwrap(), bytes)
+}
+
+fn web_json(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: &[&str],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let (code, _, bytes) = web_call(port, method, path, auth, body);
+    let v = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (code, v)
+}
+
+#[test]
+fn the_web_api_checks_every_privilege() {
+    let env = Env::new();
+    some_mail(&env);
+    let srv = Server::start(&env);
+    let port = srv.https;
+    let pw = "Blue-Harbor-2026x";
+    srv.ok(
+        "/api/invoke/SetUserPassword",
+        &format!("userName=alice&password={pw}"),
+    );
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=none",
+    );
+    srv.ok(
+        "/api/invoke/CreateUser",
+        &format!("userName=bob&privileges=login&password={pw}"),
+    );
+    let logon = |user: &str, password: &str| {
+        web_json(
+            port,
+            "POST",
+            "/api/v1/session",
+            &[],
+            Some(serde_json::json!({"userName": user, "password": password})),
+        )
+    };
+    // No 'login' privilege, wrong password, plain form body.
+    let (code, v) = logon("alice", pw);
+    assert_eq!(code, 403, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("login"),
+        "{v}"
+    );
+    assert_eq!(logon("bob", "wrong-Password-1").0, 401);
+    let (code, _, _) = web_call(
+        port,
+        "POST",
+        "/api/v1/session",
+        &["Content-Type: application/x-www-form-urlencoded"],
+        None,
+    );
+    assert_eq!(code, 415);
+
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=login",
+    );
+    let (code, v) = logon("alice", pw);
+    assert_eq!(code, 200, "{v}");
+    let bearer = format!("Authorization: Bearer {}", v["token"].as_str().unwrap());
+    let alice = [bearer.as_str()];
+    let (code, v) = web_json(port, "GET", "/api/v1/session", &alice, None);
+    assert_eq!((code, v["userName"].as_str()), (200, Some("alice")), "{v}");
+
+    // Search and read: her own archive only.
+    let (code, page) = web_json(
+        port,
+        "GET",
+        "/api/v1/search?q=message&limit=5&sort=subject&order=asc",
+        &alice,
+        None,
+    );
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(page["total"], 300);
+    let first = page["hits"][0]["id"].as_str().unwrap().to_string();
+    let (code, m) = web_json(
+        port,
+        "GET",
+        &format!("/api/v1/messages/{first}"),
+        &alice,
+        None,
+    );
+    assert_eq!((code, m["archive"].as_str()), (200, Some("alice")), "{m}");
+    let (code, f) = web_json(port, "GET", "/api/v1/folders", &alice, None);
+    assert_eq!(code, 200);
+    assert_eq!(f[0]["folder"], "alice", "{f}");
+    // Export and delete need their privileges.
+    let (code, _, _) = web_call(
+        port,
+        "GET",
+        &format!("/api/v1/messages/{first}/eml"),
+        &alice,
+        None,
+    );
+    assert_eq!(code, 403);
+    let (code, v) = web_json(
+        port,
+        "DELETE",
+        &format!("/api/v1/messages/{first}"),
+        &alice,
+        None,
+    );
+    assert_eq!(code, 403, "{v}");
+    // Changing the password needs changePassword.
+    let change = serde_json::json!({"oldPassword": pw, "newPassword": "Green-Valley-2027y"});
+    let (code, _) = web_json(
+        port,
+        "POST",
+        "/api/v1/password",
+        &alice,
+        Some(change.clone()),
+    );
+    assert_eq!(code, 403);
+
+    // Bob sees nothing of alice's: search finds nothing, her message answers 404.
+    let (_, v) = logon("bob", pw);
+    let bob_bearer = format!("Authorization: Bearer {}", v["token"].as_str().unwrap());
+    let bob = [bob_bearer.as_str()];
+    let (_, page) = web_json(port, "GET", "/api/v1/search?q=message", &bob, None);
+    assert_eq!(page["total"], 0, "{page}");
+    assert_eq!(
+        web_json(
+            port,
+            "GET",
+            &format!("/api/v1/messages/{first}"),
+            &bob,
+            None
+        )
+        .0,
+        404
+    );
+    // A read grant opens alice's archive to bob.
+    srv.ok(
+        "/api/invoke/SetUserPrivilegesOnFolder",
+        "userName=bob&folder=alice&privileges=read",
+    );
+    let (_, page) = web_json(port, "GET", "/api/v1/search?q=message&limit=1", &bob, None);
+    assert_eq!(page["total"], 300);
+
+    // With the privileges: download byte for byte, delete, change the password.
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=login,export,delete,changePassword",
+    );
+    let (code, headers, eml) = web_call(
+        port,
+        "GET",
+        &format!("/api/v1/messages/{first}/eml"),
+        &alice,
+        None,
+    );
+    assert_eq!(code, 200, "{headers}");
+    assert!(
+        headers
+            .to_lowercase()
+            .contains("content-type: message/rfc822"),
+        "{headers}"
+    );
+    let n = m["subject"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("message ")
+        .to_string();
+    assert_eq!(
+        eml,
+        std::fs::read(env.path("mail").join(format!("{n}.eml"))).unwrap()
+    );
+    // 'delete' alone is not enough: the folder needs a delete privilege too (manual §5.1).
+    let (code, _) = web_json(
+        port,
+        "DELETE",
+        &format!("/api/v1/messages/{first}"),
+        &alice,
+        None,
+    );
+    assert_eq!(code, 403);
+    srv.ok(
+        "/api/invoke/SetUserPrivilegesOnFolder",
+        "userName=alice&folder=alice&privileges=read,write,delete",
+    );
+    let (code, v) = web_json(
+        port,
+        "DELETE",
+        &format!("/api/v1/messages/{first}"),
+        &alice,
+        None,
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        web_json(
+            port,
+            "GET",
+            &format!("/api/v1/messages/{first}"),
+            &alice,
+            None
+        )
+        .0,
+        404
+    );
+    let (code, v) = web_json(port, "POST", "/api/v1/password", &alice, Some(change));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        web_json(port, "GET", "/api/v1/session", &alice, None).0,
+        401,
+        "old session ended"
+    );
+    assert_eq!(logon("alice", "Green-Valley-2027y").0, 200);
+
+    // The cookie: changing requests made with it need the CSRF token.
+    let (code, headers, body) = web_call(
+        port,
+        "POST",
+        "/api/v1/session",
+        &[],
+        Some(serde_json::json!({"userName": "bob", "password": pw})),
+    );
+    assert_eq!(code, 200);
+    let set = headers
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("Secure") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let cookie = format!(
+        "Cookie: {}",
+        set.split(':')
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .trim()
+    );
+    let csrf: Value = serde_json::from_slice(&body).unwrap();
+    let csrf = format!("X-Arkiv-CSRF: {}", csrf["csrfToken"].as_str().unwrap());
+    assert_eq!(
+        web_json(port, "GET", "/api/v1/session", &[&cookie], None).0,
+        200
+    );
+    assert_eq!(
+        web_json(port, "DELETE", "/api/v1/session", &[&cookie], None).0,
+        403
+    );
+    assert_eq!(
+        web_json(port, "DELETE", "/api/v1/session", &[&cookie, &csrf], None).0,
+        200
+    );
+    assert_eq!(
+        web_json(port, "GET", "/api/v1/session", &[&cookie], None).0,
+        401
+    );
+
+    // GetActiveSessions lists the web sessions too.
+    let sessions = srv.ok("/api/invoke/GetActiveSessions", "");
+    assert!(
+        sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["source"] == "WebAccess" && s["userName"] == "alice"),
+        "{sessions}"
+    );
+    srv.stop();
+    let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    for what in [
+        "web logon",
+        "export message",
+        "delete message",
+        "change password",
+    ] {
+        assert!(audit.contains(what), "{what} is audited");
+    }
 }

@@ -1,0 +1,368 @@
+//! Store and master-database maintenance (manual §5.15 "Maintenance of Archive Stores"; API
+//! `CompactStore`, `CompactMasterDatabase`, `MaintainFileSystemDatabases`,
+//! `RefreshAllStoreStatistics`, `RepairStoreDatabase`, `MergeStore`, `SetStoreProperties`).
+//!
+//! The work on one store's files is in `arkiv-store` (`maintain.rs`); here it is applied to
+//! the registered stores, with the store taken out of service while redb needs it alone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use arkiv_store::{CompactReport, DatabaseMaintenance, RepairReport};
+use arkiv_store::{Store, StoreDirs};
+use arkiv_types::{StoreId, StoreStatus};
+use serde::Serialize;
+
+use crate::error::{ArchiveError, Result, invalid};
+use crate::master::{Archive, MasterDb};
+use crate::stores::StoreSlot;
+
+/// How long maintenance waits for running work (a search, an import) to let go of a store.
+const ALONE_WAIT: Duration = Duration::from_secs(60);
+
+/// What `CompactStore` did: the packs, then the database file.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoreCompaction {
+    pub store: u32,
+    pub packs: CompactReport,
+    pub database: DatabaseMaintenance,
+}
+
+/// What `MergeStore` did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MergeReport {
+    /// Messages moved into the destination.
+    pub moved: u64,
+    /// Messages the destination already held in the same folder (an earlier, interrupted merge,
+    /// or the same message archived twice): only removed from the source.
+    pub already_there: u64,
+    /// Whether the emptied source store was removed from the registry and its files deleted.
+    pub source_removed: bool,
+}
+
+impl Archive {
+    /// Runs `f` with a store nobody else holds: it is marked unavailable ("maintenance"),
+    /// running work is given [`ALONE_WAIT`] to let go, and it is put back afterwards.
+    fn with_store_alone<T>(
+        &self,
+        id: StoreId,
+        f: impl FnOnce(&mut Store) -> Result<T>,
+    ) -> Result<T> {
+        let (entry, store) = {
+            let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+            match slots.get(&id) {
+                Some(StoreSlot::Open { entry, store }) => {
+                    let taken = (entry.clone(), store.clone());
+                    slots.insert(
+                        id,
+                        StoreSlot::Closed {
+                            entry: taken.0.clone(),
+                            why: "under maintenance".into(),
+                        },
+                    );
+                    taken
+                }
+                Some(StoreSlot::Closed { why, .. }) => {
+                    return Err(ArchiveError::StoreUnavailable {
+                        id: id.0,
+                        why: why.clone(),
+                    });
+                }
+                None => return Err(ArchiveError::NoSuchStore(id.0)),
+            }
+        };
+        // The store's search index keeps no handle on it; only running work does.
+        let deadline = Instant::now() + ALONE_WAIT;
+        let mut arc = store;
+        let put_back = |store: Arc<Store>| {
+            let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+            if matches!(slots.get(&id), Some(StoreSlot::Closed { why, .. }) if why == "under maintenance")
+            {
+                slots.insert(
+                    id,
+                    StoreSlot::Open {
+                        entry: entry.clone(),
+                        store,
+                    },
+                );
+            }
+        };
+        let mut alone = loop {
+            match Arc::try_unwrap(arc) {
+                Ok(s) => break s,
+                Err(a) if Instant::now() < deadline => {
+                    arc = a;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(a) => {
+                    put_back(a);
+                    return Err(invalid(
+                        "store",
+                        format!(
+                            "#{} is busy (an import or another task holds it); try again later",
+                            id.0
+                        ),
+                    ));
+                }
+            }
+        };
+        let r = f(&mut alone);
+        put_back(Arc::new(alone));
+        r
+    }
+
+    fn writable_store(&self, id: StoreId, what: &str) -> Result<Arc<Store>> {
+        let store = self.store(id)?;
+        if self.is_read_only() {
+            return Err(self.dberr("the archive was opened read-only"));
+        }
+        if !self.store_status(id).is_some_and(|s| s.is_writable()) {
+            return Err(invalid(
+                "store",
+                format!("#{} is write-protected: {what} would change it", id.0),
+            ));
+        }
+        Ok(store)
+    }
+
+    /// Compacts one store (API `CompactStore`): frees what deleted messages left behind, then
+    /// compacts its database file.
+    pub fn compact_store(
+        &self,
+        id: StoreId,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<StoreCompaction> {
+        let store = self.writable_store(id, "compacting")?;
+        let packs = store.compact(progress)?;
+        drop(store);
+        let database = self.with_store_alone(id, |s| Ok(s.maintain_database()?))?;
+        Ok(StoreCompaction {
+            store: id.0,
+            packs,
+            database,
+        })
+    }
+
+    /// Checks and compacts the master database file (API `CompactMasterDatabase`). Waits for
+    /// running transactions to end; nothing else touches the master database meanwhile.
+    pub fn compact_master(&self) -> Result<DatabaseMaintenance> {
+        let path = self.dir.join(crate::master::MASTER_DB);
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let bytes_before = size();
+        let deadline = Instant::now() + ALONE_WAIT;
+        loop {
+            let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
+            let MasterDb::Rw(d) = &mut *db else {
+                return Err(self.dberr("the archive was opened read-only"));
+            };
+            let ok = match d.check_integrity() {
+                Ok(ok) => ok,
+                Err(redb::DatabaseError::TransactionInProgress) if Instant::now() < deadline => {
+                    drop(db);
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => return Err(self.dberr(e)),
+            };
+            loop {
+                match d.compact() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => return Err(self.dberr(e)),
+                }
+            }
+            return Ok(DatabaseMaintenance {
+                repaired: !ok,
+                bytes_before,
+                bytes_after: size(),
+            });
+        }
+    }
+
+    /// Checks and compacts the database files of every open store and of the master database
+    /// (API `MaintainFileSystemDatabases`; MailStore's "Maintain All FDB Files").
+    pub fn maintain_databases(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Vec<(String, DatabaseMaintenance)>> {
+        let ids: Vec<StoreId> = self.open_stores().iter().map(|s| s.id()).collect();
+        let total = ids.len() as u64 + 1;
+        let mut out = vec![("master".to_string(), self.compact_master()?)];
+        progress(1, total);
+        for (i, id) in ids.into_iter().enumerate() {
+            let m = self.with_store_alone(id, |s| Ok(s.maintain_database()?))?;
+            out.push((format!("store #{}", id.0), m));
+            progress(i as u64 + 2, total);
+        }
+        Ok(out)
+    }
+
+    /// Recounts the statistics of every open store (API `RefreshAllStoreStatistics`); returns
+    /// the stores whose figures were wrong.
+    pub fn refresh_store_statistics(&self) -> Result<Vec<u32>> {
+        let mut fixed = Vec::new();
+        for store in self.open_stores() {
+            if self.is_read_only() {
+                return Err(self.dberr("the archive was opened read-only"));
+            }
+            if store.refresh_statistics()?.1 {
+                fixed.push(store.id().0);
+            }
+        }
+        Ok(fixed)
+    }
+
+    /// Repairs one store's database (API `RepairStoreDatabase`): redb's integrity check and
+    /// repair, then the derived tables rebuilt from the message records, then the search index
+    /// brought up to date with whatever moved.
+    pub fn repair_store(&self, id: StoreId) -> Result<(DatabaseMaintenance, RepairReport)> {
+        if self.is_read_only() {
+            return Err(self.dberr("the archive was opened read-only"));
+        }
+        let db = self.with_store_alone(id, |s| Ok(s.maintain_database()?))?;
+        let report = self.store(id)?.repair_tables()?;
+        Ok((db, report))
+    }
+
+    /// Moves every message of `source` into `dest` (API `MergeStore`), then removes the empty
+    /// source store. Messages move in batches, each committed to the destination before it
+    /// leaves the source: a crash can leave a message in both, never in neither, and running
+    /// the merge again finishes the job (a message already in the destination's folder is only
+    /// removed from the source). `cancelled` is asked between batches.
+    pub fn merge_store(
+        &self,
+        dest: StoreId,
+        source: StoreId,
+        progress: &mut dyn FnMut(u64, u64),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<MergeReport> {
+        if dest == source {
+            return Err(invalid("store", "a store cannot be merged into itself"));
+        }
+        let to = self.writable_store(dest, "merging into it")?;
+        let from = self.writable_store(source, "merging it away")?;
+        if self.store_status(source) == Some(StoreStatus::Current) {
+            return Err(invalid(
+                "store",
+                format!(
+                    "#{} is the current store: make another one current before merging it away",
+                    source.0
+                ),
+            ));
+        }
+        let threshold = self.config.storage.large_part_bytes as usize;
+        let nums = from.message_nums()?;
+        let total = nums.len() as u64;
+        let mut report = MergeReport::default();
+        const BATCH: usize = 200;
+        const BATCH_BYTES: usize = 64 << 20;
+        let mut i = 0;
+        while i < nums.len() {
+            if cancelled() {
+                return Err(ArchiveError::Cancelled);
+            }
+            let mut batch = Vec::new();
+            let mut bytes = 0usize;
+            while i < nums.len() && batch.len() < BATCH && bytes < BATCH_BYTES {
+                let num = nums[i];
+                i += 1;
+                let rec = from.message(num)?;
+                let raw = from.read_message(num)?;
+                bytes += raw.len();
+                batch.push((num, rec, raw));
+            }
+            let mut w = to.write()?;
+            for (_, rec, raw) in &batch {
+                if w.find_placement(rec.folder, &rec.hash)?.is_some() {
+                    report.already_there += 1;
+                    continue;
+                }
+                let parsed = arkiv_message::parse(raw);
+                let prepared = to.prepare(raw, rec.hash, &parsed, threshold)?;
+                w.store_content(&prepared, raw, &parsed, threshold)?;
+                let mut moved = rec.clone();
+                moved.content_key = prepared.content_key;
+                w.add_message(&moved)?;
+                report.moved += 1;
+            }
+            w.commit()?;
+            let mut r = from.write()?;
+            for (num, _, _) in &batch {
+                r.remove_message(*num)?;
+            }
+            r.commit()?;
+            progress(i as u64, total);
+        }
+        drop((to, from));
+        // Both indexes follow: the destination learns the moved messages, the source forgets.
+        self.catch_up_index(&mut |_| {})?;
+        if self.store(source)?.counters()?.messages == 0 {
+            self.remove_empty_store(source)?;
+            report.source_removed = true;
+        }
+        Ok(report)
+    }
+
+    /// Unregisters an empty store and deletes its files: the database, the packs, the index.
+    /// Directories are removed only when nothing else is left in them.
+    fn remove_empty_store(&self, id: StoreId) -> Result<()> {
+        let dirs = self.store(id)?.dirs().clone();
+        self.detach_store(id)?;
+        let _ = std::fs::remove_dir_all(dirs.meta.join("index"));
+        let _ = std::fs::remove_file(dirs.meta.join("store.redb"));
+        let packs = dirs.content.join("packs");
+        if let Ok(rd) = std::fs::read_dir(&packs) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().ends_with(".pack") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&packs);
+        let _ = std::fs::remove_dir(&dirs.content);
+        let _ = std::fs::remove_dir(&dirs.meta);
+        Ok(())
+    }
+
+    /// Moves a disabled store's registration to new directories (API `SetStoreProperties`;
+    /// manual §5.15 "Editing": after its files were moved, e.g. to another disk). The new place
+    /// must hold this store: its database opens with this archive's key.
+    pub fn set_store_dirs(
+        &self,
+        id: StoreId,
+        meta: Option<&str>,
+        content: Option<&str>,
+    ) -> Result<()> {
+        let info = self
+            .stores()
+            .into_iter()
+            .find(|s| s.entry.id == id)
+            .ok_or(ArchiveError::NoSuchStore(id.0))?;
+        let mut entry = info.entry;
+        if entry.status != StoreStatus::Disabled {
+            return Err(invalid(
+                "store",
+                format!(
+                    "#{} is {}: set it to disabled before changing its directories",
+                    id.0, entry.status
+                ),
+            ));
+        }
+        let old = self.dirs_of(&entry);
+        let dirs = StoreDirs {
+            meta: meta.map(|m| self.resolve(m)).unwrap_or(old.meta),
+            content: content.map(|c| self.resolve(c)).unwrap_or(old.content),
+        };
+        drop(Store::open_read_only(
+            StoreId(0),
+            dirs.clone(),
+            &self.master,
+        )?);
+        entry.meta_dir = self.relativize(&dirs.meta);
+        entry.content_dir = self.relativize(&dirs.content);
+        let txn = self.write_txn()?;
+        self.write_entry(&txn, &entry)?;
+        txn.commit().map_err(|e| self.dberr(e))?;
+        self.load_stores()
+    }
+}

@@ -1,0 +1,583 @@
+//! The JSON API for the web interface and for users' own scripts (`/api/v1/...`): logon with a
+//! session, the folders and messages a user may read, search, download, delete, and changing
+//! one's own password. Unlike the Administration API it is for every user, and every call is
+//! checked against the user's privileges (manual §5.1):
+//!
+//! * logon needs `login` (administrators always may; in safe mode only they may), and a user
+//!   who authenticates through a directory service cannot log on with a password here;
+//! * reading follows [`arkiv_archive::Archive::readable_folders`] (own archive, folders granted
+//!   `read`; administrators see other archives only when compliance allows it, §5.11);
+//! * downloading a message's `.eml` is exporting it: `export`;
+//! * deleting needs `delete` and a `delete` folder privilege (`Archive::may_delete_in`);
+//! * changing one's password needs `changePassword` and the old password.
+//!
+//! Sessions: `POST /api/v1/session` answers a session token, also set as the cookie
+//! `arkiv_session` (`Secure; HttpOnly; SameSite=Strict`), and a CSRF token. A request carries
+//! the token as the cookie or as `Authorization: Bearer`. A changing request (POST, DELETE)
+//! made with the cookie must also send `X-Arkiv-CSRF`: a page of another site cannot read it.
+//! Sessions end on `DELETE /api/v1/session` or after 30 minutes without a request, and are
+//! listed by `GetActiveSessions` as `WebAccess`. Errors are `{"error": {"message": ...}}`
+//! with the HTTP status that fits.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::api::{WebSession, check_credentials};
+
+const COOKIE: &str = "arkiv_session";
+const MAX_BODY: usize = 64 * 1024;
+
+/// An answer of this API that is an error.
+#[derive(Debug)]
+pub struct WebError {
+    status: StatusCode,
+    message: String,
+}
+
+impl WebError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        WebError {
+            status,
+            message: message.into(),
+        }
+    }
+    fn forbidden(message: impl Into<String>) -> Self {
+        WebError::new(StatusCode::FORBIDDEN, message)
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        WebError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<crate::api::ApiError> for WebError {
+    fn from(e: crate::api::ApiError) -> Self {
+        WebError::new(e.status, e.message)
+    }
+}
+
+impl From<arkiv_archive::ArchiveError> for WebError {
+    fn from(e: arkiv_archive::ArchiveError) -> Self {
+        use arkiv_archive::ArchiveError as A;
+        let status = match &e {
+            A::NoSuchUser(_) | A::NoSuchFolder(_) | A::NoSuchStore(_) => StatusCode::NOT_FOUND,
+            A::Invalid { .. } | A::WeakPassword(_) => StatusCode::BAD_REQUEST,
+            A::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        WebError::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let mut r = (
+            self.status,
+            axum::Json(json!({"error": {"message": self.message}})),
+        )
+            .into_response();
+        no_store(&mut r);
+        r
+    }
+}
+
+fn no_store(r: &mut Response) {
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+}
+
+fn ok(v: Value) -> Response {
+    let mut r = axum::Json(v).into_response();
+    no_store(&mut r);
+    r
+}
+
+type WebResult = Result<Response, WebError>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v1/session", post(logon).get(whoami).delete(logoff))
+        .route("/api/v1/password", post(change_password))
+        .route("/api/v1/folders", get(folders))
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/messages/{id}", get(message).delete(delete_message))
+        .route("/api/v1/messages/{id}/eml", get(message_eml))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Runs archive work on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, WebError> + Send + 'static,
+) -> Result<T, WebError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        WebError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request failed unexpectedly",
+        )
+    })?
+}
+
+fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, Value>, WebError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !is_json {
+        return Err(WebError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send a JSON body with Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| WebError::bad(format!("the body is not a JSON object: {e}")))
+}
+
+fn field<'a>(m: &'a HashMap<String, Value>, name: &str) -> Result<&'a str, WebError> {
+    m.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| WebError::bad(format!("missing string field '{name}'")))
+}
+
+/// The session token of a request: the cookie, or `Authorization: Bearer`.
+fn token_of(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(b) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some((b.trim().to_string(), false));
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("arkiv_session=").map(str::to_string))
+        .map(|t| (t, true))
+}
+
+/// The session of a request, refusing a missing or expired one and, for a changing request
+/// made with the cookie, a missing or wrong CSRF token.
+fn session(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(String, WebSession), WebError> {
+    let unauthorized = || {
+        WebError::new(
+            StatusCode::UNAUTHORIZED,
+            "not logged on (or the session expired): POST /api/v1/session first",
+        )
+    };
+    let (token, by_cookie) = token_of(headers).ok_or_else(unauthorized)?;
+    let s = state
+        .sessions
+        .web_session(&token)
+        .ok_or_else(unauthorized)?;
+    if by_cookie && (method == Method::POST || method == Method::DELETE) {
+        let sent = headers.get("x-arkiv-csrf").and_then(|v| v.to_str().ok());
+        if sent != Some(s.csrf.as_str()) {
+            return Err(WebError::forbidden(
+                "missing or wrong X-Arkiv-CSRF header (it came with the logon answer)",
+            ));
+        }
+    }
+    Ok((token, s))
+}
+
+fn has(user: &arkiv_archive::users::UserRecord, privilege: &str) -> bool {
+    user.admin || user.privileges.iter().any(|p| p == privilege)
+}
+
+async fn logon(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> WebResult {
+    let m = json_body(&headers, &body)?;
+    let (name, password) = (field(&m, "userName")?, field(&m, "password")?);
+    let user = check_credentials(&state, name, password, peer.ip(), "web").await?;
+    let refuse = |why: &str| {
+        state.audit.record(
+            &user.name,
+            &peer.ip().to_string(),
+            "web logon",
+            &[],
+            &format!("refused: {why}"),
+        );
+        WebError::forbidden(format!("'{}' may not log on: {why}", user.name))
+    };
+    if !has(&user, "login") {
+        return Err(refuse("no 'login' privilege"));
+    }
+    if state.safe_mode && !user.admin {
+        return Err(refuse("the server runs in safe mode (administrators only)"));
+    }
+    let (token, csrf) = state.sessions.open_web(&user.name, peer.ip());
+    state.audit.record(
+        &user.name,
+        &peer.ip().to_string(),
+        "web logon",
+        &[],
+        "succeeded",
+    );
+    let mut r = ok(json!({
+        "userName": user.name,
+        "fullName": user.full_name,
+        "admin": user.admin,
+        "privileges": user.privileges,
+        "token": token,
+        "csrfToken": csrf,
+        "idleTimeoutSeconds": 30 * 60,
+    }));
+    let cookie = format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+async fn logoff(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> WebResult {
+    let (token, s) = session(&state, &method, &headers)?;
+    state.sessions.close_web(&token);
+    state
+        .audit
+        .record(&s.user, &s.ip.to_string(), "web logoff", &[], "succeeded");
+    let mut r = ok(json!({}));
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        header::HeaderValue::from_static(
+            "arkiv_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    Ok(r)
+}
+
+async fn whoami(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> WebResult {
+    let (_, s) = session(&state, &method, &headers)?;
+    let st = state.clone();
+    let u = blocking(move || Ok(st.archive.user(&s.user)?)).await?;
+    Ok(ok(json!({
+        "userName": u.name,
+        "fullName": u.full_name,
+        "emailAddresses": u.emails,
+        "admin": u.admin,
+        "privileges": u.privileges,
+        "authentication": u.authentication.as_str(),
+    })))
+}
+
+async fn change_password(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> WebResult {
+    let (token, s) = session(&state, &method, &headers)?;
+    let m = json_body(&headers, &body)?;
+    let (old, new) = (field(&m, "oldPassword")?, field(&m, "newPassword")?);
+    let user = check_credentials(&state, &s.user, old, peer.ip(), "web password change").await?;
+    if !has(&user, "changePassword") {
+        return Err(WebError::forbidden(format!(
+            "'{}' has no 'changePassword' privilege: an administrator sets the password",
+            user.name
+        )));
+    }
+    let (st, name, new) = (state.clone(), user.name.clone(), new.to_string());
+    blocking(move || Ok(st.archive.set_user_password(&name, &new)?)).await?;
+    // Other sessions of the user end; this one goes on.
+    state.sessions.close_user(&user.name);
+    let (token2, csrf) = state.sessions.open_web(&user.name, peer.ip());
+    let _ = token;
+    state.audit.record(
+        &user.name,
+        &peer.ip().to_string(),
+        "change password",
+        &[],
+        "succeeded",
+    );
+    let mut r = ok(json!({"token": token2, "csrfToken": csrf}));
+    let cookie = format!("{COOKIE}={token2}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+async fn folders(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> WebResult {
+    let (_, s) = session(&state, &method, &headers)?;
+    let st = state.clone();
+    let list = blocking(move || {
+        let mut counts: HashMap<arkiv_types::FolderId, u64> = HashMap::new();
+        for store in st.archive.open_stores() {
+            for (f, (n, _)) in store
+                .folder_counts()
+                .map_err(arkiv_archive::ArchiveError::from)?
+            {
+                *counts.entry(f).or_default() += n;
+            }
+        }
+        let mut out = Vec::new();
+        for id in st.archive.readable_folders(&s.user)? {
+            let (archive, path) = st.archive.folder_location(id)?;
+            let name = if path.is_root() {
+                archive.clone()
+            } else {
+                format!("{archive}/{}", path.names().join("/"))
+            };
+            let count = counts.get(&id).copied().unwrap_or(0);
+            out.push(json!({"folder": name, "archive": archive, "messages": count}));
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(ok(Value::Array(list)))
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> WebResult {
+    let (_, s) = session(&state, &method, &headers)?;
+    let q: HashMap<String, String> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| WebError::bad(format!("unreadable query string: {e}")))?;
+    let number = |k: &str, default: usize, max: usize| -> Result<usize, WebError> {
+        match q.get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .map(|n| n.min(max))
+                .map_err(|_| WebError::bad(format!("{k} must be a number"))),
+        }
+    };
+    let mut sq = arkiv_archive::search::SearchQuery {
+        text: q.get("q").cloned().unwrap_or_default(),
+        user: Some(s.user.clone()),
+        folder: q.get("folder").cloned().filter(|f| !f.is_empty()),
+        offset: number("offset", 0, 1_000_000)?,
+        limit: number("limit", 50, 500)?,
+        ..Default::default()
+    };
+    if let Some(sort) = q.get("sort") {
+        use arkiv_archive::search::SortBy;
+        sq.sort = match sort.as_str() {
+            "date" => SortBy::Date,
+            "archived" => SortBy::ArchivedAt,
+            "size" => SortBy::Size,
+            "subject" => SortBy::Subject,
+            "from" => SortBy::From,
+            "to" => SortBy::To,
+            other => {
+                return Err(WebError::bad(format!(
+                    "sort must be date, archived, size, subject, from or to (got '{other}')"
+                )));
+            }
+        };
+    }
+    sq.ascending = q.get("order").is_some_and(|o| o == "asc");
+    let st = state.clone();
+    let page = blocking(move || Ok(st.archive.search(&sq)?)).await?;
+    Ok(ok(serde_json::to_value(page).unwrap_or_default()))
+}
+
+/// A message id the user may read, with its folder.
+fn readable_message(
+    archive: &arkiv_archive::Archive,
+    user: &str,
+    id: &str,
+) -> Result<(arkiv_types::MessageId, arkiv_types::FolderId), WebError> {
+    let mid: arkiv_types::MessageId = id
+        .parse()
+        .map_err(|_| WebError::bad(format!("'{id}' is not a message id such as 1:42")))?;
+    let not_found = || WebError::new(StatusCode::NOT_FOUND, format!("no message {id}"));
+    let rec = match archive.store(mid.store) {
+        Ok(s) => s.message(mid.num).map_err(|_| not_found())?,
+        Err(_) => return Err(not_found()),
+    };
+    // A message the user may not read answers as one that does not exist: ids reveal nothing.
+    if !archive.readable_folders(user)?.contains(&rec.folder) {
+        return Err(not_found());
+    }
+    Ok((mid, rec.folder))
+}
+
+async fn message(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> WebResult {
+    let (_, s) = session(&state, &method, &headers)?;
+    let st = state.clone();
+    let view = blocking(move || {
+        let (mid, _) = readable_message(&st.archive, &s.user, &id)?;
+        Ok(st.archive.message_view(mid)?)
+    })
+    .await?;
+    Ok(ok(serde_json::to_value(view).unwrap_or_default()))
+}
+
+async fn message_eml(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> WebResult {
+    let (_, s) = session(&state, &method, &headers)?;
+    let st = state.clone();
+    let (user, ip) = (s.user.clone(), s.ip);
+    let (bytes, name) = blocking(move || {
+        let (mid, _) = readable_message(&st.archive, &s.user, &id)?;
+        let u = st.archive.user(&s.user)?;
+        if !has(&u, "export") {
+            return Err(WebError::forbidden(format!(
+                "'{}' has no 'export' privilege: downloading a message exports it",
+                u.name
+            )));
+        }
+        Ok((
+            st.archive.message_bytes(mid)?,
+            mid.to_string().replace(':', "-"),
+        ))
+    })
+    .await?;
+    state.audit.record(
+        &user,
+        &ip.to_string(),
+        "export message",
+        &[],
+        &format!("{name}.eml"),
+    );
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, "message/rfc822".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.eml\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response();
+    no_store(&mut r);
+    Ok(r)
+}
+
+async fn delete_message(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> WebResult {
+    let (_, s) = session(&state, &method, &headers)?;
+    let st = state.clone();
+    let (user, ip) = (s.user.clone(), s.ip);
+    let shown = id.clone();
+    blocking(move || {
+        let (mid, folder) = readable_message(&st.archive, &s.user, &id)?;
+        if !st.archive.may_delete_in(&s.user, folder)? {
+            return Err(WebError::forbidden(format!(
+                "'{}' may not delete here: it takes the 'delete' privilege and a 'delete' folder privilege",
+                s.user
+            )));
+        }
+        Ok(st.archive.delete_message(mid)?)
+    })
+    .await
+    .inspect_err(|e| {
+        state.audit.record(
+            &user,
+            &ip.to_string(),
+            "delete message",
+            &[("id".into(), shown.clone())],
+            &format!("refused: {}", e.message),
+        )
+    })?;
+    state.audit.record(
+        &user,
+        &ip.to_string(),
+        "delete message",
+        &[("id".into(), shown)],
+        "succeeded",
+    );
+    Ok(ok(json!({})))
+}
+
+/// The JSON API's paths for the OpenAPI description.
+pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
+    let sec = json!([{"session": []}]);
+    let err = json!({"description": "an error", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["error"], "properties": {"error": {"type": "object",
+        "required": ["message"], "properties": {"message": {"type": "string"}}}}}}}});
+    let any = json!({"description": "the answer", "content": {"application/json": {"schema": {}}}});
+    let id = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "message id STORE:NUM"}]);
+    let body = |props: Value, required: Value| {
+        json!({"required": true, "content": {"application/json": {"schema": {
+            "type": "object", "properties": props, "required": required}}}})
+    };
+    paths.insert("/api/v1/session".into(), json!({
+        "post": {"operationId": "webLogon", "summary": "Log on (needs the login privilege); answers the session token and a CSRF token, and sets the cookie.",
+            "security": [], "requestBody": body(json!({"userName": {"type": "string"}, "password": {"type": "string"}}), json!(["userName", "password"])),
+            "responses": {"200": any, "401": err, "403": err, "415": err, "429": err}},
+        "get": {"operationId": "webSession", "summary": "The logged-on user.", "security": sec, "responses": {"200": any, "401": err}},
+        "delete": {"operationId": "webLogoff", "summary": "Log off.", "security": sec, "responses": {"200": any, "401": err, "403": err}},
+    }));
+    paths.insert("/api/v1/password".into(), json!({"post": {"operationId": "webChangePassword",
+        "summary": "Change one's own password (needs changePassword and the old password).", "security": sec,
+        "requestBody": body(json!({"oldPassword": {"type": "string"}, "newPassword": {"type": "string"}}), json!(["oldPassword", "newPassword"])),
+        "responses": {"200": any, "400": err, "401": err, "403": err}}}));
+    paths.insert(
+        "/api/v1/folders".into(),
+        json!({"get": {"operationId": "webFolders",
+        "summary": "The folders the user may read, with their message counts.", "security": sec,
+        "responses": {"200": any, "401": err}}}),
+    );
+    paths.insert("/api/v1/search".into(), json!({"get": {"operationId": "webSearch",
+        "summary": "Search what the user may read (the quick-search syntax of manual §3.2).", "security": sec,
+        "parameters": [
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+            {"name": "folder", "in": "query", "schema": {"type": "string"}},
+            {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+            {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["date", "archived", "size", "subject", "from", "to"]}},
+            {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}}],
+        "responses": {"200": any, "400": err, "401": err}}}));
+    paths.insert("/api/v1/messages/{id}".into(), json!({
+        "get": {"operationId": "webMessage", "summary": "A message's summary.", "security": sec, "parameters": id,
+            "responses": {"200": any, "401": err, "404": err}},
+        "delete": {"operationId": "webDeleteMessage", "summary": "Delete a message (needs delete and a delete folder privilege).",
+            "security": sec, "parameters": id, "responses": {"200": any, "401": err, "403": err, "404": err}},
+    }));
+    paths.insert("/api/v1/messages/{id}/eml".into(), json!({"get": {"operationId": "webMessageEml",
+        "summary": "The message's original bytes (needs export).", "security": sec, "parameters": id,
+        "responses": {"200": {"description": "the message", "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}},
+            "401": err, "403": err, "404": err}}}));
+}

@@ -1,0 +1,516 @@
+//! Store maintenance (manual §5.15, "Maintenance of Archive Stores"; API `CompactStore`,
+//! `RefreshAllStoreStatistics`, `RepairStoreDatabase`, `MaintainFileSystemDatabases`).
+//!
+//! * **Compaction** frees what deleted messages left behind. Deleting a message removes its
+//!   record at once, but its content may be shared, so content records and blobs stay until
+//!   compaction finds nothing refers to them. Each pack holding a dead blob is rewritten: its
+//!   live blobs are copied, byte for byte (a blob is sealed to its id, not to its place), into
+//!   a fresh pack after every existing one; one redb transaction then points the blob index at
+//!   the copies and forgets the old packs; only after that commit are the old files deleted.
+//!   A crash before the commit leaves the fresh pack past the committed ones (cut off by the
+//!   next writable open); a crash after it leaves old packs nothing refers to (deleted by the
+//!   next writable open). Either way the store is as before or as after, never between.
+//! * **Statistics** are recounted from the records themselves.
+//! * **Repair** rebuilds the derived tables (placements, folder lists, folder counts, source
+//!   items, counters) from the message records, the store's primary data.
+//! * **Database maintenance** checks the redb file (repairing its allocator state if needed) and
+//!   compacts it; it needs the store to itself ([`Store::maintain_database`] takes `&mut`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use arkiv_types::MessageId;
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+use serde::Serialize;
+
+use crate::blob::{self, HEADER_LEN};
+use crate::error::{Result, StoreError};
+use crate::pack;
+use crate::records::{self, BlobLoc, ContentRecord, MessageRecord, StoreCounters};
+use crate::store::{
+    BLOBS, CONTENTS, FOLDER_COUNTS, FOLDER_MESSAGES, MESSAGES, PLACEMENTS, SEGMENTS, SOURCE_ITEMS,
+    Store, WriteSession,
+};
+
+/// What a compaction did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CompactReport {
+    /// Content records no message refers to any more, removed.
+    pub contents_removed: u64,
+    /// Blobs no content refers to any more, removed.
+    pub blobs_removed: u64,
+    /// Packs rewritten (each held at least one removed blob).
+    pub packs_rewritten: u64,
+    /// Live blobs copied out of those packs.
+    pub blobs_moved: u64,
+    /// Bytes of all committed packs before and after.
+    pub pack_bytes_before: u64,
+    pub pack_bytes_after: u64,
+}
+
+/// What a repair of the derived tables found and fixed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RepairReport {
+    pub messages: u64,
+    /// Entries that were missing, wrong or left over, per table.
+    pub placements_fixed: u64,
+    pub folder_entries_fixed: u64,
+    pub source_entries_fixed: u64,
+    pub folder_counts_fixed: u64,
+    /// Whether the running totals had to be corrected.
+    pub statistics_fixed: bool,
+    /// Messages whose sealed record cannot be opened: kept as they are (verify names them).
+    pub unreadable_messages: Vec<String>,
+}
+
+/// What the redb housekeeping did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DatabaseMaintenance {
+    /// The file failed redb's integrity check and was repaired.
+    pub repaired: bool,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// Message records by number.
+type Messages = Vec<(u64, MessageRecord)>;
+
+impl WriteSession {
+    fn open_message(&self, num: u64, sealed: &[u8]) -> Result<MessageRecord> {
+        records::open(
+            &self.store().keys().record_sealer,
+            &records::message_ad(num),
+            sealed,
+            "a message record",
+        )
+    }
+
+    /// Every message record of the store, and the numbers of those that cannot be opened.
+    fn all_messages(&self) -> Result<(Messages, Vec<u64>)> {
+        let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for r in m.iter().map_err(|e| self.e(e))? {
+            let (k, v) = r.map_err(|e| self.e(e))?;
+            match self.open_message(k.value(), v.value()) {
+                Ok(rec) => ok.push((k.value(), rec)),
+                Err(_) => bad.push(k.value()),
+            }
+        }
+        Ok((ok, bad))
+    }
+
+    /// Recounts the running totals and the per-folder counts from the tables; returns whether
+    /// anything differed from what was recorded.
+    fn recount(&mut self, messages: &[(u64, MessageRecord)]) -> Result<(bool, u64)> {
+        let mut c = StoreCounters::default();
+        let mut folders: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+        for (_, rec) in messages {
+            c.messages += 1;
+            c.original_bytes += rec.size;
+            let f = folders.entry(rec.folder.0).or_default();
+            f.0 += 1;
+            f.1 += rec.size;
+        }
+        {
+            let ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
+            for r in ct.iter().map_err(|e| self.e(e))? {
+                let (k, v) = r.map_err(|e| self.e(e))?;
+                let key: [u8; 32] = k.value().try_into().unwrap_or([0; 32]);
+                c.contents += 1;
+                if let Ok(rec) = records::open::<ContentRecord>(
+                    &self.store().keys().record_sealer,
+                    &records::content_ad(&key),
+                    v.value(),
+                    "a content record",
+                ) {
+                    c.content_bytes += rec.size;
+                }
+            }
+            let bt = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
+            for r in bt.iter().map_err(|e| self.e(e))? {
+                let (_, v) = r.map_err(|e| self.e(e))?;
+                c.blobs += 1;
+                if let Ok(loc) = postcard::from_bytes::<BlobLoc>(v.value()) {
+                    c.blob_bytes += loc.raw_len;
+                    c.stored_bytes += HEADER_LEN as u64 + loc.len as u64;
+                }
+            }
+        }
+        let mut folder_fixes = 0u64;
+        {
+            let mut fc = self.tx().open_table(FOLDER_COUNTS).map_err(|e| self.e(e))?;
+            let mut recorded: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+            for r in fc.iter().map_err(|e| self.e(e))? {
+                let (k, v) = r.map_err(|e| self.e(e))?;
+                recorded.insert(k.value(), v.value());
+            }
+            for (k, v) in &recorded {
+                if folders.get(k) != Some(v) {
+                    folder_fixes += 1;
+                    fc.remove(*k).map_err(|e| self.e(e))?;
+                }
+            }
+            for (k, v) in &folders {
+                if recorded.get(k) != Some(v) {
+                    if !recorded.contains_key(k) {
+                        folder_fixes += 1;
+                    }
+                    fc.insert(*k, *v).map_err(|e| self.e(e))?;
+                }
+            }
+        }
+        let changed = c != self.counters;
+        self.counters = c;
+        Ok((changed, folder_fixes))
+    }
+
+    /// Removes what no message refers to and rewrites the packs that held it.
+    fn compact(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<(CompactReport, Vec<u32>)> {
+        let mut report = CompactReport::default();
+        let (messages, unreadable) = self.all_messages()?;
+        if let Some(num) = unreadable.first() {
+            // Its content cannot be told apart from garbage: refuse rather than lose it.
+            return Err(StoreError::Damaged {
+                id: MessageId::new(self.store().id(), *num).to_string(),
+                detail: format!(
+                    "{} message record(s) cannot be opened; nothing was compacted (run verify)",
+                    unreadable.len()
+                ),
+            });
+        }
+        let live_contents: HashSet<[u8; 32]> =
+            messages.iter().map(|(_, r)| r.content_key).collect();
+        let mut live_blobs: HashSet<[u8; 32]> = HashSet::new();
+        let mut dead_contents = Vec::new();
+        {
+            let ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
+            for r in ct.iter().map_err(|e| self.e(e))? {
+                let (k, v) = r.map_err(|e| self.e(e))?;
+                let key: [u8; 32] = k.value().try_into().unwrap_or([0; 32]);
+                if !live_contents.contains(&key) {
+                    dead_contents.push(key);
+                    continue;
+                }
+                let rec: ContentRecord = records::open(
+                    &self.store().keys().record_sealer,
+                    &records::content_ad(&key),
+                    v.value(),
+                    "a content record",
+                )
+                .map_err(|e| StoreError::Damaged {
+                    id: format!("store #{}", self.store().id().0),
+                    detail: format!("{e}; nothing was compacted (run verify)"),
+                })?;
+                live_blobs.insert(rec.skeleton);
+                live_blobs.extend(rec.inserts.iter().map(|i| i.blob));
+            }
+        }
+        let mut dead_blobs = Vec::new();
+        let mut by_seg: BTreeMap<u32, Vec<([u8; 32], BlobLoc)>> = BTreeMap::new();
+        let mut dead_segs: HashSet<u32> = HashSet::new();
+        {
+            let bt = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
+            for r in bt.iter().map_err(|e| self.e(e))? {
+                let (k, v) = r.map_err(|e| self.e(e))?;
+                let key: [u8; 32] = k.value().try_into().unwrap_or([0; 32]);
+                let loc: BlobLoc =
+                    postcard::from_bytes(v.value()).map_err(|e| StoreError::Malformed {
+                        what: "blob location".into(),
+                        detail: e.to_string(),
+                    })?;
+                if live_blobs.contains(&key) {
+                    by_seg.entry(loc.seg).or_default().push((key, loc));
+                } else {
+                    dead_blobs.push(key);
+                    dead_segs.insert(loc.seg);
+                }
+            }
+        }
+        let segments: BTreeMap<u32, u64> = {
+            let s = self.tx().open_table(SEGMENTS).map_err(|e| self.e(e))?;
+            let mut m = BTreeMap::new();
+            for r in s.iter().map_err(|e| self.e(e))? {
+                let (k, v) = r.map_err(|e| self.e(e))?;
+                m.insert(k.value(), v.value());
+            }
+            m
+        };
+        report.pack_bytes_before = segments.values().sum();
+        if dead_contents.is_empty() && dead_blobs.is_empty() {
+            report.pack_bytes_after = report.pack_bytes_before;
+            return Ok((report, Vec::new()));
+        }
+        {
+            let mut ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
+            for k in &dead_contents {
+                ct.remove(k.as_slice()).map_err(|e| self.e(e))?;
+            }
+            let mut bt = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
+            for k in &dead_blobs {
+                bt.remove(k.as_slice()).map_err(|e| self.e(e))?;
+            }
+        }
+        report.contents_removed = dead_contents.len() as u64;
+        report.blobs_removed = dead_blobs.len() as u64;
+
+        let mut rewrite: Vec<u32> = dead_segs.into_iter().collect();
+        rewrite.sort_unstable();
+        let total: u64 = rewrite
+            .iter()
+            .map(|s| by_seg.get(s).map_or(0, |v| v.len() as u64))
+            .sum();
+        let store = self.store().clone();
+        let pack_dir = store.dirs().pack_dir();
+        let pack = self.pack_mut();
+        // Copies go to a fresh pack after every existing one, never into one being rewritten.
+        pack.start_fresh_segment()?;
+        let fresh = pack.current_segment();
+        let mut moved: Vec<([u8; 32], BlobLoc)> = Vec::with_capacity(total as usize);
+        for seg in &rewrite {
+            let Some(blobs) = by_seg.get_mut(seg) else {
+                continue;
+            };
+            blobs.sort_by_key(|(_, l)| l.off);
+            let path = pack::pack_path(&pack_dir, *seg);
+            let file = store.pack_file(*seg)?;
+            for (key, loc) in blobs.iter() {
+                let rec = pack::read_at(&file, &path, loc.off, HEADER_LEN + loc.len as usize)?;
+                match blob::parse_header(&rec) {
+                    Some((k, len)) if &k == key && len == loc.len => {}
+                    _ => {
+                        return Err(StoreError::Malformed {
+                            what: format!("blob at {}:{}", path.display(), loc.off),
+                            detail: "record header does not match the index; nothing was compacted (run verify)".into(),
+                        });
+                    }
+                }
+                let (nseg, off) = pack.append(&rec)?;
+                moved.push((
+                    *key,
+                    BlobLoc {
+                        seg: nseg,
+                        off,
+                        ..*loc
+                    },
+                ));
+                progress(moved.len() as u64, total);
+            }
+        }
+        let (cur, cur_len) = (pack.current_segment(), pack.current_len());
+        pack.lengths.insert(cur, cur_len);
+        pack.lengths.entry(fresh).or_insert(0);
+        {
+            let mut bt = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
+            for (key, loc) in &moved {
+                let v = postcard::to_stdvec(loc).expect("serializes");
+                bt.insert(key.as_slice(), v.as_slice())
+                    .map_err(|e| self.e(e))?;
+            }
+            let mut st = self.tx().open_table(SEGMENTS).map_err(|e| self.e(e))?;
+            for seg in &rewrite {
+                st.remove(*seg).map_err(|e| self.e(e))?;
+            }
+        }
+        report.packs_rewritten = rewrite.len() as u64;
+        report.blobs_moved = moved.len() as u64;
+        let lengths = self.pack_mut().lengths.clone();
+        report.pack_bytes_after = segments
+            .iter()
+            .filter(|(s, _)| !rewrite.contains(s))
+            .map(|(s, l)| lengths.get(s).copied().unwrap_or(*l))
+            .sum::<u64>()
+            + lengths
+                .iter()
+                .filter(|(s, _)| !segments.contains_key(s))
+                .map(|(_, l)| *l)
+                .sum::<u64>();
+        self.recount(&messages)?;
+        Ok((report, rewrite))
+    }
+}
+
+impl Store {
+    /// Compacts the store: removes content and blobs no message refers to and rewrites the
+    /// packs that held them (see the module documentation). Writers to this store wait while
+    /// it runs. `progress(done, total)` counts blobs copied.
+    pub fn compact(
+        self: &std::sync::Arc<Self>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<CompactReport> {
+        let mut s = self.write()?;
+        let (report, rewritten) = s.compact(progress)?;
+        if report.contents_removed == 0 && report.blobs_removed == 0 {
+            return Ok(report);
+        }
+        s.commit()?;
+        // Committed: nothing refers to the old packs any more.
+        self.forget_packs(&rewritten);
+        let dir = self.dirs().pack_dir();
+        for seg in &rewritten {
+            let p = pack::pack_path(&dir, *seg);
+            if let Err(e) = std::fs::remove_file(&p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(crate::error::io_err(&p, e));
+            }
+        }
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(report)
+    }
+
+    /// Recounts the store's statistics (messages, sizes, per folder) from its records; returns
+    /// the corrected counters and whether they had been wrong.
+    pub fn refresh_statistics(self: &std::sync::Arc<Self>) -> Result<(StoreCounters, bool)> {
+        let mut s = self.write()?;
+        let (messages, _) = s.all_messages()?;
+        let (changed, folder_fixes) = s.recount(&messages)?;
+        let c = s.counters.clone();
+        s.commit()?;
+        Ok((c, changed || folder_fixes > 0))
+    }
+
+    /// Rebuilds the derived tables from the message records (API `RepairStoreDatabase`).
+    pub fn repair_tables(self: &std::sync::Arc<Self>) -> Result<RepairReport> {
+        let mut s = self.write()?;
+        let (messages, unreadable) = s.all_messages()?;
+        let mut report = RepairReport {
+            messages: messages.len() as u64,
+            unreadable_messages: unreadable
+                .iter()
+                .map(|n| MessageId::new(self.id(), *n).to_string())
+                .collect(),
+            ..Default::default()
+        };
+        // Placements: one per (folder, content); the lowest number wins, as the import would.
+        let mut placements: HashMap<[u8; 32], u64> = HashMap::new();
+        let mut folder_entries: HashSet<(u64, u64)> = HashSet::new();
+        let mut sources: HashMap<[u8; 32], Vec<u64>> = HashMap::new();
+        for (num, rec) in &messages {
+            placements
+                .entry(self.placement_key(rec.folder, &rec.hash))
+                .or_insert(*num);
+            folder_entries.insert((rec.folder.0, *num));
+            if let Some(src) = &rec.source {
+                sources
+                    .entry(self.source_key(src, rec.user, &rec.hash))
+                    .or_default()
+                    .push(*num);
+            }
+        }
+        report.placements_fixed = rebuild_bytes_u64(s.tx(), self, &placements)?;
+        report.folder_entries_fixed = rebuild_folder_entries(s.tx(), self, &folder_entries)?;
+        report.source_entries_fixed = rebuild_sources(s.tx(), self, &sources)?;
+        let (changed, folder_fixes) = s.recount(&messages)?;
+        report.statistics_fixed = changed;
+        report.folder_counts_fixed = folder_fixes;
+        s.commit()?;
+        Ok(report)
+    }
+
+    /// Checks the database file (repairing redb's allocator state if it must) and compacts
+    /// it. Needs the store to itself: the caller closes it to everyone else first.
+    pub fn maintain_database(&mut self) -> Result<DatabaseMaintenance> {
+        let path = self.db_path();
+        let size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let bytes_before = size();
+        let db = self.database_mut()?;
+        let ok = db
+            .check_integrity()
+            .map_err(|e| crate::error::db_err(&path, e))?;
+        while db.compact().map_err(|e| crate::error::db_err(&path, e))? {}
+        Ok(DatabaseMaintenance {
+            repaired: !ok,
+            bytes_before,
+            bytes_after: size(),
+        })
+    }
+}
+
+fn rebuild_bytes_u64(
+    txn: &WriteTransaction,
+    store: &Store,
+    want: &HashMap<[u8; 32], u64>,
+) -> Result<u64> {
+    let mut t = txn.open_table(PLACEMENTS).map_err(|e| store.dberr(e))?;
+    let mut fixed = 0u64;
+    let mut extra = Vec::new();
+    for r in t.iter().map_err(|e| store.dberr(e))? {
+        let (k, v) = r.map_err(|e| store.dberr(e))?;
+        let key: [u8; 32] = k.value().try_into().unwrap_or([0; 32]);
+        if want.get(&key) != Some(&v.value()) {
+            extra.push(k.value().to_vec());
+        }
+    }
+    for k in &extra {
+        t.remove(k.as_slice()).map_err(|e| store.dberr(e))?;
+    }
+    fixed += extra.len() as u64;
+    for (k, v) in want {
+        if t.get(k.as_slice()).map_err(|e| store.dberr(e))?.is_none() {
+            t.insert(k.as_slice(), *v).map_err(|e| store.dberr(e))?;
+            fixed += 1;
+        }
+    }
+    Ok(fixed)
+}
+
+fn rebuild_folder_entries(
+    txn: &WriteTransaction,
+    store: &Store,
+    want: &HashSet<(u64, u64)>,
+) -> Result<u64> {
+    let mut t = txn
+        .open_table(FOLDER_MESSAGES)
+        .map_err(|e| store.dberr(e))?;
+    let mut extra = Vec::new();
+    for r in t.iter().map_err(|e| store.dberr(e))? {
+        let (k, _) = r.map_err(|e| store.dberr(e))?;
+        if !want.contains(&k.value()) {
+            extra.push(k.value());
+        }
+    }
+    for k in &extra {
+        t.remove(*k).map_err(|e| store.dberr(e))?;
+    }
+    let mut fixed = extra.len() as u64;
+    if t.len().map_err(|e| store.dberr(e))? < want.len() as u64 {
+        for k in want {
+            if t.get(*k).map_err(|e| store.dberr(e))?.is_none() {
+                t.insert(*k, ()).map_err(|e| store.dberr(e))?;
+                fixed += 1;
+            }
+        }
+    }
+    Ok(fixed)
+}
+
+fn rebuild_sources(
+    txn: &WriteTransaction,
+    store: &Store,
+    want: &HashMap<[u8; 32], Vec<u64>>,
+) -> Result<u64> {
+    let mut t = txn.open_table(SOURCE_ITEMS).map_err(|e| store.dberr(e))?;
+    let mut wrong = Vec::new();
+    for r in t.iter().map_err(|e| store.dberr(e))? {
+        let (k, v) = r.map_err(|e| store.dberr(e))?;
+        let key: [u8; 32] = k.value().try_into().unwrap_or([0; 32]);
+        let have: Vec<u64> = postcard::from_bytes(v.value()).unwrap_or_default();
+        if want.get(&key) != Some(&have) {
+            wrong.push(k.value().to_vec());
+        }
+    }
+    for k in &wrong {
+        t.remove(k.as_slice()).map_err(|e| store.dberr(e))?;
+    }
+    let mut fixed = wrong.len() as u64;
+    for (k, v) in want {
+        if t.get(k.as_slice()).map_err(|e| store.dberr(e))?.is_none() {
+            let bytes = postcard::to_stdvec(v).expect("serializes");
+            t.insert(k.as_slice(), bytes.as_slice())
+                .map_err(|e| store.dberr(e))?;
+            fixed += 1;
+        }
+    }
+    Ok(fixed)
+}
