@@ -38,6 +38,11 @@ pub struct ServerConfig {
     /// start in `DATA/tls/`.
     pub tls_certificate: String,
     pub tls_private_key: String,
+    /// A PKCS#12 file (`.p12`/`.pfx`) with the key and its certificate chain, instead of the
+    /// PEM pair; its password is read from `tls_pkcs12_password_file` (or the environment
+    /// variable ARKIV_TLS_PKCS12_PASSWORD), never kept in this file.
+    pub tls_pkcs12: String,
+    pub tls_pkcs12_password_file: String,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +53,8 @@ impl Default for ServerConfig {
             listen_http: "0.0.0.0:8461".into(),
             tls_certificate: String::new(),
             tls_private_key: String::new(),
+            tls_pkcs12: String::new(),
+            tls_pkcs12_password_file: String::new(),
         }
     }
 }

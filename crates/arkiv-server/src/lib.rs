@@ -3,10 +3,10 @@
 //! * Listeners (manual §6.1): HTTPS for the web and the Administration API (default port 8462),
 //!   optionally a separate HTTPS listener for the API alone (8463), and plain HTTP (8461) that
 //!   only redirects to HTTPS. Every address is logged when bound.
-//! * TLS always ([`tls`]): a certificate from PEM files when configured, else a self-signed
-//!   one generated on first start and kept in the data directory; its SHA-256 fingerprint is
-//!   logged for pinning; SIGHUP re-reads the files. rustls with the *ring* provider, installed
-//!   explicitly.
+//! * TLS always ([`tls`]): a certificate from PEM or PKCS#12 files when configured, else a
+//!   self-signed one generated on first start and kept in the data directory; its SHA-256
+//!   fingerprint is logged for pinning; SIGHUP re-reads the files. rustls with the *ring*
+//!   provider, installed explicitly.
 //! * The Administration API of manual §7.1 ([`api`]): `POST /api/invoke/<Function>` with HTTP
 //!   Basic authentication of an administrator, form-urlencoded arguments and the JSON envelope;
 //!   long-running functions return a token that `POST /api/get-status` long-polls;
@@ -24,7 +24,6 @@ pub mod tls;
 pub mod web;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -58,8 +57,8 @@ pub struct ServeOptions {
     pub api: Option<SocketAddr>,
     /// Plain HTTP that redirects to HTTPS (optional).
     pub http: Option<SocketAddr>,
-    /// PEM certificate chain and private key; both or neither.
-    pub cert: Option<(PathBuf, PathBuf)>,
+    /// The configured certificate (PEM pair or PKCS#12); `None`: the self-signed one.
+    pub cert: Option<tls::CertSource>,
     /// Safe mode (manual §6.1): only administrators log on (so far the API is for them only)
     /// and no job runs by its schedule.
     pub safe_mode: bool,

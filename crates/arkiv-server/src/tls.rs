@@ -1,5 +1,7 @@
-//! TLS for every listener: configured PEM files, or a self-signed certificate made on first
-//! start (`DATA/tls/cert.pem`, `DATA/tls/key.pem`, the key readable by the owner only).
+//! TLS for every listener: configured PEM files, a PKCS#12 (`.p12`/`.pfx`) file, or a
+//! self-signed certificate made on first start (`DATA/tls/cert.pem`, `DATA/tls/key.pem`, the
+//! key readable by the owner only). PKCS#12 is read with `p12-keystore` (pure Rust; modern
+//! PBES2/AES and the legacy 3DES/RC2 schemes Windows exports still use).
 //!
 //! One crypto provider for the whole tree: rustls with *ring* (rcgen uses ring too), installed
 //! explicitly so nothing picks aws-lc-rs by default.
@@ -26,15 +28,14 @@ pub struct TlsSetup {
 /// keep theirs.
 #[derive(Debug)]
 pub struct Reloadable {
-    cert_path: PathBuf,
-    key_path: PathBuf,
+    source: CertSource,
     provider: Arc<rustls::crypto::CryptoProvider>,
     current: RwLock<(Arc<CertifiedKey>, String)>,
 }
 
 impl Reloadable {
     fn load(&self) -> Result<(Arc<CertifiedKey>, String)> {
-        load_pair(&self.cert_path, &self.key_path, &self.provider)
+        load_source(&self.source, &self.provider)
     }
 
     /// Re-reads the files; on any error the served certificate stays as it was.
@@ -63,6 +64,78 @@ impl ResolvesServerCert for Reloadable {
                 .clone(),
         )
     }
+}
+
+/// Where the served certificate and key come from.
+#[derive(Clone)]
+pub enum CertSource {
+    /// A PEM certificate chain and a PEM private key.
+    Pem { cert: PathBuf, key: PathBuf },
+    /// A PKCS#12 file with its password.
+    Pkcs12 { file: PathBuf, password: String },
+}
+
+impl std::fmt::Debug for CertSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CertSource::Pem { cert, key } => {
+                write!(f, "PEM {} + {}", cert.display(), key.display())
+            }
+            // Never the password.
+            CertSource::Pkcs12 { file, .. } => write!(f, "PKCS#12 {}", file.display()),
+        }
+    }
+}
+
+fn load_source(
+    source: &CertSource,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<(Arc<CertifiedKey>, String)> {
+    match source {
+        CertSource::Pem { cert, key } => load_pair(cert, key, provider),
+        CertSource::Pkcs12 { file, password } => load_pkcs12(file, password, provider),
+    }
+}
+
+fn load_pkcs12(
+    path: &Path,
+    password: &str,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<(Arc<CertifiedKey>, String)> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &data,
+        password,
+        p12_keystore::Pkcs12ImportPolicy::Strict,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a readable PKCS#12 file, or the password is wrong ({e})",
+            path.display()
+        )
+    })?;
+    let (_, chain) = store.private_key_chain().with_context(|| {
+        format!(
+            "{} holds no private key with its certificate",
+            path.display()
+        )
+    })?;
+    let certs: Vec<CertificateDer<'static>> = chain
+        .certs()
+        .iter()
+        .map(|c| CertificateDer::from(c.as_der().to_vec()))
+        .collect();
+    if certs.is_empty() {
+        bail!(
+            "{} holds a private key without a certificate",
+            path.display()
+        );
+    }
+    let key = PrivateKeyDer::Pkcs8(chain.key().as_der().to_vec().into());
+    let fp = fingerprint(&certs[0]);
+    let ck = CertifiedKey::from_der(certs, key, provider)
+        .with_context(|| format!("{}: the key cannot be used", path.display()))?;
+    Ok((Arc::new(ck), fp))
 }
 
 fn load_pair(
@@ -134,20 +207,19 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
 }
 
 /// Loads the configured certificate, or the self-signed one (made if missing).
-pub fn load_or_create(
-    data_dir: &Path,
-    configured: Option<&(PathBuf, PathBuf)>,
-) -> Result<TlsSetup> {
-    let (cert_path, key_path) = match configured {
-        Some((c, k)) => (c.clone(), k.clone()),
-        None => self_signed(data_dir)?,
+pub fn load_or_create(data_dir: &Path, configured: Option<&CertSource>) -> Result<TlsSetup> {
+    let source = match configured {
+        Some(s) => s.clone(),
+        None => {
+            let (cert, key) = self_signed(data_dir)?;
+            CertSource::Pem { cert, key }
+        }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (key, fp) = load_pair(&cert_path, &key_path, &provider)?;
+    let (key, fp) = load_source(&source, &provider)?;
     let cert = Arc::new(Reloadable {
-        cert_path,
-        key_path,
+        source,
         provider: provider.clone(),
         current: RwLock::new((key, fp)),
     });

@@ -174,6 +174,17 @@ pub struct ServeArgs {
         requires = "tls_certificate"
     )]
     pub tls_private_key: Option<PathBuf>,
+    /// PKCS#12 file (.p12/.pfx) with the private key and certificate chain, instead of PEM.
+    #[arg(
+        long,
+        env = "ARKIV_TLS_PKCS12",
+        value_name = "FILE",
+        conflicts_with = "tls_certificate"
+    )]
+    pub tls_pkcs12: Option<PathBuf>,
+    /// File holding the password of --tls-pkcs12 (else ARKIV_TLS_PKCS12_PASSWORD).
+    #[arg(long, env = "ARKIV_TLS_PKCS12_PASSWORD_FILE", value_name = "FILE")]
+    pub tls_pkcs12_password_file: Option<PathBuf>,
     /// Safe mode (manual §6.1): only administrators may log on, no job runs by its schedule.
     #[arg(long, env = "ARKIV_SAFE_MODE")]
     pub safe_mode: bool,

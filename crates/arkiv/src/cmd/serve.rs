@@ -59,13 +59,36 @@ pub fn serve(data: &Path, key_file: Option<&Path>, args: ServeArgs) -> Result<Ex
         "HTTPS listener",
     )?
     .context("the HTTPS listener cannot be off")?;
-    let cert = match (args.tls_certificate, args.tls_private_key) {
-        (Some(c), Some(k)) => Some((c, k)),
-        (None, None) if !cfg.tls_certificate.is_empty() => {
-            let rel = |p: &str| data.join(p);
-            Some((rel(&cfg.tls_certificate), rel(&cfg.tls_private_key)))
+    let rel = |p: &str| data.join(p);
+    let pkcs12 = args.tls_pkcs12.clone().or_else(|| {
+        (!cfg.tls_pkcs12.is_empty() && args.tls_certificate.is_none()).then(|| rel(&cfg.tls_pkcs12))
+    });
+    let cert = match (args.tls_certificate, args.tls_private_key, pkcs12) {
+        (None, None, Some(file)) => {
+            let password_file = args.tls_pkcs12_password_file.or_else(|| {
+                (!cfg.tls_pkcs12_password_file.is_empty())
+                    .then(|| rel(&cfg.tls_pkcs12_password_file))
+            });
+            let password = match password_file {
+                Some(f) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("reading the PKCS#12 password file {}", f.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+                None => std::env::var("ARKIV_TLS_PKCS12_PASSWORD").context(
+                    "a PKCS#12 certificate needs its password: --tls-pkcs12-password-file FILE or ARKIV_TLS_PKCS12_PASSWORD",
+                )?,
+            };
+            Some(arkiv_server::tls::CertSource::Pkcs12 { file, password })
         }
-        (None, None) => None,
+        (Some(cert), Some(key), None) => Some(arkiv_server::tls::CertSource::Pem { cert, key }),
+        (None, None, None) if !cfg.tls_certificate.is_empty() => {
+            Some(arkiv_server::tls::CertSource::Pem {
+                cert: rel(&cfg.tls_certificate),
+                key: rel(&cfg.tls_private_key),
+            })
+        }
+        (None, None, None) => None,
+        (_, _, Some(_)) => bail!("give either a PEM pair or a PKCS#12 file, not both"),
         _ => bail!("--tls-certificate and --tls-private-key go together"),
     };
     let opts = arkiv_server::ServeOptions {

@@ -2065,3 +2065,113 @@ fn the_web_api_checks_every_privilege() {
         assert!(audit.contains(what), "{what} is audited");
     }
 }
+
+/// Runs `openssl` with these arguments, insisting on success; returns stdout.
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is needed: apt-get install -y openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_pkcs12_certificate_is_served() {
+    let env = Env::new();
+    let dir = env.path("pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-days",
+        "2",
+        "-keyout",
+        &p("key.pem"),
+        "-out",
+        &p("cert.pem"),
+    ]);
+    // The format OpenSSL 3 writes by default (PBES2, AES-256, HMAC-SHA256), and the 3DES/SHA-1
+    // one Windows' certificate export still writes.
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        &p("cert.pem"),
+        "-inkey",
+        &p("key.pem"),
+        "-out",
+        &p("modern.p12"),
+        "-passout",
+        "pass:Pfx-Secret-1",
+    ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        &p("cert.pem"),
+        "-inkey",
+        &p("key.pem"),
+        "-out",
+        &p("legacy.pfx"),
+        "-passout",
+        "pass:Pfx-Secret-1",
+        "-keypbe",
+        "PBE-SHA1-3DES",
+        "-certpbe",
+        "PBE-SHA1-3DES",
+        "-macalg",
+        "sha1",
+    ]);
+    std::fs::write(dir.join("password"), "Pfx-Secret-1\n").unwrap();
+    let expected = openssl(&[
+        "x509",
+        "-in",
+        &p("cert.pem"),
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+    ]);
+    let expected = expected.trim().rsplit('=').next().unwrap().to_string();
+    for file in ["modern.p12", "legacy.pfx"] {
+        let srv = Server::start_with(
+            &env,
+            &[
+                "--tls-pkcs12",
+                &p(file),
+                "--tls-pkcs12-password-file",
+                &p("password"),
+            ],
+        );
+        assert_eq!(srv.fingerprint, expected, "{file}");
+        let (code, v) = srv.admin("/api/invoke/GetServerInfo", None);
+        assert_eq!(code, 200, "{file}: {v}");
+        srv.stop();
+    }
+    // A wrong password stops the start with a clear message.
+    std::fs::write(dir.join("wrong"), "nope").unwrap();
+    let out = env.run(&[
+        "serve",
+        "--listen-https",
+        "127.0.0.1:0",
+        "--listen-http",
+        "off",
+        "--tls-pkcs12",
+        &p("modern.p12"),
+        "--tls-pkcs12-password-file",
+        &p("wrong"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("password is wrong"), "{err}");
+}
