@@ -179,7 +179,8 @@ async fn not_found() -> ApiError {
 /// request, so a session is a user at a client address, active while it keeps calling.
 #[derive(Default)]
 pub struct Sessions {
-    map: Mutex<HashMap<(String, IpAddr), Session>>,
+    /// (user, client address, management shell?) → session.
+    map: Mutex<HashMap<(String, IpAddr, bool), Session>>,
     /// Logged-on sessions of the JSON API for the web (`crate::web`), by token.
     web: Mutex<HashMap<String, WebSession>>,
 }
@@ -209,11 +210,11 @@ struct Session {
 const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
 impl Sessions {
-    fn touch(&self, user: &str, ip: IpAddr) {
+    fn touch(&self, user: &str, ip: IpAddr, shell: bool) {
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
         m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
         let now = arkiv_types::Timestamp::now();
-        let s = m.entry((user.to_string(), ip)).or_insert(Session {
+        let s = m.entry((user.to_string(), ip, shell)).or_insert(Session {
             started: now,
             last: Instant::now(),
             last_at: now,
@@ -292,17 +293,16 @@ impl Sessions {
         {
             let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
             m.retain(|_, s| s.last.elapsed() < SESSION_IDLE);
-            for ((user, ip), s) in m.iter() {
+            for ((user, ip, shell), s) in m.iter() {
+                // The management shell (`arkiv admin`) is the command-line user's session.
+                let source = if *shell {
+                    "ManagementShell"
+                } else {
+                    "AdministrationAPI"
+                };
                 rows.push((
                     s.started.0,
-                    row(
-                        user,
-                        ip,
-                        "AdministrationAPI",
-                        &s.started,
-                        &s.last_at,
-                        s.calls,
-                    ),
+                    row(user, ip, source, &s.started, &s.last_at, s.calls),
                 ));
             }
         }
@@ -400,7 +400,11 @@ async fn authenticate(
             ),
         ));
     }
-    state.sessions.touch(&record.name, peer);
+    let shell = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("arkiv-admin/"));
+    state.sessions.touch(&record.name, peer, shell);
     Ok(record.name)
 }
 

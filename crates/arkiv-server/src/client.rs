@@ -213,6 +213,11 @@ impl Client {
         let req = hyper::Request::post(path)
             .header(hyper::header::HOST, &self.host)
             .header(hyper::header::AUTHORIZATION, format!("Basic {}", self.auth))
+            // Lets GetActiveSessions tell the management shell from other API callers.
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("arkiv-admin/", env!("CARGO_PKG_VERSION")),
+            )
             .header(
                 hyper::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",

@@ -585,6 +585,20 @@ fn the_management_shell() {
     let (code, out, _) = admin(&["--insecure", "GetMetadata"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("VerifyStores"));
+    // The command-line user's session is told from other API callers.
+    srv.ok("/api/invoke/GetServerInfo", "");
+    let (_, out, _) = admin(&["--insecure", "GetActiveSessions"]);
+    let sessions: Value = serde_json::from_str(&out).unwrap();
+    let sources: Vec<&str> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains(&"ManagementShell") && sources.contains(&"AdministrationAPI"),
+        "{sessions}"
+    );
     // Failures: exit 1 with the server's message.
     let (code, _, err) = admin(&["--insecure", "GetUserInfo", "--userName=nobody"]);
     assert_eq!(code, Some(1));
