@@ -235,7 +235,9 @@ impl Archive {
                 .insert(id.0, sealed.as_slice())
                 .map_err(|e| self.dberr(e))?;
         }
-        txn.commit().map_err(|e| self.dberr(e))
+        txn.commit().map_err(|e| self.dberr(e))?;
+        // The stores keep their folders' names: they follow.
+        self.sync_all_store_folders()
     }
 
     /// Renames a user archive (its root folder), inside `txn`.

@@ -266,6 +266,8 @@ impl Archive {
             r
         });
         let mut report = result?;
+        // Stores keep the names of the folders they hold (for attaching them elsewhere).
+        self.sync_all_store_folders()?;
         report.seconds = started.elapsed().as_secs_f64();
         report.stored_bytes = self.pack_bytes().saturating_sub(packs_before);
         Ok(report)

@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod maintenance;
 mod master;
 pub mod policy;
+pub mod portable;
 pub mod saved;
 pub mod search;
 pub mod stats;

@@ -296,6 +296,7 @@ impl Archive {
         drop((to, from));
         // Both indexes follow: the destination learns the moved messages, the source forgets.
         self.catch_up_index(&mut |_| {})?;
+        self.sync_store_folders(&self.store(dest)?)?;
         if self.store(source)?.counters()?.messages == 0 {
             self.remove_empty_store(source)?;
             report.source_removed = true;

@@ -29,7 +29,7 @@ pub(crate) const STORES: TableDefinition<u32, &[u8]> = TableDefinition::new("sto
 
 const FORMAT: &[u8] = b"arkiv-master-1";
 pub(crate) const MASTER_DB: &str = "master.redb";
-const KEYRING: &str = "keyring.json";
+pub(crate) const KEYRING: &str = "keyring.json";
 const KEY_FILE: &str = "arkiv.key";
 const CONFIG: &str = "arkiv.toml";
 const LOCK: &str = "arkiv.lock";
@@ -238,6 +238,9 @@ impl Archive {
         }
         let archive = Archive::assemble(dir, config, master, db, lock);
         archive.load_stores()?;
+        if !read_only {
+            archive.sync_all_store_folders()?;
+        }
         Ok(archive)
     }
 

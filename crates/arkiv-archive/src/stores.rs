@@ -117,7 +117,7 @@ impl Archive {
         Ok(())
     }
 
-    fn open_slot(&self, entry: StoreEntry) -> StoreSlot {
+    pub(crate) fn open_slot(&self, entry: StoreEntry) -> StoreSlot {
         if entry.status == StoreStatus::Disabled {
             return StoreSlot::Closed {
                 entry,
@@ -146,7 +146,7 @@ impl Archive {
         }
     }
 
-    fn read_entries(&self) -> Result<Vec<StoreEntry>> {
+    pub(crate) fn read_entries(&self) -> Result<Vec<StoreEntry>> {
         let t = self.read_txn()?;
         let s = t.open_table(STORES).map_err(|e| self.dberr(e))?;
         let mut out = Vec::new();
@@ -313,6 +313,12 @@ impl Archive {
                 ),
             ));
         }
+        // The detached store leaves with the names of its folders.
+        if let Ok(store) = self.store(id)
+            && self.store_status(id).is_some_and(|s| s.is_writable())
+        {
+            self.sync_store_folders(&store)?;
+        }
         let txn = self.write_txn()?;
         txn.open_table(STORES)
             .map_err(|e| self.dberr(e))?
@@ -360,12 +366,13 @@ impl Archive {
                 format!("{} is attached already", dirs.meta.display()),
             ));
         }
-        // Proves it is an Arkiv store of this archive before registering it.
-        drop(Store::open_read_only(
-            StoreId(0),
-            dirs.clone(),
-            &self.master,
-        )?);
+        // Proves it is an Arkiv store before registering it: of this installation, or of
+        // another one (registered locked, for UnlockStore).
+        match Store::open_read_only(StoreId(0), dirs.clone(), &self.master) {
+            Ok(s) => drop(s),
+            Err(arkiv_store::StoreError::Locked { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
         let txn = self.write_txn()?;
         let id = StoreId(self.next_id(&txn, "next_store")? as u32);
         let entry = StoreEntry {
@@ -383,12 +390,17 @@ impl Archive {
         self.write_entry(&txn, &entry)?;
         txn.commit().map_err(|e| self.dberr(e))?;
         let slot = self.open_slot(entry.clone());
+        let open = matches!(slot, StoreSlot::Open { .. });
         self.stores
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, slot);
-        if status == StoreStatus::Current {
-            self.set_store_status(id, StoreStatus::Current)?;
+        if open {
+            // Its messages go back to the folders the store recorded (ids may differ here).
+            self.replace_store_messages(id, false)?;
+            if status == StoreStatus::Current {
+                self.set_store_status(id, StoreStatus::Current)?;
+            }
         }
         Ok(entry)
     }

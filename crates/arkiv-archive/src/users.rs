@@ -478,7 +478,9 @@ impl Archive {
                 hit
             },
         )?;
-        txn.commit().map_err(|e| self.dberr(e))
+        txn.commit().map_err(|e| self.dberr(e))?;
+        // The archive's new name goes into the stores' folder names.
+        self.sync_all_store_folders()
     }
 
     /// Re-seals every record of `table` that `change` changed (it returns true for those).

@@ -337,3 +337,165 @@ fn directory_and_pop3_settings_of_users() {
     archive.set_user_distinguished_name("alice", None).unwrap();
     assert_eq!(archive.user("alice").unwrap().distinguished_name, None);
 }
+
+fn import_to(archive: &Archive, dir: &Path, user: &str, folder: &str) -> u64 {
+    let source = arkiv_sources::open(SourceKind::Eml, dir, &SourceOptions::default()).unwrap();
+    let opts = ImportOptions {
+        assignment: Assignment::Single {
+            user: user.into(),
+            folder: FolderPath::parse(folder),
+        },
+        source_id: source.source_id(),
+        workers: 1,
+        index: true,
+    };
+    archive.import(source, &opts, &mut |_| {}).unwrap().archived
+}
+
+#[test]
+fn a_store_from_another_installation_is_unlocked_with_its_recovery_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // Installation B archives bob's mail, then is shut down; its store is copied away.
+    let (b, b_outcome) = Archive::init(
+        &dir.path().join("b"),
+        InitOptions {
+            admin_password: PASSWORD.into(),
+            config: Config::default(),
+            key_file: None,
+        },
+    )
+    .unwrap();
+    b.add_user(arkiv_archive::users::NewUser {
+        name: "bob".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    write_mail(&dir.path().join("mail"), "basalt", 0, 6);
+    assert_eq!(
+        import_to(&b, &dir.path().join("mail"), "bob", "Projects/Rock"),
+        6
+    );
+    let b_store = b.store(StoreId(1)).unwrap().dirs().meta.clone();
+    drop(b);
+    let moved = dir.path().join("carried");
+    std::fs::rename(&b_store, &moved).unwrap();
+
+    // Installation A has other folders, so B's folder ids mean other things here.
+    let (a, a_outcome) = Archive::init(
+        &dir.path().join("data"),
+        InitOptions {
+            admin_password: PASSWORD.into(),
+            config: Config::default(),
+            key_file: None,
+        },
+    )
+    .unwrap();
+    for f in ["x", "y", "z"] {
+        a.ensure_folder("admin", &FolderPath::parse(f)).unwrap();
+    }
+    let entry = a
+        .attach_store(
+            "from-b",
+            arkiv_archive::stores::StoreDirs::single(&moved),
+            StoreStatus::Normal,
+        )
+        .unwrap();
+    let info = a
+        .stores()
+        .into_iter()
+        .find(|s| s.entry.id == entry.id)
+        .unwrap();
+    assert!(
+        info.error.as_deref().unwrap_or("").contains("locked"),
+        "{info:?}"
+    );
+    assert!(search(&a, "basalt").is_empty());
+    // Not a recovery key; this installation's own; then B's.
+    assert!(a.unlock_store(entry.id, "hello").is_err());
+    let e = a
+        .unlock_store(entry.id, &a_outcome.recovery_key)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("not the recovery key of the installation"),
+        "{e}"
+    );
+    let r = a.unlock_store(entry.id, &b_outcome.recovery_key).unwrap();
+    assert_eq!(r.moved + r.duplicates_removed, 6, "{r:?}");
+    assert!(
+        r.folders_created.contains(&"bob/Projects/Rock".to_string()),
+        "{r:?}"
+    );
+    let hits = a
+        .search(&SearchQuery {
+            text: "basalt".into(),
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.total, 6);
+    assert!(
+        hits.hits
+            .iter()
+            .all(|h| h.archive == "bob" && h.folder == "Projects/Rock"),
+        "{:?}",
+        hits.hits[0]
+    );
+    clean(&a, entry.id.0);
+    // The store now belongs to A: it opens again after a restart, no unlock needed.
+    drop(a);
+    let a = Archive::open(&dir.path().join("data"), None).unwrap();
+    assert_eq!(search(&a, "basalt").len(), 6);
+}
+
+#[test]
+fn a_reattached_store_finds_folders_deleted_while_it_was_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = init(dir.path());
+    write_mail(&dir.path().join("m"), "marble", 0, 4);
+    assert_eq!(
+        import_to(&archive, &dir.path().join("m"), "admin", "Old/Deep"),
+        4
+    );
+    write_mail(&dir.path().join("n"), "onyx", 10, 2);
+    assert_eq!(
+        import_to(&archive, &dir.path().join("n"), "admin", "Kept"),
+        2
+    );
+    archive
+        .create_store(Some("second".into()), None, StoreStatus::Current)
+        .unwrap();
+    let dirs = archive.store(StoreId(1)).unwrap().dirs().clone();
+    archive.detach_store(StoreId(1)).unwrap();
+    // While the store is away its folders look empty: they are deleted, one renamed.
+    archive.move_folder("admin/Kept", "admin/Renamed").unwrap();
+    let gone = archive.delete_empty_folders(None).unwrap();
+    assert!(gone.iter().any(|g| g.contains("Old")), "{gone:?}");
+    assert!(
+        archive
+            .find_folder("admin", &FolderPath::parse("Renamed"))
+            .unwrap()
+            .is_none()
+    );
+    archive
+        .ensure_folder("admin", &FolderPath::parse("Renamed"))
+        .ok();
+    let back = archive
+        .attach_store("back", dirs, StoreStatus::Normal)
+        .unwrap();
+    let hits = archive
+        .search(&SearchQuery {
+            text: "marble".into(),
+            limit: 50,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.total, 4);
+    assert!(
+        hits.hits.iter().all(|h| h.folder == "Old/Deep"),
+        "{:?}",
+        hits.hits
+    );
+    assert_eq!(search(&archive, "onyx").len(), 2);
+    clean(&archive, back.id.0);
+}

@@ -132,6 +132,23 @@ impl Keyring {
         Ok(master)
     }
 
+    /// The master key sealed by the recovery key, as kept in `keyring.json`. Each store keeps
+    /// a copy, so that a store taken to another installation can be unlocked there with this
+    /// installation's recovery key ([`Keyring::master_from_recovery_wrap`]).
+    pub fn recovery_wrap(keyring_path: &Path) -> Result<Vec<u8>> {
+        let ring = Keyring::load(keyring_path)?;
+        ring.decode(&ring.by_recovery)
+    }
+
+    /// Opens a [`Keyring::recovery_wrap`] with the recovery key it was made with.
+    pub fn master_from_recovery_wrap(wrap: &[u8], recovery: &RecoveryKey) -> Result<MasterKey> {
+        let plain = recovery
+            .sealer()
+            .open(WRAP_AD, wrap, "the master key")
+            .map_err(|_| CryptoError::WrongRecoveryKey)?;
+        to_master(plain)
+    }
+
     fn load(path: &Path) -> Result<Keyring> {
         let text = fs::read_to_string(path).map_err(|e| io_err(path, e))?;
         let ring: Keyring = serde_json::from_str(&text).map_err(|e| CryptoError::Malformed {

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 /// Argument names whose values are replaced by `***`.
-const SECRET: &[&str] = &["password"];
+const SECRET: &[&str] = &["password", "passphrase", "oldPassword", "newPassword"];
 
 pub struct AuditLog {
     path: PathBuf,

@@ -461,6 +461,12 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Long(repair_store_database),
     },
     Function {
+        name: "UnlockStore",
+        description: "Unlock an archive store attached from another Arkiv installation, with that installation's recovery key; its messages go to the folders (by name) they had there.",
+        args: &[req("id", Type::Number), req("passphrase", Type::String)],
+        run: Run::Long(unlock_store),
+    },
+    Function {
         name: "CancelJobAsync",
         description: "Cancel a running job asynchronously (it stops at its next safe point).",
         args: &[req("id", Type::Number)],
@@ -1671,4 +1677,21 @@ fn cancel_job_async(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
         return Err(ApiError::failed(format!("job #{id} is not running")));
     }
     Ok(Value::Null)
+}
+
+fn unlock_store(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, ApiError> {
+    let id = StoreId(store_id(a)?);
+    task.log(format!("Unlocking archive store #{}...", id.0));
+    let r = st.archive.unlock_store(id, a.str("passphrase"))?;
+    task.log(format!(
+        "Unlocked; {} messages placed in their folders, {} folders created{}.",
+        r.moved,
+        r.folders_created.len(),
+        if r.duplicates_removed > 0 {
+            format!(", {} duplicates removed", r.duplicates_removed)
+        } else {
+            String::new()
+        }
+    ));
+    Ok(serde_json::to_value(r).unwrap_or_default())
 }

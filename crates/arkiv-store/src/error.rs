@@ -27,6 +27,10 @@ pub enum StoreError {
     },
     #[error("malformed record {what}: {detail}")]
     Malformed { what: String, detail: String },
+    #[error(
+        "archive store {path} is locked: it belongs to another Arkiv installation; unlock it with UnlockStore and that installation's recovery key"
+    )]
+    Locked { path: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

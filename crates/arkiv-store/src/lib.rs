@@ -39,6 +39,6 @@ mod verify;
 pub use error::{Result, StoreError};
 pub use maintain::{CompactReport, DatabaseMaintenance, RepairReport};
 pub use recipe::{PreparedContent, StoreKeys};
-pub use records::{ContentRecord, MessageRecord, StoreCounters};
+pub use records::{ContentRecord, MessageRecord, StoreCounters, StoreFolder};
 pub use store::{Store, StoreDirs, WriteSession};
 pub use verify::{StoreProblem, StoreVerifyReport};

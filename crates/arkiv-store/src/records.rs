@@ -61,6 +61,18 @@ pub struct MessageRecord {
     pub problem: Option<String>,
 }
 
+/// The name of a folder the store has messages in, kept in the store itself (sealed), so that
+/// a store read without its master database (attached elsewhere, or after a disaster) can put
+/// its messages back in place: the folder ids of the records mean something only next to the
+/// master database they came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreFolder {
+    /// The user archive (its root folder's name).
+    pub archive: String,
+    /// The path below the archive root.
+    pub path: Vec<String>,
+}
+
 /// The store's running totals.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreCounters {
@@ -103,6 +115,12 @@ pub(crate) fn open<T: DeserializeOwned>(
 pub(crate) fn message_ad(num: u64) -> Vec<u8> {
     let mut ad = b"message ".to_vec();
     ad.extend_from_slice(&num.to_le_bytes());
+    ad
+}
+
+pub(crate) fn folder_ad(id: u64) -> Vec<u8> {
+    let mut ad = b"folder ".to_vec();
+    ad.extend_from_slice(&id.to_le_bytes());
     ad
 }
 

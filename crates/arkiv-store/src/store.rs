@@ -13,7 +13,7 @@ use crate::blob::{self, HEADER_LEN};
 use crate::error::{Result, StoreError, db_err, io_err};
 use crate::pack::{self, PackWriter};
 use crate::recipe::{self, PreparedContent, StoreKeys};
-use crate::records::{self, BlobLoc, ContentRecord, MessageRecord, StoreCounters};
+use crate::records::{self, BlobLoc, ContentRecord, MessageRecord, StoreCounters, StoreFolder};
 
 pub(crate) const INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("info");
 pub(crate) const SEGMENTS: TableDefinition<u32, u64> = TableDefinition::new("segments");
@@ -26,6 +26,8 @@ pub(crate) const FOLDER_MESSAGES: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("folder_messages");
 /// Messages added or moved whose index document is not yet committed to the search index.
 pub(crate) const UNINDEXED: TableDefinition<u64, ()> = TableDefinition::new("unindexed");
+/// Folder id → sealed [`StoreFolder`]: the names of the folders the store has messages in.
+pub(crate) const FOLDER_NAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("folder_names");
 pub(crate) const FOLDER_COUNTS: TableDefinition<u64, (u64, u64)> =
     TableDefinition::new("folder_counts");
 
@@ -149,6 +151,7 @@ impl Store {
             txn.open_table(FOLDER_COUNTS)
                 .map_err(|e| db_err(&path, e))?;
             txn.open_table(UNINDEXED).map_err(|e| db_err(&path, e))?;
+            txn.open_table(FOLDER_NAMES).map_err(|e| db_err(&path, e))?;
         }
         txn.commit().map_err(|e| db_err(&path, e))?;
         drop(db);
@@ -213,7 +216,16 @@ impl Store {
             return Err(db_err(&path, "unknown store format"));
         }
         let uuid = String::from_utf8(get("uuid")?).map_err(|e| db_err(&path, e))?;
-        let dk = master.unwrap_data_key(&get("data_key")?, &uuid)?;
+        let dk = match master.unwrap_data_key(&get("data_key")?, &uuid) {
+            Ok(dk) => dk,
+            // Sealed by another installation's master key, which its recovery key can open.
+            Err(_) if get("recovery_wrap").is_ok() => {
+                return Err(StoreError::Locked {
+                    path: dirs.meta.display().to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         drop(info);
         drop(txn);
         Ok(Store {
@@ -455,6 +467,89 @@ impl Store {
             &rec[HEADER_LEN..],
             "a content blob",
         )
+    }
+
+    /// Whether the store keeps this copy of the installation's recovery wrap (see
+    /// `Keyring::recovery_wrap`); [`Store::set_recovery_wrap`] writes it.
+    pub fn has_recovery_wrap(&self, wrap: &[u8]) -> Result<bool> {
+        let t = self.read_txn()?;
+        let info = t.open_table(INFO).map_err(|e| self.dberr(e))?;
+        Ok(info
+            .get("recovery_wrap")
+            .map_err(|e| self.dberr(e))?
+            .is_some_and(|v| v.value() == wrap))
+    }
+
+    /// Keeps a copy of the installation's master key sealed by its recovery key, so that this
+    /// store can be unlocked by another installation given that recovery key.
+    pub fn set_recovery_wrap(&self, wrap: &[u8]) -> Result<()> {
+        let Db::Rw(db) = &self.db else {
+            return Err(self.dberr("opened read-only"));
+        };
+        let txn = db.begin_write().map_err(|e| self.dberr(e))?;
+        txn.open_table(INFO)
+            .map_err(|e| self.dberr(e))?
+            .insert("recovery_wrap", wrap)
+            .map_err(|e| self.dberr(e))?;
+        txn.commit().map_err(|e| self.dberr(e))
+    }
+
+    /// Re-keys a store of another installation for this one (API `UnlockStore`): its data key
+    /// is unwrapped with the other installation's master key, opened from the store's recovery
+    /// wrap with `recovery`, and wrapped again with `master`; `wrap` becomes the new recovery
+    /// wrap. The store must not be open.
+    pub fn unlock(
+        dirs: &StoreDirs,
+        recovery: &arkiv_crypto::RecoveryKey,
+        master: &MasterKey,
+        wrap: &[u8],
+    ) -> Result<()> {
+        let path = dirs.db_path();
+        let db = open_db(&path, false)?;
+        let txn = db.begin_write().map_err(|e| db_err(&path, e))?;
+        {
+            let mut info = txn.open_table(INFO).map_err(|e| db_err(&path, e))?;
+            let get = |info: &redb::Table<&str, &[u8]>, k: &str| -> Result<Vec<u8>> {
+                info.get(k)
+                    .map_err(|e| db_err(&path, e))?
+                    .map(|v| v.value().to_vec())
+                    .ok_or_else(|| db_err(&path, format!("missing '{k}' (a store made before stores kept a recovery wrap cannot be unlocked)")))
+            };
+            let uuid = String::from_utf8(get(&info, "uuid")?).map_err(|e| db_err(&path, e))?;
+            let foreign = arkiv_crypto::Keyring::master_from_recovery_wrap(
+                &get(&info, "recovery_wrap")?,
+                recovery,
+            )?;
+            let dk = foreign.unwrap_data_key(&get(&info, "data_key")?, &uuid)?;
+            let rewrapped = master.wrap_data_key(&dk, &uuid)?;
+            info.insert("data_key", rewrapped.as_slice())
+                .map_err(|e| db_err(&path, e))?;
+            info.insert("recovery_wrap", wrap)
+                .map_err(|e| db_err(&path, e))?;
+        }
+        txn.commit().map_err(|e| db_err(&path, e))
+    }
+
+    /// The folder names the store keeps (folder id → name).
+    pub fn folder_names(&self) -> Result<BTreeMap<FolderId, StoreFolder>> {
+        let t = self.read_txn()?;
+        let names = match t.open_table(FOLDER_NAMES) {
+            Ok(n) => n,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
+            Err(e) => return Err(self.dberr(e)),
+        };
+        let mut out = BTreeMap::new();
+        for r in names.iter().map_err(|e| self.dberr(e))? {
+            let (k, v) = r.map_err(|e| self.dberr(e))?;
+            let f: StoreFolder = records::open(
+                &self.keys.record_sealer,
+                &records::folder_ad(k.value()),
+                v.value(),
+                "a folder name",
+            )?;
+            out.insert(FolderId(k.value()), f);
+        }
+        Ok(out)
     }
 
     /// Drops cached handles of packs that no longer exist (after a compaction).
@@ -872,6 +967,21 @@ impl WriteSession {
         self.bump_folder(to, 1, rec.size as i64)?;
         // The index document names the folder (permissions filter on it): it must follow.
         self.mark_unindexed(num)
+    }
+
+    /// Records a folder's name in the store (see [`StoreFolder`]).
+    pub fn set_folder_name(&mut self, folder: FolderId, name: &StoreFolder) -> Result<()> {
+        let sealed = records::seal(
+            &self.store.keys.record_sealer,
+            &records::folder_ad(folder.0),
+            name,
+        )?;
+        self.tx()
+            .open_table(FOLDER_NAMES)
+            .map_err(|e| self.e(e))?
+            .insert(folder.0, sealed.as_slice())
+            .map_err(|e| self.e(e))?;
+        Ok(())
     }
 
     fn mark_unindexed(&mut self, num: u64) -> Result<()> {

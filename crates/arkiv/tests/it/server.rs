@@ -333,7 +333,7 @@ fn the_manuals_api_examples_with_curl() {
     assert_eq!(verify["args"][0]["name"], "id");
     assert_eq!(verify["args"][0]["type"], "number");
     assert!(
-        meta.iter().all(|f| f["name"] != "UnlockStore"),
+        meta.iter().all(|f| f["name"] != "CreateBackup"),
         "only what works"
     );
     assert!(meta.iter().any(|f| f["name"] == "MergeStore"));
@@ -2188,4 +2188,74 @@ fn a_pkcs12_certificate_is_served() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("password is wrong"), "{err}");
+}
+
+#[test]
+fn a_store_of_another_installation_is_attached_and_unlocked() {
+    // Installation B, with its recovery key, archives bob's mail in a folder.
+    let b = Env {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let init: Value =
+        serde_json::from_slice(&b.ok(&["init", "--admin-password", ADMIN_PW, "--json"])).unwrap();
+    let b_recovery = init["recovery_key"].as_str().unwrap().to_string();
+    b.ok(&["user", "add", "bob"]);
+    let mail = mail_with_attachments(&b, "quartzite", 20);
+    b.import(&[
+        "eml",
+        mail.to_str().unwrap(),
+        "--user",
+        "bob",
+        "--folder",
+        "Field/Notes",
+    ]);
+    let store_dir = b.data().join("stores");
+    let only = std::fs::read_dir(&store_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+
+    // Installation A attaches it: locked until B's recovery key is given.
+    let a = Env::new();
+    let srv = Server::start(&a);
+    let body = format!(
+        "name=FromB&databasePath={}",
+        only.display().to_string().replace('/', "%2F")
+    );
+    let id = srv.ok("/api/invoke/AttachStore", &body)["id"]
+        .as_u64()
+        .unwrap();
+    let stores = srv.ok("/api/invoke/GetStores", "includeSize=false");
+    let s = stores
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap();
+    assert!(s["error"].as_str().unwrap().contains("locked"), "{s}");
+    let (v, _) = srv.follow(
+        "/api/invoke/UnlockStore",
+        &format!("id={id}&passphrase=nonsense"),
+    );
+    assert_eq!(v["statusCode"], "failed", "{v}");
+    let (v, log) = srv.follow(
+        "/api/invoke/UnlockStore",
+        &format!("id={id}&passphrase={}", b_recovery.replace('-', "%2D")),
+    );
+    assert_eq!(v["statusCode"], "succeeded", "{v}");
+    assert!(log.contains("20 messages placed"), "{log}");
+    srv.stop();
+    let audit = std::fs::read_to_string(a.data().join("audit.log")).unwrap();
+    assert!(
+        !audit.contains(&b_recovery),
+        "the passphrase is not written to the audit log"
+    );
+    let found = a.json(&["search", "--json", "quartzite", "--limit", "100"]);
+    assert_eq!(found["total"], 20, "{found}");
+    assert_eq!(found["hits"][0]["archive"], "bob");
+    assert_eq!(found["hits"][0]["folder"], "Field/Notes");
+    let v = a.json(&["verify", "--json"]);
+    assert_eq!(v["clean"], true, "{v}");
 }
