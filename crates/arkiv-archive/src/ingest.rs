@@ -189,6 +189,9 @@ impl Archive {
     where
         S: Iterator<Item = SourceItem> + Send,
     {
+        // Held for the whole run: a compaction does not start meanwhile, and an import waits
+        // for a running compaction to finish.
+        let _running = self.compaction.read().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
         let book = self.check_assignment(&opts.assignment)?;
         let current = self.current_store()?;

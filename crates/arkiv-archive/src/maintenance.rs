@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::error::{ArchiveError, Result, invalid};
 use crate::master::{Archive, MasterDb};
-use crate::stores::StoreSlot;
+use crate::stores::{MAINTENANCE, StoreSlot};
 
 /// How long maintenance waits for running work (a search, an import) to let go of a store.
 const ALONE_WAIT: Duration = Duration::from_secs(60);
@@ -48,19 +48,19 @@ impl Archive {
         id: StoreId,
         f: impl FnOnce(&mut Store) -> Result<T>,
     ) -> Result<T> {
-        let (entry, store) = {
+        let store = {
             let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
             match slots.get(&id) {
                 Some(StoreSlot::Open { entry, store }) => {
-                    let taken = (entry.clone(), store.clone());
+                    let (entry, store) = (entry.clone(), store.clone());
                     slots.insert(
                         id,
                         StoreSlot::Closed {
-                            entry: taken.0.clone(),
-                            why: "under maintenance".into(),
+                            entry,
+                            why: MAINTENANCE.into(),
                         },
                     );
-                    taken
+                    store
                 }
                 Some(StoreSlot::Closed { why, .. }) => {
                     return Err(ArchiveError::StoreUnavailable {
@@ -74,17 +74,22 @@ impl Archive {
         // The store's search index keeps no handle on it; only running work does.
         let deadline = Instant::now() + ALONE_WAIT;
         let mut arc = store;
+        // Back with the registry's entry as it is now (its status may have changed meanwhile).
         let put_back = |store: Arc<Store>| {
             let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
-            if matches!(slots.get(&id), Some(StoreSlot::Closed { why, .. }) if why == "under maintenance")
+            if let Some(StoreSlot::Closed { why, entry: now }) = slots.get(&id)
+                && why == MAINTENANCE
             {
-                slots.insert(
-                    id,
-                    StoreSlot::Open {
-                        entry: entry.clone(),
-                        store,
-                    },
-                );
+                let now = now.clone();
+                let slot = if now.status == StoreStatus::Disabled {
+                    StoreSlot::Closed {
+                        entry: now,
+                        why: "the store is disabled".into(),
+                    }
+                } else {
+                    StoreSlot::Open { entry: now, store }
+                };
+                slots.insert(id, slot);
             }
         };
         let mut alone = loop {
@@ -133,6 +138,17 @@ impl Archive {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<StoreCompaction> {
         let store = self.writable_store(id, "compacting")?;
+        // Not while an import runs (see `Archive::compaction`); imports wait for this one.
+        let _alone = match self.compaction.try_write() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(invalid(
+                    "store",
+                    "an import is running; compact when it has finished",
+                ));
+            }
+        };
         let packs = store.compact(progress)?;
         drop(store);
         let database = self.with_store_alone(id, |s| Ok(s.maintain_database()?))?;
@@ -151,7 +167,19 @@ impl Archive {
         let bytes_before = size();
         let deadline = Instant::now() + ALONE_WAIT;
         loop {
-            let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
+            // Polled, never queued: a waiting writer would block new readers, and a thread that
+            // holds a write transaction may still need a read one to finish it.
+            let mut db = match self.db.try_write() {
+                Ok(db) => db,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(self.dberr("busy: the master database stayed in use for 60 s"));
+                }
+            };
             let MasterDb::Rw(d) = &mut *db else {
                 return Err(self.dberr("the archive was opened read-only"));
             };
@@ -291,6 +319,8 @@ impl Archive {
                 r.remove_message(*num)?;
             }
             r.commit()?;
+            // Searches meanwhile find the moved messages in their new store, not the old one.
+            self.catch_up_index(&mut |_| {})?;
             progress(i as u64, total);
         }
         drop((to, from));

@@ -330,14 +330,22 @@ impl Archive {
             .into_iter()
             .skip(q.offset)
             .take(q.limit.max(1))
-            .map(|(_, id)| {
-                let mut v = self.message_view(id)?;
+            .filter_map(|(_, id)| {
+                let mut v = match self.message_view(id) {
+                    Ok(v) => v,
+                    // Gone between the index lookup and now (deleted, merged away): the index
+                    // learns it at its next catch-up; the hit is left out.
+                    Err(ArchiveError::Store(arkiv_store::StoreError::NoSuchMessage(_))) => {
+                        return None;
+                    }
+                    Err(e) => return Some(Err(e)),
+                };
                 v.highlights = Some(crate::stats::Highlights {
                     subject: marker.ranges(arkiv_index::Shown::Subject, &v.subject),
                     from: marker.ranges(arkiv_index::Shown::From, &v.from),
                     to: marker.ranges(arkiv_index::Shown::To, &v.to),
                 });
-                Ok(v)
+                Some(Ok(v))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(SearchPage {

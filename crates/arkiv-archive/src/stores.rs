@@ -25,6 +25,9 @@ pub struct StoreEntry {
     pub created_at: Timestamp,
 }
 
+/// Why a store is closed while maintenance has it to itself.
+pub(crate) const MAINTENANCE: &str = "under maintenance";
+
 pub(crate) enum StoreSlot {
     Open {
         entry: StoreEntry,
@@ -98,12 +101,27 @@ impl Archive {
         Ok(())
     }
 
+    /// (Re)reads the registry. A store that is open stays open (work in progress keeps its
+    /// handle; reopening it would fail while that runs) unless it was disabled or moved; one
+    /// under maintenance stays with its maintenance.
     pub(crate) fn load_stores(&self) -> Result<()> {
         let entries = self.read_entries()?;
         let mut slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
-        slots.clear();
+        let mut old = std::mem::take(&mut *slots);
         for e in entries {
-            let slot = self.open_slot(e);
+            let slot = match old.remove(&e.id) {
+                Some(StoreSlot::Open { entry, store })
+                    if e.status != StoreStatus::Disabled
+                        && entry.meta_dir == e.meta_dir
+                        && entry.content_dir == e.content_dir =>
+                {
+                    StoreSlot::Open { entry: e, store }
+                }
+                Some(StoreSlot::Closed { why, .. }) if why == MAINTENANCE => {
+                    StoreSlot::Closed { entry: e, why }
+                }
+                _ => self.open_slot(e),
+            };
             // Read-only, a store that was not closed cleanly cannot be repaired: the caller
             // opens the archive writably instead.
             if let StoreSlot::Closed { why, .. } = &slot

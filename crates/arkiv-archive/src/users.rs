@@ -555,23 +555,24 @@ impl Archive {
     pub fn check_password(&self, name: &str, password: &str) -> Result<bool> {
         match self.user(name) {
             Ok(u) => {
-                let ok = u
-                    .password_hash
-                    .as_deref()
-                    .is_some_and(|h| arkiv_crypto::password::verify(password, h));
+                // A user without a password costs the same time as one with.
+                let hash = u.password_hash.as_deref().unwrap_or(DUMMY_HASH);
+                let ok =
+                    arkiv_crypto::password::verify(password, hash) && u.password_hash.is_some();
                 Ok(ok && u.authentication == Authentication::Integrated)
             }
             Err(ArchiveError::NoSuchUser(_)) => {
-                let _ = arkiv_crypto::password::verify(
-                    password,
-                    "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-                );
+                let _ = arkiv_crypto::password::verify(password, DUMMY_HASH);
                 Ok(false)
             }
             Err(e) => Err(e),
         }
     }
 }
+
+/// An Argon2id hash nothing matches, verified when there is no real one to verify (so that
+/// the time taken does not tell whether a user exists or has a password).
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /// Checks an LDAP distinguished name's shape (`attr=value` pairs separated by commas); empty
 /// means none.

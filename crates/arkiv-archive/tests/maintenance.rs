@@ -280,6 +280,14 @@ fn a_disabled_stores_directories_can_be_moved() {
             .is_err()
     );
     let m = moved.to_str().unwrap();
+    // The packs of another store are refused for it: a writer would cut them to its lengths.
+    write_mail(&dir.path().join("m2"), "gneiss", 50, 2);
+    import(&archive, &dir.path().join("m2"));
+    let other = archive.store(second.id).unwrap().dirs().content.clone();
+    let e = archive
+        .set_store_dirs(StoreId(1), Some(m), Some(other.to_str().unwrap()))
+        .unwrap_err();
+    assert!(e.to_string().contains("do not belong"), "{e}");
     archive
         .set_store_dirs(StoreId(1), Some(m), Some(m))
         .unwrap();

@@ -189,6 +189,8 @@ pub struct Sessions {
 #[derive(Clone)]
 pub struct WebSession {
     pub user: String,
+    /// The user's id: a session never passes to another user who later takes the name.
+    pub user_id: u64,
     pub ip: IpAddr,
     /// Sent back in `X-Arkiv-CSRF` with every changing request made with the cookie.
     pub csrf: String,
@@ -226,7 +228,7 @@ impl Sessions {
     }
 
     /// Opens a web session; returns (token, CSRF token).
-    pub fn open_web(&self, user: &str, ip: IpAddr) -> (String, String) {
+    pub fn open_web(&self, user: &str, user_id: u64, ip: IpAddr) -> (String, String) {
         let (token, csrf) = (crate::tasks::random_hex(32), crate::tasks::random_hex(16));
         let now = arkiv_types::Timestamp::now();
         let mut m = self.web.lock().unwrap_or_else(|p| p.into_inner());
@@ -235,6 +237,7 @@ impl Sessions {
             token.clone(),
             WebSession {
                 user: user.to_string(),
+                user_id,
                 ip,
                 csrf: csrf.clone(),
                 started: now,

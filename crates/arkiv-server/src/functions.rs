@@ -767,6 +767,7 @@ fn set_user_authentication(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiErr
     let auth = Authentication::parse(a.str("authentication"))?;
     st.archive
         .set_user_authentication(a.str("userName"), auth)?;
+    st.sessions.close_user(a.str("userName"));
     Ok(Value::Null)
 }
 
@@ -794,12 +795,15 @@ fn set_user_pop3_user_names(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiEr
 
 fn delete_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     st.archive.delete_user(a.str("userName"))?;
+    st.sessions.close_user(a.str("userName"));
     Ok(Value::Null)
 }
 
 fn set_user_password(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     st.archive
         .set_user_password(a.str("userName"), a.str("password"))?;
+    // A password set by an administrator (a compromised account, say) ends the web sessions.
+    st.sessions.close_user(a.str("userName"));
     Ok(Value::Null)
 }
 
@@ -1352,9 +1356,12 @@ fn run_job_async(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
         )));
     }
     let s = st.clone();
+    // The job's thread needs the runtime to start long-running functions as tasks.
+    let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name(format!("job-{}", job.id))
         .spawn(move || {
+            let _rt = runtime.enter();
             let Some(r) = crate::jobs::run_job(&s, &job, None) else {
                 return;
             };
@@ -1495,6 +1502,7 @@ fn delete_message(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
 fn rename_user(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
     st.archive
         .rename_user(a.str("oldUserName"), a.str("newUserName"))?;
+    st.sessions.close_user(a.str("oldUserName"));
     Ok(Value::Null)
 }
 

@@ -93,14 +93,20 @@ impl JobRun {
 }
 
 impl RunningJobs {
-    fn begin(&self, id: u64) -> Option<Arc<JobRun>> {
+    /// Registers a run; `None` if the job runs already. The run is forgotten when the
+    /// returned guard drops, whatever happens to the job (a panic included).
+    fn begin(&self, id: u64) -> Option<RunGuard<'_>> {
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if m.contains_key(&id) {
             return None;
         }
         let run = Arc::new(JobRun::default());
         m.insert(id, run.clone());
-        Some(run)
+        Some(RunGuard {
+            jobs: self,
+            id,
+            run,
+        })
     }
 
     fn end(&self, id: u64) {
@@ -131,6 +137,18 @@ impl RunningJobs {
     }
 }
 
+struct RunGuard<'a> {
+    jobs: &'a RunningJobs,
+    id: u64,
+    run: Arc<JobRun>,
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        self.jobs.end(self.id);
+    }
+}
+
 /// Runs a job's action now, on this (blocking) thread; returns its result, or `None` when the
 /// job is running already (a job never runs twice at once).
 pub fn run_job(state: &Arc<AppState>, job: &Job, late_by: Option<i64>) -> Option<JobResult> {
@@ -142,8 +160,8 @@ pub fn run_job(state: &Arc<AppState>, job: &Job, late_by: Option<i64>) -> Option
             "This run was due {s} s earlier, while the server was not running.\n"
         ));
     }
-    let outcome = run_action(state, job, &run, &mut log);
-    state.jobs.end(job.id);
+    let outcome = run_action(state, job, &run.run, &mut log);
+    let run = run.run.clone();
     let status = match outcome {
         Ok(()) => "succeeded",
         Err(e) => {

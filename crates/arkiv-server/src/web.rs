@@ -186,6 +186,18 @@ fn session(
         .sessions
         .web_session(&token)
         .ok_or_else(unauthorized)?;
+    // The user may have been deleted, renamed, switched to directory logon or lost `login`
+    // since: the session ends with that.
+    let still = state.archive.user(&s.user).ok().filter(|u| {
+        u.id.0 == s.user_id
+            && u.authentication == arkiv_archive::users::Authentication::Integrated
+            && has(u, "login")
+            && (u.admin || !state.safe_mode)
+    });
+    if still.is_none() {
+        state.sessions.close_web(&token);
+        return Err(unauthorized());
+    }
     if by_cookie && (method == Method::POST || method == Method::DELETE) {
         let sent = headers.get("x-arkiv-csrf").and_then(|v| v.to_str().ok());
         if sent != Some(s.csrf.as_str()) {
@@ -226,7 +238,7 @@ async fn logon(
     if state.safe_mode && !user.admin {
         return Err(refuse("the server runs in safe mode (administrators only)"));
     }
-    let (token, csrf) = state.sessions.open_web(&user.name, peer.ip());
+    let (token, csrf) = state.sessions.open_web(&user.name, user.id.0, peer.ip());
     state.audit.record(
         &user.name,
         &peer.ip().to_string(),
@@ -300,6 +312,13 @@ async fn change_password(
     let (old, new) = (field(&m, "oldPassword")?, field(&m, "newPassword")?);
     let user = check_credentials(&state, &s.user, old, peer.ip(), "web password change").await?;
     if !has(&user, "changePassword") {
+        state.audit.record(
+            &user.name,
+            &peer.ip().to_string(),
+            "change password",
+            &[],
+            "refused: no 'changePassword' privilege",
+        );
         return Err(WebError::forbidden(format!(
             "'{}' has no 'changePassword' privilege: an administrator sets the password",
             user.name
@@ -309,7 +328,7 @@ async fn change_password(
     blocking(move || Ok(st.archive.set_user_password(&name, &new)?)).await?;
     // Other sessions of the user end; this one goes on.
     state.sessions.close_user(&user.name);
-    let (token2, csrf) = state.sessions.open_web(&user.name, peer.ip());
+    let (token2, csrf) = state.sessions.open_web(&user.name, user.id.0, peer.ip());
     let _ = token;
     state.audit.record(
         &user.name,
@@ -404,7 +423,25 @@ async fn search(
     }
     sq.ascending = q.get("order").is_some_and(|o| o == "asc");
     let st = state.clone();
-    let page = blocking(move || Ok(st.archive.search(&sq)?)).await?;
+    let page = blocking(move || {
+        // A folder the user may not read answers as one that does not exist: names of other
+        // users' folders are not to be probed.
+        if let Some(spec) = &sq.folder {
+            let readable = st.archive.readable_folders(&s.user)?;
+            let ok = st
+                .archive
+                .folder_by_spec(spec)
+                .is_ok_and(|f| readable.contains(&f));
+            if !ok {
+                return Err(WebError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("no folder '{spec}' to search"),
+                ));
+            }
+        }
+        Ok(st.archive.search(&sq)?)
+    })
+    .await?;
     Ok(ok(serde_json::to_value(page).unwrap_or_default()))
 }
 
@@ -454,6 +491,7 @@ async fn message_eml(
     let (_, s) = session(&state, &method, &headers)?;
     let st = state.clone();
     let (user, ip) = (s.user.clone(), s.ip);
+    let shown = id.clone();
     let (bytes, name) = blocking(move || {
         let (mid, _) = readable_message(&st.archive, &s.user, &id)?;
         let u = st.archive.user(&s.user)?;
@@ -468,7 +506,16 @@ async fn message_eml(
             mid.to_string().replace(':', "-"),
         ))
     })
-    .await?;
+    .await
+    .inspect_err(|e| {
+        state.audit.record(
+            &user,
+            &ip.to_string(),
+            "export message",
+            &[("id".into(), shown.clone())],
+            &format!("refused: {}", e.message),
+        )
+    })?;
     state.audit.record(
         &user,
         &ip.to_string(),

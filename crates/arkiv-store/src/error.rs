@@ -31,6 +31,10 @@ pub enum StoreError {
         "archive store {path} is locked: it belongs to another Arkiv installation; unlock it with UnlockStore and that installation's recovery key"
     )]
     Locked { path: String },
+    #[error(
+        "the packs in {path} do not belong to this store's database ({detail}); give the content directory that belongs to it"
+    )]
+    ForeignPacks { path: String, detail: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

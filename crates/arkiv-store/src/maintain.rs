@@ -27,8 +27,8 @@ use crate::error::{Result, StoreError};
 use crate::pack;
 use crate::records::{self, BlobLoc, ContentRecord, MessageRecord, StoreCounters};
 use crate::store::{
-    BLOBS, CONTENTS, FOLDER_COUNTS, FOLDER_MESSAGES, MESSAGES, PLACEMENTS, SEGMENTS, SOURCE_ITEMS,
-    Store, WriteSession,
+    BLOBS, CONTENTS, FOLDER_COUNTS, FOLDER_MESSAGES, MESSAGES, PLACEMENTS, RETIRED, SEGMENTS,
+    SOURCE_ITEMS, Store, WriteSession,
 };
 
 /// What a compaction did.
@@ -306,8 +306,10 @@ impl WriteSession {
                     .map_err(|e| self.e(e))?;
             }
             let mut st = self.tx().open_table(SEGMENTS).map_err(|e| self.e(e))?;
+            let mut retired = self.tx().open_table(RETIRED).map_err(|e| self.e(e))?;
             for seg in &rewrite {
                 st.remove(*seg).map_err(|e| self.e(e))?;
+                retired.insert(*seg, ()).map_err(|e| self.e(e))?;
             }
         }
         report.packs_rewritten = rewrite.len() as u64;

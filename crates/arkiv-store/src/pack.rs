@@ -30,7 +30,12 @@ pub(crate) struct PackWriter {
 
 impl PackWriter {
     /// Opens the newest pack for appending, cutting off any uncommitted tail.
-    pub(crate) fn open(dir: &Path, committed: &BTreeMap<u32, u64>, max_bytes: u64) -> Result<Self> {
+    pub(crate) fn open(
+        dir: &Path,
+        committed: &BTreeMap<u32, u64>,
+        retired: &std::collections::BTreeSet<u32>,
+        max_bytes: u64,
+    ) -> Result<Self> {
         for (&seg, &len) in committed {
             let path = pack_path(dir, seg);
             let actual = fs::metadata(&path).map_err(|e| io_err(&path, e))?.len();
@@ -51,9 +56,10 @@ impl PackWriter {
             }
         }
         let last = committed.keys().next_back().copied().unwrap_or(1);
-        // A pack created after the last commit holds nothing committed; an older pack the
-        // database does not list was rewritten by a compaction that committed but crashed
-        // before deleting it. Neither holds anything the store refers to.
+        // A pack created after the last commit holds nothing committed; a pack a committed
+        // compaction retired may be left if the process died before deleting it. Neither holds
+        // anything the store refers to. Any other unlisted pack is left alone: it is not this
+        // store's to delete (a wrong directory given for it, say).
         if let Ok(entries) = fs::read_dir(dir) {
             for e in entries.flatten() {
                 let name = e.file_name();
@@ -65,7 +71,7 @@ impl PackWriter {
                 else {
                     continue;
                 };
-                if seg != last && !committed.contains_key(&seg) {
+                if (seg > last || retired.contains(&seg)) && !committed.contains_key(&seg) {
                     let p = e.path();
                     fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
                 }
@@ -103,6 +109,16 @@ impl PackWriter {
         self.len += record.len() as u64;
         self.lengths.insert(self.seg, self.len);
         Ok((self.seg, off))
+    }
+
+    /// Whether this writer's idea of the packs is the committed one: it appends to the last
+    /// committed pack at its committed length (or to a newer, still empty one).
+    pub(crate) fn matches(&self, committed: &BTreeMap<u32, u64>) -> bool {
+        let last = committed.keys().next_back().copied();
+        match committed.get(&self.seg) {
+            Some(len) => *len == self.len && last == Some(self.seg),
+            None => self.len == 0 && last.is_none_or(|l| l < self.seg),
+        }
     }
 
     /// The pack being appended to, and its length.
@@ -165,4 +181,25 @@ pub(crate) fn read_at(file: &File, path: &Path, off: u64, len: usize) -> Result<
     file.read_exact_at(&mut buf, off)
         .map_err(|e| io_err(path, e))?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_writer_is_reused_only_if_it_matches_the_committed_packs() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = std::collections::BTreeSet::new();
+        let mut w = PackWriter::open(dir.path(), &BTreeMap::new(), &none, 1 << 20).unwrap();
+        assert!(w.matches(&BTreeMap::new()));
+        w.append(b"0123456789").unwrap();
+        w.sync().unwrap();
+        let committed: BTreeMap<u32, u64> = w.lengths.clone();
+        assert!(w.matches(&committed));
+        // Another writer committed more in the same pack, or a newer pack: this one is stale.
+        assert!(!w.matches(&BTreeMap::from([(1, 20)])));
+        assert!(!w.matches(&BTreeMap::from([(1, 10), (2, 5)])));
+        assert!(!w.matches(&BTreeMap::new()));
+    }
 }

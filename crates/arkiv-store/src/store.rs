@@ -26,6 +26,8 @@ pub(crate) const FOLDER_MESSAGES: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("folder_messages");
 /// Messages added or moved whose index document is not yet committed to the search index.
 pub(crate) const UNINDEXED: TableDefinition<u64, ()> = TableDefinition::new("unindexed");
+/// Packs rewritten by a compaction: only these may be deleted as leftovers.
+pub(crate) const RETIRED: TableDefinition<u32, ()> = TableDefinition::new("retired_packs");
 /// Folder id → sealed [`StoreFolder`]: the names of the folders the store has messages in.
 pub(crate) const FOLDER_NAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("folder_names");
 pub(crate) const FOLDER_COUNTS: TableDefinition<u64, (u64, u64)> =
@@ -228,7 +230,7 @@ impl Store {
         };
         drop(info);
         drop(txn);
-        Ok(Store {
+        let store = Store {
             id,
             keys: StoreKeys::new(&dk),
             dirs,
@@ -236,7 +238,68 @@ impl Store {
             segment_bytes,
             writer: Mutex::new(None),
             readers: Mutex::new(HashMap::new()),
-        })
+        };
+        store.check_packs()?;
+        Ok(store)
+    }
+
+    /// Checks that the content directory holds this database's packs: each committed pack is
+    /// there and long enough, and at least one starts with the record the blob index places
+    /// at its start (one damaged record is `verify`'s to report, not a reason to refuse the
+    /// store). A wrong directory (another store's, after a move) is refused before a writer
+    /// could cut its packs to this database's lengths.
+    fn check_packs(&self) -> Result<()> {
+        let t = self.read_txn()?;
+        let segs = t.open_table(SEGMENTS).map_err(|e| self.dberr(e))?;
+        let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
+        let dir = self.dirs.pack_dir();
+        let wrong = |detail: String| StoreError::ForeignPacks {
+            path: dir.display().to_string(),
+            detail,
+        };
+        let (mut checked, mut matched) = (0, 0);
+        let mut short = None;
+        for r in segs.iter().map_err(|e| self.dberr(e))? {
+            let (k, v) = r.map_err(|e| self.dberr(e))?;
+            let (seg, len) = (k.value(), v.value());
+            if len == 0 {
+                continue;
+            }
+            checked += 1;
+            let path = pack::pack_path(&dir, seg);
+            let file = File::open(&path)
+                .map_err(|e| wrong(format!("{} cannot be opened: {e}", path.display())))?;
+            let size = file.metadata().map_err(|e| io_err(&path, e))?.len();
+            if size < len {
+                short.get_or_insert(StoreError::PackTruncated {
+                    path: path.display().to_string(),
+                    actual: size,
+                    committed: len,
+                });
+                continue;
+            }
+            let head = pack::read_at(&file, &path, 0, HEADER_LEN)?;
+            let placed = blob::parse_header(&head).and_then(|(key, _)| {
+                blobs
+                    .get(key.as_slice())
+                    .ok()
+                    .flatten()
+                    .and_then(|v| postcard::from_bytes::<BlobLoc>(v.value()).ok())
+            });
+            if placed.is_some_and(|l| l.seg == seg && l.off == 0) {
+                matched += 1;
+            }
+        }
+        if checked > 0 && matched == 0 {
+            return Err(wrong(
+                "no pack starts with the record this store's database expects there, or has the length it committed".into(),
+            ));
+        }
+        // This store's packs, one of them shorter than committed: data lost outside Arkiv.
+        match short {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     pub fn id(&self) -> StoreId {
@@ -275,11 +338,20 @@ impl Store {
         };
         let txn = db.begin_write().map_err(|e| self.dberr(e))?;
         let taken = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let committed = read_segments(&txn, self)?;
+        // A writer is handed back after its session's commit, when redb's writer lock is free
+        // again: another session may have begun, opened its own writer and committed in
+        // between. Only a writer that matches the committed state is used again.
         let pack = match taken {
-            Some(p) => p,
-            None => {
-                let committed = read_segments(&txn, self)?;
-                PackWriter::open(&self.dirs.pack_dir(), &committed, self.segment_bytes)?
+            Some(p) if p.matches(&committed) => p,
+            _ => {
+                let retired = read_retired(&txn, self)?;
+                PackWriter::open(
+                    &self.dirs.pack_dir(),
+                    &committed,
+                    &retired,
+                    self.segment_bytes,
+                )?
             }
         };
         let (next_num, counters) = read_counters_w(&txn, self)?;
@@ -640,6 +712,16 @@ fn read_segments(txn: &WriteTransaction, store: &Store) -> Result<BTreeMap<u32, 
     for r in t.iter().map_err(|e| store.dberr(e))? {
         let (k, v) = r.map_err(|e| store.dberr(e))?;
         out.insert(k.value(), v.value());
+    }
+    Ok(out)
+}
+
+/// Packs a committed compaction rewrote (their files may still await deletion).
+fn read_retired(txn: &WriteTransaction, store: &Store) -> Result<std::collections::BTreeSet<u32>> {
+    let t = txn.open_table(RETIRED).map_err(|e| store.dberr(e))?;
+    let mut out = std::collections::BTreeSet::new();
+    for r in t.iter().map_err(|e| store.dberr(e))? {
+        out.insert(r.map_err(|e| store.dberr(e))?.0.value());
     }
     Ok(out)
 }

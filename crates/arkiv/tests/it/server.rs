@@ -1596,6 +1596,24 @@ fn store_maintenance_functions() {
     );
     let (_, v) = srv.admin("/api/invoke/CancelJobAsync", Some("id=999"));
     assert_eq!(v["statusCode"], "failed", "{v}");
+    // Run on request, a job whose action is long-running finishes and keeps its result.
+    srv.ok("/api/invoke/RunJobAsync", &format!("id={}", job["id"]));
+    let window = format!(
+        "fromIncluding=2000-01-01T00%3A00%3A00&toExcluding=2100-01-01T00%3A00%3A00&timeZoneId=UTC&jobId={}",
+        job["id"]
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let results = loop {
+        let r = srv.ok("/api/invoke/GetJobResults", &window);
+        if !r.as_array().unwrap().is_empty() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the job did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(results[0]["result"], "succeeded", "{results}");
+    // It is no longer running: it can run again.
+    srv.ok("/api/invoke/RunJobAsync", &format!("id={}", job["id"]));
     srv.stop();
 
     let found = env.json(&[
@@ -1935,6 +1953,28 @@ fn the_web_api_checks_every_privilege() {
         .0,
         404
     );
+    // Folders he may not read look like folders that do not exist.
+    let probe = |folder: &str| {
+        web_json(
+            port,
+            "GET",
+            &format!("/api/v1/search?q=message&folder={folder}"),
+            &bob,
+            None,
+        )
+    };
+    let (a, b) = (probe("alice"), probe("alice%2FNoSuchFolder"));
+    assert_eq!((a.0, b.0), (404, 404), "{a:?} {b:?}");
+    assert_eq!(
+        a.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace("alice/NoSuchFolder", "alice"),
+        b.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace("alice/NoSuchFolder", "alice")
+    );
     // A read grant opens alice's archive to bob.
     srv.ok(
         "/api/invoke/SetUserPrivilegesOnFolder",
@@ -1942,6 +1982,31 @@ fn the_web_api_checks_every_privilege() {
     );
     let (_, page) = web_json(port, "GET", "/api/v1/search?q=message&limit=1", &bob, None);
     assert_eq!(page["total"], 300);
+    assert_eq!(probe("alice").0, 200);
+    // An administrator's password reset ends bob's sessions; losing 'login' ends them too.
+    srv.ok(
+        "/api/invoke/SetUserPassword",
+        &format!("userName=bob&password={pw}"),
+    );
+    assert_eq!(web_json(port, "GET", "/api/v1/session", &bob, None).0, 401);
+    let (_, v) = logon("bob", pw);
+    let bob_bearer = format!("Authorization: Bearer {}", v["token"].as_str().unwrap());
+    let bob = [bob_bearer.as_str()];
+    assert_eq!(web_json(port, "GET", "/api/v1/session", &bob, None).0, 200);
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=bob&privileges=none",
+    );
+    assert_eq!(web_json(port, "GET", "/api/v1/session", &bob, None).0, 401);
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=bob&privileges=login",
+    );
+    assert_eq!(
+        web_json(port, "GET", "/api/v1/session", &bob, None).0,
+        401,
+        "the ended session stays ended"
+    );
 
     // With the privileges: download byte for byte, delete, change the password.
     srv.ok(
