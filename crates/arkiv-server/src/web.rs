@@ -209,6 +209,14 @@ fn session(
     Ok((token, s))
 }
 
+/// The session cookie: sent over HTTPS only, out of scripts' reach, never cross-site.
+fn set_session_cookie(r: &mut Response, token: &str) {
+    let cookie = format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
 fn has(user: &arkiv_archive::users::UserRecord, privilege: &str) -> bool {
     user.admin || user.privileges.iter().any(|p| p == privilege)
 }
@@ -255,10 +263,7 @@ async fn logon(
         "csrfToken": csrf,
         "idleTimeoutSeconds": 30 * 60,
     }));
-    let cookie = format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict");
-    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    set_session_cookie(&mut r, &token);
     Ok(r)
 }
 
@@ -307,7 +312,7 @@ async fn change_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> WebResult {
-    let (token, s) = session(&state, &method, &headers)?;
+    let (_, s) = session(&state, &method, &headers)?;
     let m = json_body(&headers, &body)?;
     let (old, new) = (field(&m, "oldPassword")?, field(&m, "newPassword")?);
     let user = check_credentials(&state, &s.user, old, peer.ip(), "web password change").await?;
@@ -326,10 +331,9 @@ async fn change_password(
     }
     let (st, name, new) = (state.clone(), user.name.clone(), new.to_string());
     blocking(move || Ok(st.archive.set_user_password(&name, &new)?)).await?;
-    // Other sessions of the user end; this one goes on.
+    // Every session of the user ends (one may be an intruder's); this caller gets a new one.
     state.sessions.close_user(&user.name);
     let (token2, csrf) = state.sessions.open_web(&user.name, user.id.0, peer.ip());
-    let _ = token;
     state.audit.record(
         &user.name,
         &peer.ip().to_string(),
@@ -338,10 +342,7 @@ async fn change_password(
         "succeeded",
     );
     let mut r = ok(json!({"token": token2, "csrfToken": csrf}));
-    let cookie = format!("{COOKIE}={token2}; Path=/; Secure; HttpOnly; SameSite=Strict");
-    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    set_session_cookie(&mut r, &token2);
     Ok(r)
 }
 
