@@ -145,7 +145,7 @@ impl Archive {
             Err(std::sync::TryLockError::WouldBlock) => {
                 return Err(invalid(
                     "store",
-                    "an import is running; compact when it has finished",
+                    "an import or a verification is running; compact when it has finished",
                 ));
             }
         };

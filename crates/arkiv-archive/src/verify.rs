@@ -37,6 +37,19 @@ impl VerifyReport {
 }
 
 impl Archive {
+    /// Checks one store. Not while a compaction runs (and none starts meanwhile): its packs
+    /// would move under the check's snapshot and look damaged.
+    /// `stop` cancels it (`CancelJobAsync`).
+    pub fn verify_store(
+        &self,
+        store: &arkiv_store::Store,
+        progress: &mut dyn FnMut(u64, u64),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<arkiv_store::StoreVerifyReport> {
+        let _steady = self.compaction.read().unwrap_or_else(|p| p.into_inner());
+        Ok(store.verify_until(progress, stop)?)
+    }
+
     /// Checks every store. `progress(store, done, total)`.
     pub fn verify(&self, progress: &mut dyn FnMut(u32, u64, u64)) -> Result<VerifyReport> {
         let mut report = VerifyReport {
@@ -57,7 +70,7 @@ impl Archive {
             }
             let store = self.store(info.entry.id)?;
             let id = store.id().0;
-            let r = store.verify(&mut |d, t| progress(id, d, t))?;
+            let r = self.verify_store(&store, &mut |d, t| progress(id, d, t), &|| false)?;
             for f in store.folder_counts()?.keys() {
                 if self.folder_record(*f).is_err() {
                     report.master_problems.push(format!("store {id} has messages in folder #{} which the master database does not know", f.0));

@@ -862,16 +862,21 @@ fn verify_one(st: &Arc<AppState>, id: u32, task: &Task) -> Result<bool, ApiError
     let store = st.archive.store(StoreId(id))?;
     task.log(format!("Verifying archive store #{id}..."));
     let mut last = 0;
-    let r = store
-        .verify(&mut |done, total| {
-            if let Some(pct) = (done * 100).checked_div(total) {
-                task.progress(pct.min(100) as u8);
-            }
-            if done >= last + 1000 || done == total {
-                last = done;
-                task.log(format!("{done} messages verified..."));
-            }
-        })
+    let r = st
+        .archive
+        .verify_store(
+            &store,
+            &mut |done, total| {
+                if let Some(pct) = (done * 100).checked_div(total) {
+                    task.progress(pct.min(100) as u8);
+                }
+                if done >= last + 1000 || done == total {
+                    last = done;
+                    task.log(format!("{done} messages verified..."));
+                }
+            },
+            &|| task.is_cancelled(),
+        )
         .map_err(|e| ApiError::failed(e.to_string()))?;
     let broken = r.problems.len();
     if broken == 0 {

@@ -11,6 +11,11 @@
 //! * deleting needs `delete` and a `delete` folder privilege (`Archive::may_delete_in`);
 //! * changing one's password needs `changePassword` and the old password.
 //!
+//! Endpoints: `POST|GET|DELETE /api/v1/session` (logon, who am I, logoff), `POST
+//! /api/v1/password`, `GET /api/v1/folders`, `GET /api/v1/search?q=&folder=&offset=&limit=&sort=
+//! &order=` (a folder without `q` lists that folder, a page at a time), `GET|DELETE
+//! /api/v1/messages/{id}`, `GET /api/v1/messages/{id}/eml`.
+//!
 //! Sessions: `POST /api/v1/session` answers a session token, also set as the cookie
 //! `arkiv_session` (`Secure; HttpOnly; SameSite=Strict`), and a CSRF token. A request carries
 //! the token as the cookie or as `Authorization: Bearer`. A changing request (POST, DELETE)

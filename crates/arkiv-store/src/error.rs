@@ -35,6 +35,8 @@ pub enum StoreError {
         "the packs in {path} do not belong to this store's database ({detail}); give the content directory that belongs to it"
     )]
     ForeignPacks { path: String, detail: String },
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -42,6 +42,16 @@ impl StoreVerifyReport {
 impl Store {
     /// Checks the whole store. `progress(done, total)` is called as messages are checked.
     pub fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<StoreVerifyReport> {
+        self.verify_until(progress, &|| false)
+    }
+
+    /// [`Store::verify`] that gives up with [`StoreError::Cancelled`] when `stop` says so
+    /// (asked every few hundred records; a verification changes nothing, so stopping is safe).
+    pub fn verify_until(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+        stop: &dyn Fn() -> bool,
+    ) -> Result<StoreVerifyReport> {
         let mut report = StoreVerifyReport {
             store: self.id().0,
             ..Default::default()
@@ -76,7 +86,10 @@ impl Store {
             .map_err(|e| self.dberr(e))?
             .len()
             .map_err(|e| self.dberr(e))?;
-        for r in contents_t.iter().map_err(|e| self.dberr(e))? {
+        for (i, r) in contents_t.iter().map_err(|e| self.dberr(e))?.enumerate() {
+            if i % 256 == 255 && stop() {
+                return Err(crate::StoreError::Cancelled);
+            }
             let (k, v) = r.map_err(|e| self.dberr(e))?;
             let key: [u8; 32] = k.value().try_into().unwrap_or([0; 32]);
             report.contents += 1;
@@ -130,6 +143,9 @@ impl Store {
             let id = MessageId::new(StoreId(self.id().0), num).to_string();
             report.messages += 1;
             progress(report.messages, total);
+            if report.messages.is_multiple_of(256) && stop() {
+                return Err(crate::StoreError::Cancelled);
+            }
             let rec: MessageRecord = match records::open(
                 &self.keys().record_sealer,
                 &records::message_ad(num),
