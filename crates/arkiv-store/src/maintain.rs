@@ -344,17 +344,20 @@ impl Store {
             return Ok(report);
         }
         s.commit()?;
-        // Committed: nothing refers to the old packs any more.
-        self.forget_packs(&rewritten);
+        // Committed: nothing refers to the old packs any more. Delete them first, then drop
+        // the cached handles: a reader that cached one in between would keep a deleted file's
+        // space for as long as the store stays open.
         let dir = self.dirs().pack_dir();
         for seg in &rewritten {
             let p = pack::pack_path(&dir, *seg);
             if let Err(e) = std::fs::remove_file(&p)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
+                self.forget_packs(&rewritten);
                 return Err(crate::error::io_err(&p, e));
             }
         }
+        self.forget_packs(&rewritten);
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }
