@@ -71,8 +71,31 @@ pub struct DatabaseMaintenance {
     pub bytes_after: u64,
 }
 
-/// Message records by number.
-type Messages = Vec<(u64, MessageRecord)>;
+/// What one pass over the message records gathers: small per message, so that maintenance
+/// of a store of millions of messages stays within a few hundred MB (the records themselves,
+/// with their summaries, are read one at a time and dropped).
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    original_bytes: u64,
+    /// Folder → (messages, original bytes).
+    folders: BTreeMap<u64, (u64, u64)>,
+    /// Content keys some message refers to.
+    live_contents: HashSet<[u8; 32]>,
+    /// Message records that cannot be opened.
+    unreadable: Vec<u64>,
+}
+
+impl Tally {
+    fn count(&mut self, rec: &MessageRecord) {
+        self.messages += 1;
+        self.original_bytes += rec.size;
+        let f = self.folders.entry(rec.folder.0).or_default();
+        f.0 += 1;
+        f.1 += rec.size;
+        self.live_contents.insert(rec.content_key);
+    }
+}
 
 impl WriteSession {
     fn open_message(&self, num: u64, sealed: &[u8]) -> Result<MessageRecord> {
@@ -84,32 +107,32 @@ impl WriteSession {
         )
     }
 
-    /// Every message record of the store, and the numbers of those that cannot be opened.
-    fn all_messages(&self) -> Result<(Messages, Vec<u64>)> {
+    /// One pass over the message records: `each` sees every readable one; the tally counts.
+    fn scan_messages(&self, mut each: impl FnMut(u64, &MessageRecord)) -> Result<Tally> {
         let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
-        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        let mut t = Tally::default();
         for r in m.iter().map_err(|e| self.e(e))? {
             let (k, v) = r.map_err(|e| self.e(e))?;
             match self.open_message(k.value(), v.value()) {
-                Ok(rec) => ok.push((k.value(), rec)),
-                Err(_) => bad.push(k.value()),
+                Ok(rec) => {
+                    t.count(&rec);
+                    each(k.value(), &rec);
+                }
+                Err(_) => t.unreadable.push(k.value()),
             }
         }
-        Ok((ok, bad))
+        Ok(t)
     }
 
     /// Recounts the running totals and the per-folder counts from the tables; returns whether
     /// anything differed from what was recorded.
-    fn recount(&mut self, messages: &[(u64, MessageRecord)]) -> Result<(bool, u64)> {
-        let mut c = StoreCounters::default();
-        let mut folders: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-        for (_, rec) in messages {
-            c.messages += 1;
-            c.original_bytes += rec.size;
-            let f = folders.entry(rec.folder.0).or_default();
-            f.0 += 1;
-            f.1 += rec.size;
-        }
+    fn recount(&mut self, tally: &Tally) -> Result<(bool, u64)> {
+        let mut c = StoreCounters {
+            messages: tally.messages,
+            original_bytes: tally.original_bytes,
+            ..Default::default()
+        };
+        let folders = &tally.folders;
         {
             let ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
             for r in ct.iter().map_err(|e| self.e(e))? {
@@ -149,7 +172,7 @@ impl WriteSession {
                     fc.remove(*k).map_err(|e| self.e(e))?;
                 }
             }
-            for (k, v) in &folders {
+            for (k, v) in folders {
                 if recorded.get(k) != Some(v) {
                     if !recorded.contains_key(k) {
                         folder_fixes += 1;
@@ -166,7 +189,8 @@ impl WriteSession {
     /// Removes what no message refers to and rewrites the packs that held it.
     fn compact(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<(CompactReport, Vec<u32>)> {
         let mut report = CompactReport::default();
-        let (messages, unreadable) = self.all_messages()?;
+        let tally = self.scan_messages(|_, _| {})?;
+        let unreadable = &tally.unreadable;
         if let Some(num) = unreadable.first() {
             // Its content cannot be told apart from garbage: refuse rather than lose it.
             return Err(StoreError::Damaged {
@@ -177,8 +201,7 @@ impl WriteSession {
                 ),
             });
         }
-        let live_contents: HashSet<[u8; 32]> =
-            messages.iter().map(|(_, r)| r.content_key).collect();
+        let live_contents = &tally.live_contents;
         let mut live_blobs: HashSet<[u8; 32]> = HashSet::new();
         let mut dead_contents = Vec::new();
         {
@@ -237,6 +260,19 @@ impl WriteSession {
         report.pack_bytes_before = segments.values().sum();
         if dead_contents.is_empty() && dead_blobs.is_empty() {
             report.pack_bytes_after = report.pack_bytes_before;
+            return Ok((report, Vec::new()));
+        }
+        if dead_blobs.is_empty() {
+            // Only content records to drop: no pack changes.
+            {
+                let mut ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
+                for k in &dead_contents {
+                    ct.remove(k.as_slice()).map_err(|e| self.e(e))?;
+                }
+            }
+            report.contents_removed = dead_contents.len() as u64;
+            report.pack_bytes_after = report.pack_bytes_before;
+            self.recount(&tally)?;
             return Ok((report, Vec::new()));
         }
         {
@@ -325,7 +361,7 @@ impl WriteSession {
                 .filter(|(s, _)| !segments.contains_key(s))
                 .map(|(_, l)| *l)
                 .sum::<u64>();
-        self.recount(&messages)?;
+        self.recount(&tally)?;
         Ok((report, rewrite))
     }
 }
@@ -344,6 +380,9 @@ impl Store {
             return Ok(report);
         }
         s.commit()?;
+        if rewritten.is_empty() {
+            return Ok(report);
+        }
         // Committed: nothing refers to the old packs any more. Delete them first, then drop
         // the cached handles: a reader that cached one in between would keep a deleted file's
         // space for as long as the store stays open.
@@ -368,8 +407,8 @@ impl Store {
     /// the corrected counters and whether they had been wrong.
     pub fn refresh_statistics(self: &std::sync::Arc<Self>) -> Result<(StoreCounters, bool)> {
         let mut s = self.write()?;
-        let (messages, _) = s.all_messages()?;
-        let (changed, folder_fixes) = s.recount(&messages)?;
+        let tally = s.scan_messages(|_, _| {})?;
+        let (changed, folder_fixes) = s.recount(&tally)?;
         let c = s.counters.clone();
         s.commit()?;
         Ok((c, changed || folder_fixes > 0))
@@ -378,35 +417,35 @@ impl Store {
     /// Rebuilds the derived tables from the message records (API `RepairStoreDatabase`).
     pub fn repair_tables(self: &std::sync::Arc<Self>) -> Result<RepairReport> {
         let mut s = self.write()?;
-        let (messages, unreadable) = s.all_messages()?;
+        // Placements: one per (folder, content); the lowest number wins, as the import would.
+        let mut placements: HashMap<[u8; 32], u64> = HashMap::new();
+        let mut folder_entries: HashSet<(u64, u64)> = HashSet::new();
+        let mut sources: HashMap<[u8; 32], Vec<u64>> = HashMap::new();
+        let tally = s.scan_messages(|num, rec| {
+            placements
+                .entry(self.placement_key(rec.folder, &rec.hash))
+                .or_insert(num);
+            folder_entries.insert((rec.folder.0, num));
+            if let Some(src) = &rec.source {
+                sources
+                    .entry(self.source_key(src, rec.user, &rec.hash))
+                    .or_default()
+                    .push(num);
+            }
+        })?;
         let mut report = RepairReport {
-            messages: messages.len() as u64,
-            unreadable_messages: unreadable
+            messages: tally.messages,
+            unreadable_messages: tally
+                .unreadable
                 .iter()
                 .map(|n| MessageId::new(self.id(), *n).to_string())
                 .collect(),
             ..Default::default()
         };
-        // Placements: one per (folder, content); the lowest number wins, as the import would.
-        let mut placements: HashMap<[u8; 32], u64> = HashMap::new();
-        let mut folder_entries: HashSet<(u64, u64)> = HashSet::new();
-        let mut sources: HashMap<[u8; 32], Vec<u64>> = HashMap::new();
-        for (num, rec) in &messages {
-            placements
-                .entry(self.placement_key(rec.folder, &rec.hash))
-                .or_insert(*num);
-            folder_entries.insert((rec.folder.0, *num));
-            if let Some(src) = &rec.source {
-                sources
-                    .entry(self.source_key(src, rec.user, &rec.hash))
-                    .or_default()
-                    .push(*num);
-            }
-        }
         report.placements_fixed = rebuild_bytes_u64(s.tx(), self, &placements)?;
         report.folder_entries_fixed = rebuild_folder_entries(s.tx(), self, &folder_entries)?;
         report.source_entries_fixed = rebuild_sources(s.tx(), self, &sources)?;
-        let (changed, folder_fixes) = s.recount(&messages)?;
+        let (changed, folder_fixes) = s.recount(&tally)?;
         report.statistics_fixed = changed;
         report.folder_counts_fixed = folder_fixes;
         s.commit()?;
