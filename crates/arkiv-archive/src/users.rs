@@ -65,6 +65,7 @@ impl Authentication {
 /// The user record as written before authentication, DN and POP3 names were kept: still read
 /// (the new fields take their defaults) and rewritten in the new layout on the next change.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 struct UserRecordV1 {
     id: UserId,
     name: String,
@@ -74,6 +75,36 @@ struct UserRecordV1 {
     admin: bool,
     created_at: Timestamp,
     privileges: Vec<String>,
+}
+
+/// The user record as written before global privileges were kept (data directories of the
+/// first archive-core stop): read with no privileges besides `admin`.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct UserRecordV0 {
+    id: UserId,
+    name: String,
+    full_name: Option<String>,
+    emails: Vec<String>,
+    password_hash: Option<String>,
+    admin: bool,
+    created_at: Timestamp,
+}
+
+impl From<UserRecordV0> for UserRecord {
+    fn from(u: UserRecordV0) -> Self {
+        UserRecordV1 {
+            id: u.id,
+            name: u.name,
+            full_name: u.full_name,
+            emails: u.emails,
+            password_hash: u.password_hash,
+            admin: u.admin,
+            created_at: u.created_at,
+            privileges: Vec::new(),
+        }
+        .into()
+    }
 }
 
 impl From<UserRecordV1> for UserRecord {
@@ -320,11 +351,17 @@ impl Archive {
     }
 
     fn open_user(&self, id: u64, sealed: &[u8]) -> Result<UserRecord> {
+        // Newest layout first: an older record is shorter, so a newer decoder runs out of
+        // input on it, never misreads it.
         match self.open_sealed::<UserRecord>("users", id, sealed) {
             Ok(u) => Ok(u),
             Err(e) => self
                 .open_sealed::<UserRecordV1>("users", id, sealed)
                 .map(UserRecord::from)
+                .or_else(|_| {
+                    self.open_sealed::<UserRecordV0>("users", id, sealed)
+                        .map(UserRecord::from)
+                })
                 .map_err(|_| e),
         }
     }
@@ -603,4 +640,44 @@ fn clean_dn(dn: Option<String>) -> Result<Option<String>> {
         ));
     }
     Ok(Some(dn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each older layout fails the newer decoders (it is shorter) and reads with its own.
+    #[test]
+    fn older_user_records_are_read_by_their_own_layout() {
+        let v0 = UserRecordV0 {
+            id: UserId(3),
+            name: "ann".into(),
+            full_name: Some("Ann".into()),
+            emails: vec!["ann@example.com".into()],
+            password_hash: None,
+            admin: true,
+            created_at: Timestamp(5),
+        };
+        let bytes = postcard::to_stdvec(&v0).unwrap();
+        assert!(postcard::from_bytes::<UserRecord>(&bytes).is_err());
+        assert!(postcard::from_bytes::<UserRecordV1>(&bytes).is_err());
+        let u: UserRecord = postcard::from_bytes::<UserRecordV0>(&bytes).unwrap().into();
+        assert_eq!((u.name.as_str(), u.admin), ("ann", true));
+        assert!(u.privileges.is_empty());
+        let v1 = UserRecordV1 {
+            id: UserId(4),
+            name: "bo".into(),
+            full_name: None,
+            emails: vec![],
+            password_hash: Some("h".into()),
+            admin: false,
+            created_at: Timestamp(6),
+            privileges: vec!["login".into()],
+        };
+        let bytes = postcard::to_stdvec(&v1).unwrap();
+        assert!(postcard::from_bytes::<UserRecord>(&bytes).is_err());
+        let u: UserRecord = postcard::from_bytes::<UserRecordV1>(&bytes).unwrap().into();
+        assert_eq!(u.privileges, vec!["login"]);
+        assert_eq!(u.authentication, Authentication::Integrated);
+    }
 }
