@@ -145,7 +145,7 @@ impl Archive {
             Err(std::sync::TryLockError::WouldBlock) => {
                 return Err(invalid(
                     "store",
-                    "an import or a verification is running; compact when it has finished",
+                    "an import, merge or verification is running; compact when it has finished",
                 ));
             }
         };
@@ -278,6 +278,8 @@ impl Archive {
                 ),
             ));
         }
+        // It stores content: not while a compaction decides what is garbage.
+        let _steady = self.compaction.read().unwrap_or_else(|p| p.into_inner());
         let threshold = self.config.storage.large_part_bytes as usize;
         let nums = from.message_nums()?;
         let total = nums.len() as u64;

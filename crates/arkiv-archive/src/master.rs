@@ -64,10 +64,11 @@ pub struct Archive {
     pub(crate) extraction: std::sync::Arc<arkiv_extract::Settings>,
     /// How to start the extraction sandbox (`None`: extract in this process).
     pub(crate) sandbox: Mutex<Option<std::sync::Arc<Vec<std::ffi::OsString>>>>,
-    /// Imports and verifications hold it shared, compaction exclusively: an import commits
-    /// some content before the messages that refer to it (those it defers to the end of its
-    /// run), content a running import has looked up must not vanish under it, and a
-    /// verification's snapshot must not see its packs deleted.
+    /// Imports, merges and verifications hold it shared, compaction exclusively: an import
+    /// commits some content before the messages that refer to it (those it defers to the end
+    /// of its run), content an import or merge has looked up must not vanish under it (nor a
+    /// blob compaction found dead be taken up again), and a verification's snapshot must not
+    /// see its packs deleted.
     pub(crate) compaction: std::sync::RwLock<()>,
     _lock: File,
 }

@@ -3,20 +3,21 @@
 //!
 //! * **Compaction** frees what deleted messages left behind. Deleting a message removes its
 //!   record at once, but its content may be shared, so content records and blobs stay until
-//!   compaction finds nothing refers to them. Each pack holding a dead blob is rewritten: its
-//!   live blobs are copied, byte for byte (a blob is sealed to its id, not to its place), into
-//!   a fresh pack after every existing one; one redb transaction then points the blob index at
-//!   the copies and forgets the old packs; only after that commit are the old files deleted.
-//!   A crash before the commit leaves the fresh pack past the committed ones (cut off by the
-//!   next writable open); a crash after it leaves old packs nothing refers to (deleted by the
-//!   next writable open). Either way the store is as before or as after, never between.
+//!   compaction finds nothing refers to them. One transaction drops the dead content records;
+//!   then each pack holding a dead blob is rewritten in a transaction of its own: its live
+//!   blobs are copied, byte for byte (a blob is sealed to its id, not to its place), into the
+//!   pack being appended to, the blob index is pointed at the copies and the old pack is
+//!   retired; only after that commit is its file deleted. A crash before a commit leaves the
+//!   copies as an uncommitted tail (cut off by the next writable open); a crash after it
+//!   leaves a retired file (deleted by the next writable open). Each pack is as before or as
+//!   after, never between, and a transaction never holds more than one pack's changes.
 //! * **Statistics** are recounted from the records themselves.
 //! * **Repair** rebuilds the derived tables (placements, folder lists, folder counts, source
 //!   items, counters) from the message records, the store's primary data.
 //! * **Database maintenance** checks the redb file (repairing its allocator state if needed) and
 //!   compacts it; it needs the store to itself ([`Store::maintain_database`] takes `&mut`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use arkiv_types::MessageId;
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -186,22 +187,21 @@ impl WriteSession {
         Ok((changed, folder_fixes))
     }
 
-    /// Removes what no message refers to and rewrites the packs that held it.
-    fn compact(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<(CompactReport, Vec<u32>)> {
-        let mut report = CompactReport::default();
+    /// Compaction, first step: drops the content records no message refers to and finds the
+    /// blobs no remaining content refers to, by pack. The packs are left for
+    /// [`WriteSession::rewrite_pack`] (one transaction each).
+    fn plan_compaction(&mut self) -> Result<CompactPlan> {
         let tally = self.scan_messages(|_, _| {})?;
-        let unreadable = &tally.unreadable;
-        if let Some(num) = unreadable.first() {
+        if let Some(num) = tally.unreadable.first() {
             // Its content cannot be told apart from garbage: refuse rather than lose it.
             return Err(StoreError::Damaged {
                 id: MessageId::new(self.store().id(), *num).to_string(),
                 detail: format!(
                     "{} message record(s) cannot be opened; nothing was compacted (run verify)",
-                    unreadable.len()
+                    tally.unreadable.len()
                 ),
             });
         }
-        let live_contents = &tally.live_contents;
         let mut live_blobs: HashSet<[u8; 32]> = HashSet::new();
         let mut dead_contents = Vec::new();
         {
@@ -209,7 +209,7 @@ impl WriteSession {
             for r in ct.iter().map_err(|e| self.e(e))? {
                 let (k, v) = r.map_err(|e| self.e(e))?;
                 let key: [u8; 32] = k.value().try_into().unwrap_or([0; 32]);
-                if !live_contents.contains(&key) {
+                if !tally.live_contents.contains(&key) {
                     dead_contents.push(key);
                     continue;
                 }
@@ -227,9 +227,7 @@ impl WriteSession {
                 live_blobs.extend(rec.inserts.iter().map(|i| i.blob));
             }
         }
-        let mut dead_blobs = Vec::new();
-        let mut by_seg: BTreeMap<u32, Vec<([u8; 32], BlobLoc)>> = BTreeMap::new();
-        let mut dead_segs: HashSet<u32> = HashSet::new();
+        let mut plan = CompactPlan::default();
         {
             let bt = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
             for r in bt.iter().map_err(|e| self.e(e))? {
@@ -240,166 +238,187 @@ impl WriteSession {
                         what: "blob location".into(),
                         detail: e.to_string(),
                     })?;
+                let pack = plan.packs.entry(loc.seg).or_default();
                 if live_blobs.contains(&key) {
-                    by_seg.entry(loc.seg).or_default().push((key, loc));
+                    pack.live.push((key, loc));
                 } else {
-                    dead_blobs.push(key);
-                    dead_segs.insert(loc.seg);
+                    pack.dead.push((key, loc));
                 }
             }
         }
-        let segments: BTreeMap<u32, u64> = {
-            let s = self.tx().open_table(SEGMENTS).map_err(|e| self.e(e))?;
-            let mut m = BTreeMap::new();
-            for r in s.iter().map_err(|e| self.e(e))? {
-                let (k, v) = r.map_err(|e| self.e(e))?;
-                m.insert(k.value(), v.value());
-            }
-            m
-        };
-        report.pack_bytes_before = segments.values().sum();
-        if dead_contents.is_empty() && dead_blobs.is_empty() {
-            report.pack_bytes_after = report.pack_bytes_before;
-            return Ok((report, Vec::new()));
-        }
-        if dead_blobs.is_empty() {
-            // Only content records to drop: no pack changes.
-            {
-                let mut ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
-                for k in &dead_contents {
-                    ct.remove(k.as_slice()).map_err(|e| self.e(e))?;
-                }
-            }
-            report.contents_removed = dead_contents.len() as u64;
-            report.pack_bytes_after = report.pack_bytes_before;
-            self.recount(&tally)?;
-            return Ok((report, Vec::new()));
-        }
+        drop(live_blobs);
+        // Packs without a dead blob stay as they are.
+        plan.packs.retain(|_, p| !p.dead.is_empty());
         {
+            let s = self.tx().open_table(SEGMENTS).map_err(|e| self.e(e))?;
+            for r in s.iter().map_err(|e| self.e(e))? {
+                plan.pack_bytes_before += r.map_err(|e| self.e(e))?.1.value();
+            }
             let mut ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
             for k in &dead_contents {
                 ct.remove(k.as_slice()).map_err(|e| self.e(e))?;
             }
-            let mut bt = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
-            for k in &dead_blobs {
-                bt.remove(k.as_slice()).map_err(|e| self.e(e))?;
-            }
         }
-        report.contents_removed = dead_contents.len() as u64;
-        report.blobs_removed = dead_blobs.len() as u64;
+        plan.contents_removed = dead_contents.len() as u64;
+        self.recount(&tally)?;
+        Ok(plan)
+    }
 
-        let mut rewrite: Vec<u32> = dead_segs.into_iter().collect();
-        rewrite.sort_unstable();
-        let total: u64 = rewrite
-            .iter()
-            .map(|s| by_seg.get(s).map_or(0, |v| v.len() as u64))
-            .sum();
+    /// Compaction, one pack: its dead blobs leave the index, its live ones are copied byte for
+    /// byte into the pack being appended to (never one that is to be rewritten), and the pack
+    /// moves from `segments` to `retired_packs`; all in this session's one commit.
+    fn rewrite_pack(
+        &mut self,
+        seg: u32,
+        pack: &mut PackPlan,
+        retiring: &BTreeSet<u32>,
+        done: &mut u64,
+        total: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<()> {
         let store = self.store().clone();
-        let pack_dir = store.dirs().pack_dir();
-        let pack = self.pack_mut();
-        // Copies go to a fresh pack after every existing one, never into one being rewritten.
-        pack.start_fresh_segment()?;
-        let fresh = pack.current_segment();
-        let mut moved: Vec<([u8; 32], BlobLoc)> = Vec::with_capacity(total as usize);
-        for seg in &rewrite {
-            let Some(blobs) = by_seg.get_mut(seg) else {
-                continue;
-            };
-            blobs.sort_by_key(|(_, l)| l.off);
-            let path = pack::pack_path(&pack_dir, *seg);
-            let file = store.pack_file(*seg)?;
-            for (key, loc) in blobs.iter() {
-                let rec = pack::read_at(&file, &path, loc.off, HEADER_LEN + loc.len as usize)?;
-                match blob::parse_header(&rec) {
-                    Some((k, len)) if &k == key && len == loc.len => {}
-                    _ => {
-                        return Err(StoreError::Malformed {
-                            what: format!("blob at {}:{}", path.display(), loc.off),
-                            detail: "record header does not match the index; nothing was compacted (run verify)".into(),
-                        });
-                    }
-                }
-                let (nseg, off) = pack.append(&rec)?;
-                moved.push((
-                    *key,
-                    BlobLoc {
-                        seg: nseg,
-                        off,
-                        ..*loc
-                    },
-                ));
-                progress(moved.len() as u64, total);
-            }
+        let path = pack::pack_path(&store.dirs().pack_dir(), seg);
+        let file = store.pack_file(seg)?;
+        let writer = self.pack_mut();
+        if retiring.contains(&writer.current_segment()) {
+            writer.start_fresh_segment()?;
         }
-        let (cur, cur_len) = (pack.current_segment(), pack.current_len());
-        pack.lengths.insert(cur, cur_len);
-        pack.lengths.entry(fresh).or_insert(0);
+        pack.live.sort_by_key(|(_, l)| l.off);
+        let mut moved = Vec::with_capacity(pack.live.len());
+        for (key, loc) in &pack.live {
+            let rec = pack::read_at(&file, &path, loc.off, HEADER_LEN + loc.len as usize)?;
+            match blob::parse_header(&rec) {
+                Some((k, len)) if &k == key && len == loc.len => {}
+                _ => {
+                    return Err(StoreError::Malformed {
+                        what: format!("blob at {}:{}", path.display(), loc.off),
+                        detail: "record header does not match the index; this pack was not compacted (run verify)".into(),
+                    });
+                }
+            }
+            let (nseg, off) = writer.append(&rec)?;
+            moved.push((
+                *key,
+                BlobLoc {
+                    seg: nseg,
+                    off,
+                    ..*loc
+                },
+            ));
+            *done += 1;
+            progress(*done, total);
+        }
+        let (cur, cur_len) = (writer.current_segment(), writer.current_len());
+        writer.lengths.insert(cur, cur_len);
+        for (_, loc) in &pack.dead {
+            let c = &mut self.counters;
+            c.blobs = c.blobs.saturating_sub(1);
+            c.blob_bytes = c.blob_bytes.saturating_sub(loc.raw_len);
+            c.stored_bytes = c
+                .stored_bytes
+                .saturating_sub(HEADER_LEN as u64 + loc.len as u64);
+        }
         {
             let mut bt = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
+            for (key, _) in &pack.dead {
+                bt.remove(key.as_slice()).map_err(|e| self.e(e))?;
+            }
             for (key, loc) in &moved {
                 let v = postcard::to_stdvec(loc).expect("serializes");
                 bt.insert(key.as_slice(), v.as_slice())
                     .map_err(|e| self.e(e))?;
             }
-            let mut st = self.tx().open_table(SEGMENTS).map_err(|e| self.e(e))?;
-            let mut retired = self.tx().open_table(RETIRED).map_err(|e| self.e(e))?;
-            for seg in &rewrite {
-                st.remove(*seg).map_err(|e| self.e(e))?;
-                retired.insert(*seg, ()).map_err(|e| self.e(e))?;
-            }
+            self.tx()
+                .open_table(SEGMENTS)
+                .map_err(|e| self.e(e))?
+                .remove(seg)
+                .map_err(|e| self.e(e))?;
+            self.tx()
+                .open_table(RETIRED)
+                .map_err(|e| self.e(e))?
+                .insert(seg, ())
+                .map_err(|e| self.e(e))?;
         }
-        report.packs_rewritten = rewrite.len() as u64;
-        report.blobs_moved = moved.len() as u64;
-        let lengths = self.pack_mut().lengths.clone();
-        report.pack_bytes_after = segments
-            .iter()
-            .filter(|(s, _)| !rewrite.contains(s))
-            .map(|(s, l)| lengths.get(s).copied().unwrap_or(*l))
-            .sum::<u64>()
-            + lengths
-                .iter()
-                .filter(|(s, _)| !segments.contains_key(s))
-                .map(|(_, l)| *l)
-                .sum::<u64>();
-        self.recount(&tally)?;
-        Ok((report, rewrite))
+        Ok(())
     }
+}
+
+/// What compaction found to do.
+#[derive(Default)]
+struct CompactPlan {
+    contents_removed: u64,
+    pack_bytes_before: u64,
+    /// Packs holding at least one dead blob: their dead and live blobs.
+    packs: BTreeMap<u32, PackPlan>,
+}
+
+#[derive(Default)]
+struct PackPlan {
+    dead: Vec<([u8; 32], BlobLoc)>,
+    live: Vec<([u8; 32], BlobLoc)>,
 }
 
 impl Store {
     /// Compacts the store: removes content and blobs no message refers to and rewrites the
-    /// packs that held them (see the module documentation). Writers to this store wait while
-    /// it runs. `progress(done, total)` counts blobs copied.
+    /// packs that held them (see the module documentation). One transaction drops the dead
+    /// content records, then one per pack rewrites it, so the memory a transaction needs is
+    /// bounded by a pack, not by the store. The caller keeps anything that could store content
+    /// (imports, merges) from running meanwhile: a blob found dead must stay dead.
+    /// `progress(done, total)` counts blobs copied.
     pub fn compact(
         self: &std::sync::Arc<Self>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<CompactReport> {
-        let mut s = self.write()?;
-        let (report, rewritten) = s.compact(progress)?;
-        if report.contents_removed == 0 && report.blobs_removed == 0 {
-            return Ok(report);
-        }
-        s.commit()?;
-        if rewritten.is_empty() {
-            return Ok(report);
-        }
-        // Committed: nothing refers to the old packs any more. Delete them first, then drop
-        // the cached handles: a reader that cached one in between would keep a deleted file's
-        // space for as long as the store stays open.
+        let plan = {
+            let mut s = self.write()?;
+            let plan = s.plan_compaction()?;
+            if plan.contents_removed > 0 {
+                s.commit()?;
+            }
+            plan
+        };
+        let mut report = CompactReport {
+            contents_removed: plan.contents_removed,
+            pack_bytes_before: plan.pack_bytes_before,
+            ..Default::default()
+        };
+        let retiring: BTreeSet<u32> = plan.packs.keys().copied().collect();
+        let total: u64 = plan.packs.values().map(|p| p.live.len() as u64).sum();
+        let mut done = 0;
         let dir = self.dirs().pack_dir();
-        for seg in &rewritten {
-            let p = pack::pack_path(&dir, *seg);
-            if let Err(e) = std::fs::remove_file(&p)
+        for (seg, mut pack) in plan.packs {
+            let mut s = self.write()?;
+            s.rewrite_pack(seg, &mut pack, &retiring, &mut done, total, progress)?;
+            s.commit()?;
+            report.packs_rewritten += 1;
+            report.blobs_removed += pack.dead.len() as u64;
+            report.blobs_moved += pack.live.len() as u64;
+            // Committed: nothing refers to the old pack any more. Delete it first, then drop
+            // its cached handle: a reader that cached one in between would keep a deleted
+            // file's space for as long as the store stays open.
+            let p = pack::pack_path(&dir, seg);
+            let removed = std::fs::remove_file(&p);
+            self.forget_packs(&[seg]);
+            if let Err(e) = removed
                 && e.kind() != std::io::ErrorKind::NotFound
             {
-                self.forget_packs(&rewritten);
                 return Err(crate::error::io_err(&p, e));
             }
         }
-        self.forget_packs(&rewritten);
-        if let Ok(d) = std::fs::File::open(&dir) {
+        if report.packs_rewritten > 0
+            && let Ok(d) = std::fs::File::open(&dir)
+        {
             let _ = d.sync_all();
         }
+        report.pack_bytes_after = {
+            let t = self.read_txn()?;
+            let segs = t.open_table(SEGMENTS).map_err(|e| self.dberr(e))?;
+            let mut sum = 0;
+            for r in segs.iter().map_err(|e| self.dberr(e))? {
+                sum += r.map_err(|e| self.dberr(e))?.1.value();
+            }
+            sum
+        };
         Ok(report)
     }
 
