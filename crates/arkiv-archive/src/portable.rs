@@ -93,15 +93,11 @@ impl Archive {
         Ok(())
     }
 
-    /// [`Archive::sync_store_folders`] for every open, writable store.
+    /// [`Archive::sync_store_folders`] for every open store. Write-protected ones too: the
+    /// names are upkeep, like their index bookkeeping, not a change to their messages.
     pub fn sync_all_store_folders(&self) -> Result<()> {
         for store in self.open_stores() {
-            if self
-                .store_status(store.id())
-                .is_some_and(|s| s.is_writable())
-            {
-                self.sync_store_folders(&store)?;
-            }
+            self.sync_store_folders(&store)?;
         }
         Ok(())
     }

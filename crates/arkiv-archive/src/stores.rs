@@ -332,9 +332,7 @@ impl Archive {
             ));
         }
         // The detached store leaves with the names of its folders.
-        if let Ok(store) = self.store(id)
-            && self.store_status(id).is_some_and(|s| s.is_writable())
-        {
+        if let Ok(store) = self.store(id) {
             self.sync_store_folders(&store)?;
         }
         let txn = self.write_txn()?;
