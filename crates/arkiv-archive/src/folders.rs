@@ -135,10 +135,8 @@ impl Archive {
     /// Children of a folder (or, for `None`, every user archive), sorted by name.
     pub fn child_folders(&self, parent: Option<FolderId>) -> Result<Vec<(FolderId, String)>> {
         let t = self.read_txn()?;
-        let tree = match t.open_table(FOLDER_TREE) {
-            Ok(tree) => tree,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(tree) = self.optional_table(&t, FOLDER_TREE)? else {
+            return Ok(Vec::new());
         };
         let p = parent.map_or(0, |p| p.0);
         let mut out = Vec::new();

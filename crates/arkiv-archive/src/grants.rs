@@ -26,11 +26,7 @@ pub const DELETE: u8 = 4;
 /// Parses the API's folder privileges: `none`, or any of `read`, `write`, `delete`.
 pub fn parse_folder_privileges(list: &str) -> Result<u8> {
     let mut bits = 0;
-    let items: Vec<&str> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let items = crate::users::list_items(list);
     if items.is_empty() {
         return Err(invalid(
             "privileges",
@@ -118,10 +114,8 @@ impl Archive {
     pub fn folder_grants(&self, user: &str) -> Result<Vec<(String, u8)>> {
         let u = self.user(user)?;
         let t = self.read_txn()?;
-        let grants = match t.open_table(FOLDER_GRANTS) {
-            Ok(g) => g,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(grants) = self.optional_table(&t, FOLDER_GRANTS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for r in grants
@@ -155,10 +149,8 @@ impl Archive {
         let (archive, path) = self.folder_location(folder)?;
         let names = path.names();
         let t = self.read_txn()?;
-        let grants = match t.open_table(FOLDER_GRANTS) {
-            Ok(g) => g,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(grants) = self.optional_table(&t, FOLDER_GRANTS)? else {
+            return Ok(false);
         };
         for depth in 0..=names.len() {
             let prefix = FolderPath::from_names(names[..depth].to_vec());
@@ -195,7 +187,7 @@ impl Archive {
                 };
             }
             let t = self.read_txn()?;
-            if let Ok(grants) = t.open_table(FOLDER_GRANTS) {
+            if let Some(grants) = self.optional_table(&t, FOLDER_GRANTS)? {
                 for r in grants
                     .range((u.id.0, 0)..=(u.id.0, u64::MAX))
                     .map_err(|e| self.dberr(e))?

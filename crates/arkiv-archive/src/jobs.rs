@@ -279,10 +279,8 @@ impl Job {
 impl Archive {
     pub fn jobs(&self) -> Result<Vec<Job>> {
         let t = self.read_txn()?;
-        let table = match t.open_table(JOBS) {
-            Ok(j) => j,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(table) = self.optional_table(&t, JOBS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for r in table.iter().map_err(|e| self.dberr(e))? {
@@ -365,10 +363,8 @@ impl Archive {
     /// Finished runs that started in [from, to), of one job or all, oldest first.
     pub fn job_results(&self, from: i64, to: i64, job: Option<u64>) -> Result<Vec<JobResult>> {
         let t = self.read_txn()?;
-        let table = match t.open_table(JOB_RESULTS) {
-            Ok(j) => j,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(table) = self.optional_table(&t, JOB_RESULTS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for r in table.iter().map_err(|e| self.dberr(e))? {

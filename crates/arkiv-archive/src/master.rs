@@ -317,6 +317,20 @@ impl Archive {
         }
     }
 
+    /// A table that a data directory may not have yet (nothing of its kind was ever written,
+    /// or an older directory): `None` instead of an error.
+    pub(crate) fn optional_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        t: &redb::ReadTransaction,
+        def: TableDefinition<K, V>,
+    ) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
+        match t.open_table(def) {
+            Ok(table) => Ok(Some(table)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(self.dberr(e)),
+        }
+    }
+
     pub(crate) fn read_txn(&self) -> Result<redb::ReadTransaction> {
         self.db
             .read()

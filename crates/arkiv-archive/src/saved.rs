@@ -25,10 +25,8 @@ pub struct SavedSearch {
 impl Archive {
     fn saved_all(&self) -> Result<Vec<(u64, SavedSearch)>> {
         let t = self.read_txn()?;
-        let table = match t.open_table(SAVED) {
-            Ok(table) => table,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(table) = self.optional_table(&t, SAVED)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for r in table.iter().map_err(|e| self.dberr(e))? {

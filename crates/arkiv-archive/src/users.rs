@@ -136,14 +136,18 @@ pub const PRIVILEGES: &[&str] = &[
     "delete",
 ];
 
+/// The items of one of the API's comma-separated lists, trimmed, empty ones left out.
+pub fn list_items(list: &str) -> Vec<&str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Parses the API's comma-separated privilege list: `none`, `admin` (each alone), or any of
 /// [`PRIVILEGES`]. Returns (admin, other privileges).
 pub fn parse_privileges(list: &str) -> Result<(bool, Vec<String>)> {
-    let items: Vec<&str> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let items = list_items(list);
     if items.is_empty() {
         return Err(invalid(
             "privileges",

@@ -780,12 +780,8 @@ fn set_user_distinguished_name(st: &Arc<AppState>, a: &Args) -> Result<Value, Ap
 }
 
 fn set_user_pop3_user_names(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
-    let names: Vec<String> = a
-        .opt("pop3UserNames")
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let names: Vec<String> = arkiv_archive::users::list_items(a.opt("pop3UserNames").unwrap_or(""))
+        .into_iter()
         .map(str::to_string)
         .collect();
     st.archive

@@ -137,24 +137,24 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             "safe mode: only administrators may log on; jobs do not run by schedule"
         );
     }
-    let endpoint = |protocol: &str, addr: SocketAddr, purpose: &str| {
+    // Binds a listener, logs its address and lists it for GetServiceConfiguration.
+    let listen = async |protocol: &str, addr: SocketAddr, purpose: &str| -> Result<TcpListener> {
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {protocol} listener {addr} ({purpose})"))?;
+        let bound = l.local_addr()?;
+        log!("INFO", "listening on {protocol}://{bound} ({purpose})");
         state
             .endpoints
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(serde_json::json!({"protocol": protocol, "address": addr.to_string(), "purpose": purpose}));
+            .push(serde_json::json!({"protocol": protocol, "address": bound.to_string(), "purpose": purpose}));
+        Ok(l)
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
-    let https = TcpListener::bind(opts.https)
-        .await
-        .with_context(|| format!("binding HTTPS listener {}", opts.https))?;
-    let https_addr = https.local_addr()?;
-    log!(
-        "INFO",
-        "listening on https://{https_addr} (web and Administration API)"
-    );
-    endpoint("https", https_addr, "web and Administration API");
+    let https = listen("https", opts.https, "web and Administration API").await?;
+    let https_port = https.local_addr()?.port();
     servers.push(tokio::spawn(api::serve_tls(
         https,
         tls.acceptor.clone(),
@@ -162,15 +162,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         stop_rx.clone(),
     )));
     if let Some(addr) = opts.api {
-        let l = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding API listener {addr}"))?;
-        log!(
-            "INFO",
-            "listening on https://{} (Administration API)",
-            l.local_addr()?
-        );
-        endpoint("https", l.local_addr()?, "Administration API");
+        let l = listen("https", addr, "Administration API").await?;
         servers.push(tokio::spawn(api::serve_tls(
             l,
             tls.acceptor.clone(),
@@ -179,18 +171,10 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         )));
     }
     if let Some(addr) = opts.http {
-        let l = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding HTTP listener {addr}"))?;
-        log!(
-            "INFO",
-            "listening on http://{} (redirects to HTTPS only)",
-            l.local_addr()?
-        );
-        endpoint("http", l.local_addr()?, "redirects to HTTPS");
+        let l = listen("http", addr, "redirects to HTTPS only").await?;
         servers.push(tokio::spawn(api::serve_redirect(
             l,
-            https_addr.port(),
+            https_port,
             stop_rx.clone(),
         )));
     }

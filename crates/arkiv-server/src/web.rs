@@ -451,6 +451,31 @@ async fn search(
     Ok(ok(serde_json::to_value(page).unwrap_or_default()))
 }
 
+/// Writes what became of an action on a message to the audit log, a refusal included, and
+/// passes the result on.
+fn audited<T>(
+    state: &AppState,
+    user: &str,
+    ip: std::net::IpAddr,
+    action: &str,
+    id: &str,
+    r: Result<T, WebError>,
+    succeeded: impl FnOnce(&T) -> String,
+) -> Result<T, WebError> {
+    let outcome = match &r {
+        Ok(v) => succeeded(v),
+        Err(e) => format!("refused: {}", e.message),
+    };
+    state.audit.record(
+        user,
+        &ip.to_string(),
+        action,
+        &[("id".into(), id.to_string())],
+        &outcome,
+    );
+    r
+}
+
 /// A message id the user may read, with its folder.
 fn readable_message(
     archive: &arkiv_archive::Archive,
@@ -498,7 +523,7 @@ async fn message_eml(
     let st = state.clone();
     let (user, ip) = (s.user.clone(), s.ip);
     let shown = id.clone();
-    let (bytes, name) = blocking(move || {
+    let r = blocking(move || {
         let (mid, _) = readable_message(&st.archive, &s.user, &id)?;
         let u = st.archive.user(&s.user)?;
         if !has(&u, "export") {
@@ -512,23 +537,16 @@ async fn message_eml(
             mid.to_string().replace(':', "-"),
         ))
     })
-    .await
-    .inspect_err(|e| {
-        state.audit.record(
-            &user,
-            &ip.to_string(),
-            "export message",
-            &[("id".into(), shown.clone())],
-            &format!("refused: {}", e.message),
-        )
-    })?;
-    state.audit.record(
+    .await;
+    let (bytes, name) = audited(
+        &state,
         &user,
-        &ip.to_string(),
+        ip,
         "export message",
-        &[],
-        &format!("{name}.eml"),
-    );
+        &shown,
+        r,
+        |(_, name)| format!("{name}.eml"),
+    )?;
     let mut r = (
         [
             (header::CONTENT_TYPE, "message/rfc822".to_string()),
@@ -554,7 +572,7 @@ async fn delete_message(
     let st = state.clone();
     let (user, ip) = (s.user.clone(), s.ip);
     let shown = id.clone();
-    blocking(move || {
+    let r = blocking(move || {
         let (mid, folder) = readable_message(&st.archive, &s.user, &id)?;
         if !st.archive.may_delete_in(&s.user, folder)? {
             return Err(WebError::forbidden(format!(
@@ -564,23 +582,10 @@ async fn delete_message(
         }
         Ok(st.archive.delete_message(mid)?)
     })
-    .await
-    .inspect_err(|e| {
-        state.audit.record(
-            &user,
-            &ip.to_string(),
-            "delete message",
-            &[("id".into(), shown.clone())],
-            &format!("refused: {}", e.message),
-        )
+    .await;
+    audited(&state, &user, ip, "delete message", &shown, r, |_| {
+        "succeeded".into()
     })?;
-    state.audit.record(
-        &user,
-        &ip.to_string(),
-        "delete message",
-        &[("id".into(), shown)],
-        "succeeded",
-    );
     Ok(ok(json!({})))
 }
 

@@ -322,6 +322,19 @@ impl Store {
         db_err(&self.db_path(), e)
     }
 
+    /// A table that an older store may not have yet: `None` instead of an error.
+    fn optional_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        t: &redb::ReadTransaction,
+        def: TableDefinition<K, V>,
+    ) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
+        match t.open_table(def) {
+            Ok(table) => Ok(Some(table)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(self.dberr(e)),
+        }
+    }
+
     pub(crate) fn read_txn(&self) -> Result<redb::ReadTransaction> {
         match &self.db {
             Db::Rw(d) => d.begin_read(),
@@ -605,10 +618,8 @@ impl Store {
     /// The folder names the store keeps (folder id → name).
     pub fn folder_names(&self) -> Result<BTreeMap<FolderId, StoreFolder>> {
         let t = self.read_txn()?;
-        let names = match t.open_table(FOLDER_NAMES) {
-            Ok(n) => n,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(names) = self.optional_table(&t, FOLDER_NAMES)? else {
+            return Ok(BTreeMap::new());
         };
         let mut out = BTreeMap::new();
         for r in names.iter().map_err(|e| self.dberr(e))? {
@@ -681,10 +692,8 @@ impl Store {
     /// Up to `limit` messages whose search index entry is missing or stale.
     pub fn unindexed(&self, limit: usize) -> Result<Vec<u64>> {
         let t = self.read_txn()?;
-        let u = match t.open_table(UNINDEXED) {
-            Ok(u) => u,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(self.dberr(e)),
+        let Some(u) = self.optional_table(&t, UNINDEXED)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for r in u.iter().map_err(|e| self.dberr(e))?.take(limit) {
