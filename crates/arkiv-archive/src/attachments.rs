@@ -25,6 +25,8 @@ use crate::master::Archive;
 pub const MAX_MESSAGE_ATTACHMENT_TEXT: usize = 4 << 20;
 
 const BUILT_WITH: &str = "attachments";
+/// The marker of the text version an index was built with (see [`text_version`]).
+const TEXT_BUILT_WITH: &str = "text";
 
 /// The attachment text of one message, and the attachments that could not be read.
 #[derive(Debug, Default)]
@@ -42,10 +44,13 @@ pub struct IndexInfo {
     pub store_id: StoreId,
     pub store_name: String,
     pub size_bytes: u64,
-    /// `ok`, or `please rebuild` when the attachment settings changed since it was built.
+    /// `ok`, or `please rebuild` when the attachment settings changed since it was built, or
+    /// it was built by an older text decoding or word analysis.
     pub status: String,
     /// The attachment settings it was built with.
     pub built_with: String,
+    /// Why it should be rebuilt (`None` when its status is `ok`).
+    pub rebuild_reason: Option<String>,
 }
 
 impl Archive {
@@ -85,12 +90,33 @@ impl Archive {
         for store in self.open_stores() {
             let dir = store.dirs().meta.join("index");
             let built = built_with(&dir);
+            let text = built_text(&dir);
+            let mut reasons = Vec::new();
+            if built != now {
+                reasons.push(format!(
+                    "built with other attachment settings ({built}; now {now})"
+                ));
+            }
+            if text != text_version() {
+                reasons.push(format!(
+                    "built by an older text decoding ({text}; now {}): mail in some charsets \
+                     was not decoded, or not analysed, as it is now",
+                    text_version()
+                ));
+            }
+            let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
             out.push(IndexInfo {
                 store_id: store.id(),
                 store_name: names.get(&store.id()).cloned().unwrap_or_default(),
                 size_bytes: dir_size(&dir),
-                status: if built == now { "ok" } else { "please rebuild" }.into(),
+                status: if reason.is_none() {
+                    "ok"
+                } else {
+                    "please rebuild"
+                }
+                .into(),
                 built_with: built,
+                rebuild_reason: reason,
             });
         }
         Ok(out)
@@ -145,9 +171,32 @@ pub(crate) fn built_with(index_dir: &Path) -> String {
         .unwrap_or_else(|_| "names-only".into())
 }
 
+/// Records that an index holds every message as the current settings, decoder and analyzer
+/// make it.
 pub(crate) fn set_built_with(index_dir: &Path, fingerprint: &str) -> Result<()> {
     let p = index_dir.join(BUILT_WITH);
-    std::fs::write(&p, format!("{fingerprint}\n")).map_err(|e| io_err(&p, e))
+    std::fs::write(&p, format!("{fingerprint}\n")).map_err(|e| io_err(&p, e))?;
+    let p = index_dir.join(TEXT_BUILT_WITH);
+    std::fs::write(&p, format!("{}\n", text_version())).map_err(|e| io_err(&p, e))
+}
+
+/// The version of the text an index is made of: the charset decoding
+/// (`arkiv_message::charset::DECODER_VERSION`) and the word analysis
+/// (`arkiv_index::ANALYZER_VERSION`). When either changes, mail archived before may be
+/// indexed (and its headers recorded) differently from what they give now.
+pub fn text_version() -> String {
+    format!(
+        "decoder {}, analyzer {}",
+        arkiv_message::charset::DECODER_VERSION,
+        arkiv_index::ANALYZER_VERSION
+    )
+}
+
+/// The text version an index was built with (indexes from before the marker: version 1).
+fn built_text(index_dir: &Path) -> String {
+    std::fs::read_to_string(index_dir.join(TEXT_BUILT_WITH))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "decoder 1, analyzer 1".into())
 }
 
 fn dir_size(dir: &Path) -> u64 {

@@ -97,6 +97,11 @@ pub struct ImportReport {
     pub skipped: u64,
     /// Archived with their exact bytes although the MIME parser could not understand them.
     pub flagged: u64,
+    /// Archived with their exact bytes, but some of their text is in a charset that was
+    /// unknown, missing or wrong, so Arkiv read it by a guess (see `arkiv_message::charset`).
+    pub charset_guessed: u64,
+    /// A few of them: `origin` is the message id, `reason` says what was guessed.
+    pub charset_examples: Vec<ImportFailure>,
     pub failed: Vec<ImportFailure>,
     /// Bytes of the messages read.
     pub original_bytes: u64,
@@ -747,7 +752,7 @@ impl<'a> Writer<'a> {
                 archived_at: Timestamp::now(),
                 source: Some(self.opts.source_id.clone()),
                 summary: p.parsed.summary.clone(),
-                problem: p.parsed.problem.clone(),
+                problem: p.parsed.flag(),
             };
             if !self.unseen_source_items(user, &p.hash)?.is_empty() {
                 // Possibly moved in the source: decided once the whole source has been read.
@@ -772,7 +777,7 @@ impl<'a> Writer<'a> {
         record: MessageRecord,
         text: Option<(&str, &crate::attachments::AttachmentText)>,
     ) -> Result<()> {
-        let flagged = record.problem.is_some();
+        let flag = record.problem.clone();
         let size = record.size;
         let id = self.session()?.add_message(&record)?;
         if let Some((_, a)) = text {
@@ -796,8 +801,18 @@ impl<'a> Writer<'a> {
         self.seen.insert(id);
         self.report.archived += 1;
         self.progress.archived += 1;
-        if flagged {
-            self.report.flagged += 1;
+        match flag {
+            Some(f) if f.starts_with(arkiv_message::CHARSET_FLAG) => {
+                self.report.charset_guessed += 1;
+                if self.report.charset_examples.len() < 20 {
+                    self.report.charset_examples.push(ImportFailure {
+                        origin: id.to_string(),
+                        reason: f[arkiv_message::CHARSET_FLAG.len()..].to_string(),
+                    });
+                }
+            }
+            Some(_) => self.report.flagged += 1,
+            None => {}
         }
         self.batch_messages += 1;
         self.batch_bytes += size;

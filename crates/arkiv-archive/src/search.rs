@@ -112,15 +112,19 @@ impl Archive {
     }
 
     /// Builds index documents for messages from what the store holds (reading attachment
-    /// contents with `ex` when they are switched on).
+    /// contents with `ex` when they are switched on). Each message's bytes are read again by
+    /// the current decoder; a record whose headers it reads differently (mail archived by an
+    /// older [`arkiv_message::charset::DECODER_VERSION`]) is brought up to date in the same
+    /// pass, so what a listing shows and what search finds never disagree.
     fn docs_from_store(
-        store: &Store,
+        store: &Arc<Store>,
         nums: &[u64],
         ex: &mut Option<arkiv_extract::Extractor>,
     ) -> Result<Vec<IndexDoc>> {
         let mut docs = Vec::with_capacity(nums.len());
+        let mut refreshed = Vec::new();
         for &num in nums {
-            let rec = match store.message(num) {
+            let mut rec = match store.message(num) {
                 Ok(r) => r,
                 // Listed but gone (deleted since): nothing to index.
                 Err(arkiv_store::StoreError::NoSuchMessage(_)) => continue,
@@ -128,17 +132,26 @@ impl Archive {
             };
             let mut atext = crate::attachments::AttachmentText::default();
             let body = match store.read_message(num) {
-                Ok(raw) => match ex {
-                    Some(ex) => {
-                        let mut p = arkiv_message::parse_with(
-                            &raw,
-                            &crate::attachments::wanted(ex.settings()),
-                        );
-                        atext = crate::attachments::read_attachments(ex, &mut p);
-                        p.body_text
+                Ok(raw) => {
+                    let mut p = match ex {
+                        Some(ex) => {
+                            let mut p = arkiv_message::parse_with(
+                                &raw,
+                                &crate::attachments::wanted(ex.settings()),
+                            );
+                            atext = crate::attachments::read_attachments(ex, &mut p);
+                            p
+                        }
+                        None => arkiv_message::parse(&raw),
+                    };
+                    let flag = p.flag();
+                    if p.summary != rec.summary || flag != rec.problem {
+                        rec.summary = std::mem::take(&mut p.summary);
+                        rec.problem = flag;
+                        refreshed.push((num, rec.summary.clone(), rec.problem.clone()));
                     }
-                    None => arkiv_message::parse(&raw).body_text,
-                },
+                    p.body_text
+                }
                 // A damaged message is still found by its headers; verify reports the damage.
                 Err(_) => String::new(),
             };
@@ -146,6 +159,13 @@ impl Archive {
             doc.attachment_unread = !atext.failures.is_empty();
             doc.attachment_text = atext.text;
             docs.push(doc);
+        }
+        if !refreshed.is_empty() {
+            let mut s = store.write()?;
+            for (num, summary, problem) in refreshed {
+                s.refresh_summary(num, &summary, problem)?;
+            }
+            s.commit()?;
         }
         Ok(docs)
     }

@@ -5,6 +5,8 @@
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
+use arkiv_message::charset::{self, Charset};
+
 use crate::{Ctx, Failure, Kind, fail};
 
 type Cfb<'d> = cfb::CompoundFile<Cursor<&'d [u8]>>;
@@ -21,8 +23,29 @@ pub(crate) fn extract(ctx: &mut Ctx, data: &[u8], depth: u32) -> Result<(), Fail
     message(ctx, &mut cfb, Path::new("/"), depth)
 }
 
-/// A string property (`001F` UTF-16LE, else `001E` 8-bit) of the storage at `dir`.
-fn string(ctx: &Ctx, cfb: &mut Cfb, dir: &Path, tag: &str) -> Option<String> {
+/// The charset of a message's 8-bit strings and HTML body: `PR_INTERNET_CPID` (0x3FDE), else
+/// `PR_MESSAGE_CODEPAGE` (0x3FFD), from the storage's property stream ([MS-OXMSG] 2.4: a
+/// header of 32 bytes for the top-level message, 24 for an embedded one, then 16-byte
+/// entries of tag, flags and an 8-byte value).
+fn codepage(ctx: &Ctx, cfb: &mut Cfb, dir: &Path) -> Option<Charset> {
+    let props = stream(ctx, cfb, &dir.join("__properties_version1.0"))?;
+    let header = if dir == Path::new("/") { 32 } else { 24 };
+    let find = |id: u32| {
+        props.get(header..)?.chunks_exact(16).find_map(|e| {
+            let tag = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+            (tag == (id << 16 | 0x0003)).then(|| u32::from_le_bytes([e[8], e[9], e[10], e[11]]))
+        })
+    };
+    [0x3FDE, 0x3FFD]
+        .into_iter()
+        .filter_map(find)
+        .filter_map(|cp| u16::try_from(cp).ok())
+        .find_map(charset::codepage)
+}
+
+/// A string property (`001F` UTF-16LE, else `001E` 8-bit in `cs`, or guessed without one)
+/// of the storage at `dir`.
+fn string(ctx: &Ctx, cfb: &mut Cfb, dir: &Path, tag: &str, cs: Option<Charset>) -> Option<String> {
     if let Some(b) = stream(ctx, cfb, &dir.join(format!("__substg1.0_{tag}001F"))) {
         let units: Vec<u16> = b
             .chunks_exact(2)
@@ -35,13 +58,11 @@ fn string(ctx: &Ctx, cfb: &mut Cfb, dir: &Path, tag: &str) -> Option<String> {
         );
     }
     let b = stream(ctx, cfb, &dir.join(format!("__substg1.0_{tag}001E")))?;
-    Some(
-        encoding_rs::WINDOWS_1252
-            .decode_without_bom_handling(&b)
-            .0
-            .trim_end_matches('\0')
-            .to_string(),
-    )
+    let text = match cs {
+        Some(cs) => cs.decode(&b).0,
+        None => charset::decode_unlabelled(&b).into_owned(),
+    };
+    Some(text.trim_end_matches('\0').to_string())
 }
 
 fn stream(ctx: &Ctx, cfb: &mut Cfb, path: &Path) -> Option<Vec<u8>> {
@@ -76,9 +97,10 @@ fn message(ctx: &mut Ctx, cfb: &mut Cfb, dir: &Path, depth: u32) -> Result<(), F
         return fail("messages nested too deeply");
     }
     ctx.check_time()?;
+    let cs = codepage(ctx, cfb, dir);
     // Subject, sender, display To/Cc.
     for tag in ["0037", "0C1A", "0C1F", "0E04", "0E03"] {
-        if let Some(s) = string(ctx, cfb, dir, tag)
+        if let Some(s) = string(ctx, cfb, dir, tag, cs)
             && !s.is_empty()
         {
             ctx.newline();
@@ -87,19 +109,22 @@ fn message(ctx: &mut Ctx, cfb: &mut Cfb, dir: &Path, depth: u32) -> Result<(), F
     }
     for r in children(cfb, dir, "__recip_version1.0_") {
         for tag in ["3001", "39FE", "3003"] {
-            if let Some(s) = string(ctx, cfb, &r, tag) {
+            if let Some(s) = string(ctx, cfb, &r, tag, cs) {
                 ctx.newline();
                 ctx.push(&s);
             }
         }
     }
     ctx.newline();
-    match string(ctx, cfb, dir, "1000") {
+    match string(ctx, cfb, dir, "1000", cs) {
         Some(body) if !body.trim().is_empty() => ctx.push(&body),
         _ => {
             let html = stream(ctx, cfb, &dir.join("__substg1.0_10130102"))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .or_else(|| string(ctx, cfb, dir, "1013"));
+                .map(|b| match cs {
+                    Some(cs) => cs.decode(&b).0,
+                    None => charset::decode_unlabelled(&b).into_owned(),
+                })
+                .or_else(|| string(ctx, cfb, dir, "1013", cs));
             if let Some(h) = html {
                 ctx.push(&mail_parser::decoders::html::html_to_text(&h));
             }
@@ -109,7 +134,7 @@ fn message(ctx: &mut Ctx, cfb: &mut Cfb, dir: &Path, depth: u32) -> Result<(), F
         if ctx.full() {
             break;
         }
-        let name = string(ctx, cfb, &a, "3707").or_else(|| string(ctx, cfb, &a, "3704"));
+        let name = string(ctx, cfb, &a, "3707", cs).or_else(|| string(ctx, cfb, &a, "3704", cs));
         if let Some(n) = &name {
             ctx.newline();
             ctx.push(n);

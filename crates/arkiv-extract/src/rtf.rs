@@ -5,9 +5,8 @@
 //! single pass with an explicit group stack (no recursion), so hostile nesting cannot
 //! overflow the stack.
 
-use encoding_rs::Encoding;
+use arkiv_message::charset::{self, Charset};
 
-use crate::text::codepage;
 use crate::{Ctx, Failure, fail};
 
 /// Destinations whose contents are not document text.
@@ -57,7 +56,7 @@ pub(crate) fn extract(ctx: &mut Ctx, data: &[u8]) -> Result<(), Failure> {
     if !data.starts_with(b"{\\rtf") {
         return fail("not an RTF file");
     }
-    let mut enc: &'static Encoding = encoding_rs::WINDOWS_1252;
+    let mut enc: Charset = charset::windows_1252();
     let mut stack: Vec<State> = Vec::new();
     let mut st = State { skip: false, uc: 1 };
     // Characters still to skip after a `\u` escape.
@@ -66,9 +65,9 @@ pub(crate) fn extract(ctx: &mut Ctx, data: &[u8]) -> Result<(), Failure> {
     let mut bytes: Vec<u8> = Vec::new();
     let mut i = 0;
     let mut steps = 0u32;
-    let flush = |ctx: &mut Ctx, bytes: &mut Vec<u8>, enc: &'static Encoding| {
+    let flush = |ctx: &mut Ctx, bytes: &mut Vec<u8>, enc: Charset| {
         if !bytes.is_empty() {
-            ctx.push(&enc.decode_without_bom_handling(bytes).0);
+            ctx.push(&enc.decode(bytes).0);
             bytes.clear();
         }
     };
@@ -176,7 +175,7 @@ pub(crate) fn extract(ctx: &mut Ctx, data: &[u8]) -> Result<(), Failure> {
 fn control(
     ctx: &mut Ctx,
     st: &mut State,
-    enc: &mut &'static Encoding,
+    enc: &mut Charset,
     pending_skip: &mut usize,
     word: &str,
     param: Option<i64>,
@@ -188,10 +187,10 @@ fn control(
     match word {
         "ansicpg" => {
             if let Some(cp) = param.and_then(|p| u16::try_from(p).ok()) {
-                *enc = codepage(cp);
+                *enc = charset::codepage(cp).unwrap_or(charset::windows_1252());
             }
         }
-        "mac" => *enc = codepage(10000),
+        "mac" => *enc = charset::codepage(10000).unwrap_or(charset::windows_1252()),
         "uc" => st.uc = param.unwrap_or(1).clamp(0, 16) as usize,
         _ if st.skip => {}
         "u" => {

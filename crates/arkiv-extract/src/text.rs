@@ -1,12 +1,12 @@
 //! Text files in whatever encoding they came in.
 
-use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use encoding_rs::{Encoding, UTF_16BE, UTF_16LE};
 
 use crate::{Failure, fail};
 
 /// Decodes a text file: a byte-order mark decides, else UTF-8 if it is valid, else UTF-16 if
-/// every other byte is NUL, else Windows-1252 (the usual 8-bit encoding of mail attachments).
-/// A file with NUL bytes otherwise is binary, not text.
+/// every other byte is NUL, else the legacy charset `arkiv_message::charset::guess` (Firefox's
+/// detector) finds. A file with NUL bytes otherwise is binary, not text.
 pub(crate) fn decode(data: &[u8]) -> Result<String, Failure> {
     if let Some((enc, bom)) = Encoding::for_bom(data) {
         return Ok(enc.decode_without_bom_handling(&data[bom..]).0.into_owned());
@@ -35,36 +35,11 @@ pub(crate) fn decode(data: &[u8]) -> Result<String, Failure> {
     if head.contains(&0) {
         return binary();
     }
-    Ok(WINDOWS_1252
-        .decode_without_bom_handling(data)
-        .0
-        .into_owned())
+    Ok(arkiv_message::charset::guess(data, None).0)
 }
 
 fn binary() -> Result<String, Failure> {
     fail("a binary file, not text")
-}
-
-/// Decodes bytes in a Windows code page (`\ansicpg` of RTF, 8-bit strings of MSG files).
-pub(crate) fn codepage(cp: u16) -> &'static Encoding {
-    let label = match cp {
-        65001 => "utf-8",
-        874 => "windows-874",
-        932 => "shift_jis",
-        936 => "gbk",
-        949 => "euc-kr",
-        950 => "big5",
-        1250..=1258 => {
-            return Encoding::for_label(format!("windows-{cp}").as_bytes()).unwrap_or(WINDOWS_1252);
-        }
-        10000 => "macintosh",
-        20866 => "koi8-r",
-        28591 => "iso-8859-1",
-        28592 => "iso-8859-2",
-        28605 => "iso-8859-15",
-        _ => return WINDOWS_1252,
-    };
-    Encoding::for_label(label.as_bytes()).unwrap_or(WINDOWS_1252)
 }
 
 #[cfg(test)]
@@ -84,7 +59,9 @@ mod tests {
         bom.extend(&utf16);
         assert_eq!(decode(&bom).unwrap(), "Grüße, Welt");
         assert!(decode(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff").is_err());
-        assert_eq!(codepage(1251).name(), "windows-1251");
-        assert_eq!(codepage(932).name(), "Shift_JIS");
+        // A Shift_JIS text file (as CPython's codec writes it).
+        let sjis = "来週の会議では、新しいソフトウェアのパッケージについて説明します。";
+        let bytes = b"\x97\x88\x8fT\x82\xcc\x89\xef\x8bc\x82\xc5\x82\xcd\x81A\x90V\x82\xb5\x82\xa2\x83\\\x83t\x83g\x83E\x83F\x83A\x82\xcc\x83p\x83b\x83P\x81[\x83W\x82\xc9\x82\xc2\x82\xa2\x82\xc4\x90\xe0\x96\xbe\x82\xb5\x82\xdc\x82\xb7\x81B";
+        assert_eq!(decode(bytes).unwrap(), sjis);
     }
 }

@@ -6,7 +6,7 @@
 //! highlights the complete address.
 
 use crate::query::{Node, Scope, TermKind};
-use crate::tokenizer::{analyzer, fold};
+use crate::tokenizer::{analyzer, fold, query_analyzer};
 
 /// A field shown in results, for scoping (`subject:foo` highlights only the subject).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +82,7 @@ fn collect(node: &Node, out: &mut Vec<(Scope, Matcher)>) {
         Node::Term { scope, text, kind } => match kind {
             TermKind::Wildcard => out.push((*scope, Matcher::Glob(fold(text).chars().collect()))),
             TermKind::Word | TermKind::Phrase => {
-                let mut a = analyzer();
+                let mut a = query_analyzer();
                 let mut s = a.token_stream(text);
                 while let Some(t) = s.next() {
                     out.push((*scope, Matcher::Token(t.text.clone())));

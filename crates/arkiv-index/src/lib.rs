@@ -1,7 +1,8 @@
 //! The full-text index of one archive store, and the search language that queries it.
 //!
-//! * [`tokenizer`] — words are split at white space and punctuation, lower-cased and folded to
-//!   ASCII where possible (`Müller` is found by `muller` and `müller`). A word joined by
+//! * [`tokenizer`] — words are split at white space and punctuation, put in NFC, lower-cased
+//!   and folded to ASCII where possible (`Müller` is found by `muller` and `müller`, and by
+//!   `mueller`: German words with umlauts are also indexed as written without them). A word joined by
 //!   `. , ; - _ @ / \` is indexed both by its parts and as a whole (manual §3.2 "About Special
 //!   Characters"): `firstname.lastname@example.com` is found by `firstname`, `lastname`,
 //!   `example`, `com` and the whole address. CJK text is indexed character by character, so any
@@ -27,6 +28,7 @@ pub use highlight::{Highlighter, Shown};
 pub use query::{Cmp, Node, QueryError, TermKind, parse};
 pub use schema::IndexDoc;
 pub use search::{Hit, SearchRequest, SearchResult, SortBy, SortValue, StoreIndex};
+pub use tokenizer::ANALYZER_VERSION;
 
 /// Everything that can go wrong with an index.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,7 @@ use tantivy::{
 
 use crate::query::{Cmp, Node, Scope, TermKind};
 use crate::schema::{Fields, IndexDoc, schema};
-use crate::tokenizer::{ANALYZER, analyzer, fold, is_joiner};
+use crate::tokenizer::{ANALYZER, analyzer, fold, is_joiner, query_analyzer};
 use crate::{IndexError, Result};
 
 /// How to sort hits.
@@ -381,7 +381,7 @@ impl StoreIndex {
                 .map_err(|e| self.err(format!("wildcard '{text}': {e}")))?;
             return Ok(Some(Box::new(q)));
         }
-        let mut a = analyzer();
+        let mut a = query_analyzer();
         let mut stream = a.token_stream(text);
         let mut parts: Vec<(usize, String)> = Vec::new();
         let mut whole: Option<String> = None;

@@ -9,15 +9,24 @@
 //!   proves that a base64 body can be rebuilt byte for byte from its decoded bytes plus a tiny
 //!   layout, so the store can keep the binary (a quarter smaller) instead of the text.
 //!
+//! * [`charset`] is the one table of charset labels and the one set of decoders for all text
+//!   (headers, bodies, attachment names, attachment files): WHATWG's, plus what mail uses
+//!   beyond it, with documented guesses for unknown and wrong labels. Where the parser's own
+//!   reading falls short, `text` reads headers and bodies again with it, and the message
+//!   carries a note ([`ParsedMessage::charset_notes`]).
+//!
 //! The parser is `mail-parser` 0.11 (1.x needs a newer Rust). It runs under `catch_unwind`,
 //! because 0.11 can panic on malformed input in debug builds.
 
 pub mod base64lines;
+pub mod charset;
+mod iso2022;
 pub mod layout;
 mod summary;
+mod text;
 
 pub use layout::{BodySpan, large_bodies};
 pub use summary::{
-    Addr, Attachment, KEEP_DECODED, MAX_BODY_TEXT, ParsedMessage, PartBody, Priority, Summary,
-    parse, parse_with,
+    Addr, Attachment, CHARSET_FLAG, KEEP_DECODED, MAX_BODY_TEXT, ParsedMessage, PartBody, Priority,
+    Summary, parse, parse_with,
 };

@@ -1,7 +1,9 @@
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use mail_parser::{Address, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Address, HeaderName, MessageParser, MimeHeaders, PartType};
+
+use crate::text;
 use serde::{Deserialize, Serialize};
 
 /// A mailbox: display name (decoded) and address.
@@ -85,11 +87,28 @@ pub struct ParsedMessage {
     pub bodies: Vec<PartBody>,
     /// Why the message could not be fully understood (it is still archived).
     pub problem: Option<String>,
+    /// Where its text had to be guessed: an unknown or wrong charset label, raw 8-bit header
+    /// bytes (see [`crate::charset`]). The message is archived and flagged with these.
+    pub charset_notes: Vec<String>,
     /// The readable text of the message body (text parts, or the text of the HTML part),
     /// decoded to UTF-8, at most [`MAX_BODY_TEXT`] bytes: what the search index sees.
     pub body_text: String,
     /// The decoded contents of the attachments a [`parse_with`] filter asked for, in order.
     pub attachments: Vec<Attachment>,
+}
+
+/// How a flag for charset guesses starts (see [`ParsedMessage::flag`]).
+pub const CHARSET_FLAG: &str = "charset: ";
+
+impl ParsedMessage {
+    /// What an archived message is flagged with: the parser's problem, else where its text
+    /// had to be guessed (starting with [`CHARSET_FLAG`]), else nothing.
+    pub fn flag(&self) -> Option<String> {
+        self.problem.clone().or_else(|| {
+            (!self.charset_notes.is_empty())
+                .then(|| format!("{CHARSET_FLAG}{}", self.charset_notes.join("; ")))
+        })
+    }
 }
 
 /// An attachment's decoded contents, for text extraction.
@@ -135,12 +154,15 @@ pub fn parse_with(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Pars
 
 fn parse_inner(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Option<ParsedMessage> {
     let mut msg = MessageParser::default().parse(raw)?;
+    let mut notes = text::Notes::default();
+    let hint = text::hint(&msg);
+    text::reread_bodies(&mut msg, raw, &mut notes);
     let mut summary = Summary {
-        subject: msg.subject().map(clean),
-        from: addrs(msg.from()),
-        to: addrs(msg.to()),
-        cc: addrs(msg.cc()),
-        bcc: addrs(msg.bcc()),
+        subject: text::subject(&msg, raw, hint, &mut notes).map(|s| clean(&s)),
+        from: text::addresses(&msg, raw, HeaderName::From, hint, &mut notes, addrs),
+        to: text::addresses(&msg, raw, HeaderName::To, hint, &mut notes, addrs),
+        cc: text::addresses(&msg, raw, HeaderName::Cc, hint, &mut notes, addrs),
+        bcc: text::addresses(&msg, raw, HeaderName::Bcc, hint, &mut notes, addrs),
         date: msg.date().map(|d| d.to_timestamp()),
         message_id: msg.message_id().map(|s| s.to_string()),
         ..Default::default()
@@ -175,12 +197,12 @@ fn parse_inner(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Option<
     let mut attachments = Vec::new();
     for part in msg.attachments() {
         summary.has_attachments = true;
-        let name = if let Some(name) = part.attachment_name() {
-            Some(clean(name))
+        let name = if let Some(name) = text::attachment_name(part, raw, hint, &mut notes) {
+            Some(clean(&name))
         } else if let PartType::Message(m) = &part.body
-            && let Some(s) = m.subject()
+            && let Some(s) = text::subject(m, &m.raw_message, text::hint(m), &mut notes)
         {
-            Some(format!("{}.eml", clean(s)))
+            Some(format!("{}.eml", clean(&s)))
         } else {
             None
         };
@@ -211,7 +233,7 @@ fn parse_inner(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Option<
             if !body_text.is_empty() {
                 body_text.push('\n');
             }
-            body_text.push_str(&t);
+            body_text.push_str(&crate::charset::compose_hangul_makeup(&t));
             if body_text.len() > MAX_BODY_TEXT {
                 let mut cut = MAX_BODY_TEXT;
                 while !body_text.is_char_boundary(cut) {
@@ -262,13 +284,15 @@ fn parse_inner(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Option<
         summary,
         bodies,
         problem: None,
+        charset_notes: notes.0,
         body_text,
         attachments,
     })
 }
 
 fn clean(s: &str) -> String {
-    s.chars()
+    crate::charset::compose_hangul_makeup(s)
+        .chars()
         .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
         .collect::<String>()
         .trim()
@@ -308,6 +332,24 @@ mod tests {
             s.recipient_addresses(),
             ["a@example.com", "b@example.org", "c@example.com"]
         );
+    }
+
+    #[test]
+    fn attached_message_and_segmented_names_read_again() {
+        // An attached message whose subject uses a label only Arkiv knows (cp932), and a file
+        // name in RFC 2231 segments (cut inside a character) under that label.
+        let m = b"From: a@example.com\r\nSubject: outer\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: b@example.com\r\n\
+Subject: =?cp932?B?g26DjYFbgUWDj4Fbg4uDaA==?=\r\n\r\ninner\r\n\
+--b\r\nContent-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename*0*=cp932''%83n%83; filename*1*=%8D.txt\r\n\r\nx\r\n--b--\r\n";
+        let p = parse(m);
+        assert_eq!(
+            p.summary.attachment_names,
+            ["ハロー・ワールド.eml", "ハロ.txt"]
+        );
+        assert!(p.charset_notes.is_empty(), "{:?}", p.charset_notes);
     }
 
     #[test]

@@ -1077,6 +1077,7 @@ fn get_store_indexes(st: &Arc<AppState>, a: &Args) -> Result<Value, ApiError> {
                     "size": i.size_bytes,
                     "status": if i.status == "ok" { "ok" } else { "rebuildRequired" },
                     "builtWith": i.built_with,
+                    "rebuildReason": i.rebuild_reason,
                 })
             })
             .collect(),

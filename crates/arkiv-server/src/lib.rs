@@ -137,6 +137,16 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             "safe mode: only administrators may log on; jobs do not run by schedule"
         );
     }
+    for i in state.archive.indexes().unwrap_or_default() {
+        if let Some(why) = &i.rebuild_reason {
+            log!(
+                "WARN",
+                "search index of store {} ({}) should be rebuilt: {why}; RebuildSelectedStoreIndexes (or `arkiv reindex --needed` with the server stopped) does it",
+                i.store_id.0,
+                i.store_name
+            );
+        }
+    }
     // Binds a listener, logs its address and lists it for GetServiceConfiguration.
     let listen = async |protocol: &str, addr: SocketAddr, purpose: &str| -> Result<TcpListener> {
         let l = TcpListener::bind(addr)

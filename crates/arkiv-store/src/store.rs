@@ -1060,6 +1060,35 @@ impl WriteSession {
         self.mark_unindexed(num)
     }
 
+    /// Replaces what a message record says of its headers (subject, addresses, attachment
+    /// names) and its flag, when a newer decoder reads its unchanged bytes differently
+    /// (`arkiv_message::charset::DECODER_VERSION`). Derived data, like the index: upkeep,
+    /// allowed on a write-protected store. Returns whether anything changed.
+    pub fn refresh_summary(
+        &mut self,
+        num: u64,
+        summary: &arkiv_message::Summary,
+        problem: Option<String>,
+    ) -> Result<bool> {
+        let mut rec = self.read_record(num)?;
+        if rec.summary == *summary && rec.problem == problem {
+            return Ok(false);
+        }
+        rec.summary = summary.clone();
+        rec.problem = problem;
+        let sealed = records::seal(
+            &self.store.keys.record_sealer,
+            &records::message_ad(num),
+            &rec,
+        )?;
+        self.tx()
+            .open_table(MESSAGES)
+            .map_err(|e| self.e(e))?
+            .insert(num, sealed.as_slice())
+            .map_err(|e| self.e(e))?;
+        Ok(true)
+    }
+
     /// Records a folder's name in the store (see [`StoreFolder`]).
     pub fn set_folder_name(&mut self, folder: FolderId, name: &StoreFolder) -> Result<()> {
         let sealed = records::seal(

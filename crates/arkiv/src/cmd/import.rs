@@ -111,6 +111,15 @@ fn print_summary(r: &ImportReport) {
             r.flagged
         );
     }
+    if r.charset_guessed > 0 {
+        println!(
+            "  charset guessed:   {} (archived byte for byte; their charset was unknown, missing or wrong, so their text was read by a guess)",
+            r.charset_guessed
+        );
+        for s in r.charset_examples.iter().take(5) {
+            println!("      {}: {}", s.origin, s.reason);
+        }
+    }
     println!(
         "  stored:            {} added to the archive",
         bytes(r.stored_bytes)

@@ -102,10 +102,10 @@ fn show(listings: Vec<FolderListing>, json: bool) -> Result<ExitCode> {
                 .as_deref()
                 .map(|d| &d[..10.min(d.len())])
                 .unwrap_or("----------");
-            let flag = if m.problem.is_some() {
-                " [unparsed]"
-            } else {
-                ""
+            let flag = match &m.problem {
+                Some(p) if p.starts_with(arkiv_message::CHARSET_FLAG) => " [charset guessed]",
+                Some(_) => " [unparsed]",
+                None => "",
             };
             writeln!(
                 out,

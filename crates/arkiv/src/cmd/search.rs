@@ -30,6 +30,17 @@ pub fn catch_up(archive: &Archive) -> Result<()> {
 
 pub fn search(archive: &Archive, args: SearchArgs) -> Result<ExitCode> {
     catch_up(archive)?;
+    let stale = archive
+        .indexes()?
+        .into_iter()
+        .filter(|i| i.status != "ok")
+        .count();
+    if stale > 0 {
+        eprintln!(
+            "note: {stale} search index(es) marked \"please rebuild\" (see `arkiv indexes`): \
+             older mail may be missing from the results until `arkiv reindex --needed`"
+        );
+    }
     let q = SearchQuery {
         text: args.query.join(" "),
         user: args.user,
@@ -179,10 +190,15 @@ pub fn indexes(archive: &Archive, json: bool) -> Result<ExitCode> {
             i.status
         );
     }
+    for i in list.iter().filter(|i| i.status != "ok") {
+        if let Some(why) = &i.rebuild_reason {
+            println!("store {}: {why}", i.store_id.0);
+        }
+    }
     if list.iter().any(|i| i.status != "ok") {
         println!(
-            "Indexes marked \"please rebuild\" were built with other attachment settings; \
-             `arkiv reindex --needed` applies the current ones to the messages archived before."
+            "`arkiv reindex --needed` rebuilds the indexes marked \"please rebuild\", so the \
+             messages archived before are found as new ones are."
         );
     }
     Ok(ExitCode::SUCCESS)

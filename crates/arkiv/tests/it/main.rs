@@ -2,6 +2,7 @@
 //! All in one test binary (links once); every test gets its own data directory.
 
 mod attachments;
+mod charsets;
 mod cli;
 mod formats;
 mod hostile;
