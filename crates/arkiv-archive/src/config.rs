@@ -28,12 +28,18 @@ pub struct ComplianceConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// Web access and the Administration API over HTTPS.
+    /// Web Access over HTTPS (manual §6.2 "MailStore Web Access (HTTPS)").
     pub listen_https: String,
-    /// The Administration API alone over HTTPS ("" = off).
+    /// The Administration API over HTTPS ("" or "off" = off; manual §6.2: 8463).
     pub listen_api: String,
-    /// Plain HTTP that only redirects to HTTPS ("" = off).
+    /// Plain HTTP that only redirects to HTTPS ("" or "off" = off).
     pub listen_http: String,
+    /// The name clients reach this server by: redirects from HTTP go to it ("" = this
+    /// machine's host name).
+    pub server_name: String,
+    /// Connections open at once, per service listener, and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
     /// PEM certificate chain and private key; empty = a self-signed certificate made on first
     /// start in `DATA/tls/`.
     pub tls_certificate: String,
@@ -49,8 +55,11 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen_https: "0.0.0.0:8462".into(),
-            listen_api: String::new(),
+            listen_api: "0.0.0.0:8463".into(),
             listen_http: "0.0.0.0:8461".into(),
+            server_name: String::new(),
+            max_connections: 1024,
+            max_connections_per_address: 64,
             tls_certificate: String::new(),
             tls_private_key: String::new(),
             tls_pkcs12: String::new(),
@@ -208,13 +217,17 @@ impl Config {
             ("listen_api", &srv.listen_api),
             ("listen_http", &srv.listen_http),
         ] {
-            if !(v.is_empty() && name != "listen_https")
-                && v.parse::<std::net::SocketAddr>().is_err()
-            {
+            let off = v.is_empty() || v.eq_ignore_ascii_case("off");
+            if !(off && name != "listen_https") && v.parse::<std::net::SocketAddr>().is_err() {
                 return bad(&format!(
                     "server.{name}: {v:?} is not an address such as 0.0.0.0:8462"
                 ));
             }
+        }
+        if srv.max_connections == 0 || srv.max_connections_per_address == 0 {
+            return bad(
+                "server.max_connections and max_connections_per_address must be at least 1",
+            );
         }
         if srv.tls_certificate.is_empty() != srv.tls_private_key.is_empty() {
             return bad("server.tls_certificate and server.tls_private_key go together");

@@ -43,9 +43,27 @@ pub enum ArchiveError {
     Invalid { what: String, detail: String },
     #[error("cancelled; what was committed before stays")]
     Cancelled,
+    /// Refused by the access rules (`crate::access`); the text names the rule.
+    #[error("not allowed: {0}")]
+    Denied(String),
+    #[error("message {0} does not exist")]
+    NoSuchMessage(String),
 }
 
 pub type Result<T> = std::result::Result<T, ArchiveError>;
+
+impl ArchiveError {
+    /// A search the user asked wrongly: a malformed query, or one over the cost budget. The
+    /// message names the cause (and no server path).
+    pub fn is_bad_query(&self) -> bool {
+        matches!(
+            self,
+            ArchiveError::Index(
+                arkiv_index::IndexError::Query(_) | arkiv_index::IndexError::Budget(_)
+            )
+        )
+    }
+}
 
 pub(crate) fn io_err(path: &std::path::Path, source: std::io::Error) -> ArchiveError {
     ArchiveError::Io {

@@ -168,7 +168,7 @@ impl Archive {
     /// Moves (or renames) a folder inside the archives (API `MoveFolder`): `from` and `to` are
     /// `archive/path` specs. A user archive itself is not moved; the destination must not
     /// exist; missing parents of it are created; messages keep their folder.
-    pub fn move_folder(&self, from: &str, to: &str) -> Result<()> {
+    pub fn move_folder(&self, caller: &crate::access::Caller, from: &str, to: &str) -> Result<()> {
         let id = self.folder_by_spec(from)?;
         let rec = self.folder_record(id)?;
         let Some(old_parent) = rec.parent else {
@@ -187,6 +187,7 @@ impl Archive {
                 format!("'{to}' would be a user archive; give archive/folder"),
             ));
         };
+        self.check_move(caller, id, archive)?;
         if self
             .find_folder(archive, &FolderPath::from_names(&dest.names()[1..]))?
             .is_some()

@@ -7,7 +7,7 @@
 //! at 03:30 (the time read in the offset before the gap), and on the day they fall back it
 //! runs once, at the first 02:30. Interval jobs count real minutes, unaffected by DST.
 
-use arkiv_types::Timestamp;
+use arkiv_types::{Timestamp, UserId};
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
 use redb::{ReadableTable, TableDefinition};
@@ -234,6 +234,76 @@ impl Schedule {
     }
 }
 
+/// Splits an action such as `VerifyStore --id=1 --includeIndexes="false"` into the function
+/// name and its arguments (double quotes group; no other shell syntax).
+pub fn parse_action(action: &str) -> std::result::Result<(String, Vec<(String, String)>), String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in action.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if quoted {
+        return Err("unbalanced quotes in the action".into());
+    }
+    if any {
+        words.push(cur);
+    }
+    let Some((name, rest)) = words.split_first() else {
+        return Err("the action is empty: give an API command such as VerifyStores".into());
+    };
+    let mut args = Vec::new();
+    for w in rest {
+        let w = w.strip_prefix("--").unwrap_or(w);
+        match w.split_once('=') {
+            Some((k, v)) if !k.is_empty() => args.push((k.to_string(), v.to_string())),
+            _ => {
+                return Err(format!(
+                    "arguments of the action are --name=value (got '{w}')"
+                ));
+            }
+        }
+    }
+    Ok((name.clone(), args))
+}
+
+/// Writes an action back as text (values quoted where they need it).
+pub fn render_action(name: &str, args: &[(String, String)]) -> String {
+    let mut out = name.to_string();
+    for (k, v) in args {
+        if v.is_empty() || v.contains(char::is_whitespace) {
+            out.push_str(&format!(" --{k}=\"{v}\""));
+        } else {
+            out.push_str(&format!(" --{k}={v}"));
+        }
+    }
+    out
+}
+
+/// An action with its secret arguments masked (for the audit log and `GetJobs`); an action
+/// that cannot be parsed is shown as `***` entirely (it might hold anything).
+pub fn mask_action(action: &str) -> String {
+    match parse_action(action) {
+        Ok((name, args)) => render_action(&name, &crate::audit::mask(&args)),
+        Err(_) => "***".into(),
+    }
+}
+
 /// A job as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Job {
@@ -241,6 +311,7 @@ pub struct Job {
     pub name: String,
     /// An Administration API command, e.g. `VerifyStores --includeIndexes=false`.
     pub action: String,
+    /// The owner's name when the job was created (shown when the owner is gone).
     pub owner: String,
     pub time_zone: String,
     pub schedule: Option<Schedule>,
@@ -249,6 +320,24 @@ pub struct Job {
     pub last_run: Option<i64>,
     /// When the scheduler runs it next (seconds since the epoch).
     pub next_run: Option<i64>,
+    /// The owner, by id: the job runs as this user, whatever their name is now. Jobs written
+    /// before it was kept get it from their owner's name when read.
+    pub owner_id: UserId,
+}
+
+/// A job as written before its owner was kept by id.
+#[derive(Deserialize)]
+struct JobV1 {
+    id: u64,
+    name: String,
+    action: String,
+    owner: String,
+    time_zone: String,
+    schedule: Option<Schedule>,
+    enabled: bool,
+    created: i64,
+    last_run: Option<i64>,
+    next_run: Option<i64>,
 }
 
 /// One finished run of a job.
@@ -285,7 +374,30 @@ impl Archive {
         let mut out = Vec::new();
         for r in table.iter().map_err(|e| self.dberr(e))? {
             let (k, v) = r.map_err(|e| self.dberr(e))?;
-            out.push(self.open_sealed::<Job>("jobs", k.value(), v.value())?);
+            // Newest layout first: an older record is shorter, so it fails the newer decoder.
+            let job = match self.open_sealed::<Job>("jobs", k.value(), v.value()) {
+                Ok(j) => j,
+                Err(e) => {
+                    let old = self
+                        .open_sealed::<JobV1>("jobs", k.value(), v.value())
+                        .map_err(|_| e)?;
+                    let owner_id = self.user(&old.owner).map(|u| u.id).unwrap_or(UserId(0));
+                    Job {
+                        id: old.id,
+                        name: old.name,
+                        action: old.action,
+                        owner: old.owner,
+                        time_zone: old.time_zone,
+                        schedule: old.schedule,
+                        enabled: old.enabled,
+                        created: old.created,
+                        last_run: old.last_run,
+                        next_run: old.next_run,
+                        owner_id,
+                    }
+                }
+            };
+            out.push(job);
         }
         Ok(out)
     }

@@ -15,10 +15,14 @@
 //! A user archive is the root folder named after its user. Deleting a user keeps the archive
 //! (manual §5.1); a user created again under the same name gets it back.
 
+pub mod access;
 pub mod advanced;
 pub mod attachments;
+pub mod audit;
+pub mod auth;
 mod config;
 mod error;
+pub mod files;
 pub mod folders;
 pub mod grants;
 pub mod ingest;

@@ -22,6 +22,7 @@ const ALONE_WAIT: Duration = Duration::from_secs(60);
 
 /// What `CompactStore` did: the packs, then the database file.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StoreCompaction {
     pub store: u32,
     pub packs: CompactReport,
@@ -30,14 +31,13 @@ pub struct StoreCompaction {
 
 /// What `MergeStore` did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MergeReport {
-    /// Messages moved into the destination.
-    pub moved: u64,
+    /// Messages copied into the destination.
+    pub copied: u64,
     /// Messages the destination already held in the same folder (an earlier, interrupted merge,
-    /// or the same message archived twice): only removed from the source.
+    /// or the same message archived twice): not copied again.
     pub already_there: u64,
-    /// Whether the emptied source store was removed from the registry and its files deleted.
-    pub source_removed: bool,
 }
 
 impl Archive {
@@ -252,11 +252,12 @@ impl Archive {
         Ok((db, report))
     }
 
-    /// Moves every message of `source` into `dest` (API `MergeStore`), then removes the empty
-    /// source store. Messages move in batches, each committed to the destination before it
-    /// leaves the source: a crash can leave a message in both, never in neither, and running
-    /// the merge again finishes the job (a message already in the destination's folder is only
-    /// removed from the source). `cancelled` is asked between batches.
+    /// Copies every message of `source` into `dest` (API `MergeStore`). As in MailStore, the
+    /// source store stays unchanged: the administrator detaches it afterwards (until then,
+    /// searches find the messages in both). Messages are copied in durable batches; running
+    /// the merge again after a crash or a cancel copies only what is missing (a message the
+    /// destination holds in that folder already is skipped). `cancelled` is asked between
+    /// batches.
     pub fn merge_store(
         &self,
         dest: StoreId,
@@ -268,12 +269,12 @@ impl Archive {
             return Err(invalid("store", "a store cannot be merged into itself"));
         }
         let to = self.writable_store(dest, "merging into it")?;
-        let from = self.writable_store(source, "merging it away")?;
+        let from = self.store(source)?;
         if self.store_status(source) == Some(StoreStatus::Current) {
             return Err(invalid(
                 "store",
                 format!(
-                    "#{} is the current store: make another one current before merging it away",
+                    "#{} is the current store: make another one current before merging it",
                     source.0
                 ),
             ));
@@ -299,10 +300,10 @@ impl Archive {
                 let rec = from.message(num)?;
                 let raw = from.read_message(num)?;
                 bytes += raw.len();
-                batch.push((num, rec, raw));
+                batch.push((rec, raw));
             }
             let mut w = to.write()?;
-            for (_, rec, raw) in &batch {
+            for (rec, raw) in &batch {
                 if w.find_placement(rec.folder, &rec.hash)?.is_some() {
                     report.already_there += 1;
                     continue;
@@ -310,51 +311,18 @@ impl Archive {
                 let parsed = arkiv_message::parse(raw);
                 let prepared = to.prepare(raw, rec.hash, &parsed, threshold)?;
                 w.store_content(&prepared, raw, &parsed, threshold)?;
-                let mut moved = rec.clone();
-                moved.content_key = prepared.content_key;
-                w.add_message(&moved)?;
-                report.moved += 1;
+                let mut copy = rec.clone();
+                copy.content_key = prepared.content_key;
+                w.add_message(&copy)?;
+                report.copied += 1;
             }
             w.commit()?;
-            let mut r = from.write()?;
-            for (num, _, _) in &batch {
-                r.remove_message(*num)?;
-            }
-            r.commit()?;
-            // Searches meanwhile find the moved messages in their new store, not the old one.
-            self.catch_up_index(&mut |_| {})?;
             progress(i as u64, total);
         }
         drop((to, from));
-        // Both indexes follow: the destination learns the moved messages, the source forgets.
         self.catch_up_index(&mut |_| {})?;
         self.sync_store_folders(&self.store(dest)?)?;
-        if self.store(source)?.counters()?.messages == 0 {
-            self.remove_empty_store(source)?;
-            report.source_removed = true;
-        }
         Ok(report)
-    }
-
-    /// Unregisters an empty store and deletes its files: the database, the packs, the index.
-    /// Directories are removed only when nothing else is left in them.
-    fn remove_empty_store(&self, id: StoreId) -> Result<()> {
-        let dirs = self.store(id)?.dirs().clone();
-        self.detach_store(id)?;
-        let _ = std::fs::remove_dir_all(dirs.meta.join("index"));
-        let _ = std::fs::remove_file(dirs.meta.join("store.redb"));
-        let packs = dirs.content.join("packs");
-        if let Ok(rd) = std::fs::read_dir(&packs) {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().ends_with(".pack") {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_dir(&packs);
-        let _ = std::fs::remove_dir(&dirs.content);
-        let _ = std::fs::remove_dir(&dirs.meta);
-        Ok(())
     }
 
     /// Moves a disabled store's registration to new directories (API `SetStoreProperties`;

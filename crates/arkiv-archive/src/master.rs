@@ -70,6 +70,10 @@ pub struct Archive {
     /// blob compaction found dead be taken up again), and a verification's snapshot must not
     /// see its packs deleted.
     pub(crate) compaction: std::sync::RwLock<()>,
+    /// Logon checks, lockout and the credential cache (`crate::auth`).
+    pub(crate) auth: crate::auth::Authenticator,
+    /// The audit log (writable opens only; `crate::audit`).
+    audit: Option<crate::audit::AuditLog>,
     _lock: File,
 }
 
@@ -170,7 +174,8 @@ impl Archive {
             }
             txn.commit().map_err(|e| db_error(&db_path, e))?;
         }
-        let archive = Archive::assemble(dir, opts.config, ring.master, MasterDb::Rw(db), lock);
+        let mut archive = Archive::assemble(dir, opts.config, ring.master, MasterDb::Rw(db), lock);
+        archive.audit = Some(crate::audit::AuditLog::open(dir)?);
         archive.create_store(None, None, StoreStatus::Current)?;
         archive.add_user(crate::users::NewUser {
             name: "admin".into(),
@@ -178,7 +183,7 @@ impl Archive {
             emails: Vec::new(),
             password: Some(opts.admin_password),
             admin: true,
-            privileges: Vec::new(),
+            privileges: crate::access::Privileges::none(),
             ..Default::default()
         })?;
         Ok((
@@ -242,10 +247,14 @@ impl Archive {
                 return Err(db_error(&db_path, "unknown master database format"));
             }
         }
-        let archive = Archive::assemble(dir, config, master, db, lock);
+        let mut archive = Archive::assemble(dir, config, master, db, lock);
+        if !read_only {
+            archive.audit = Some(crate::audit::AuditLog::open(dir)?);
+        }
         archive.load_stores()?;
         if !read_only {
             archive.sync_all_store_folders()?;
+            archive.rekey_user_names()?;
         }
         Ok(archive)
     }
@@ -290,8 +299,24 @@ impl Archive {
             extraction,
             sandbox: Mutex::new(None),
             compaction: Default::default(),
+            auth: Default::default(),
+            audit: None,
             _lock: lock,
         }
+    }
+
+    /// Writes one record to the audit log and returns once it is on disk; an archive opened
+    /// for reading only has no audit log (it changes nothing) and writes nothing.
+    pub fn audit(&self, entry: &crate::audit::Entry<'_>) -> Result<()> {
+        match &self.audit {
+            Some(log) => log.record(entry),
+            None => Ok(()),
+        }
+    }
+
+    /// Where the audit log is.
+    pub fn audit_path(&self) -> PathBuf {
+        self.dir.join("audit.log")
     }
 
     pub fn dir(&self) -> &Path {

@@ -30,6 +30,7 @@ use crate::stores::StoreSlot;
 
 /// What re-placing a store's messages did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Replacement {
     /// Messages moved to the folder their store recorded.
     pub moved: u64,

@@ -3,7 +3,7 @@
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use arkiv_types::Timestamp;
+use arkiv_types::{Timestamp, UserId};
 
 use crate::error::{ArchiveError, Result, invalid};
 use crate::master::Archive;
@@ -20,10 +20,22 @@ pub struct SavedSearch {
     /// The criteria; `criteria.user` is whose permissions it runs with.
     pub criteria: SearchQuery,
     pub created_at: Timestamp,
+    /// The owner by id (the name above is only what it was when saved). Searches saved before
+    /// it was kept get it from their owner's name when read.
+    pub owner_id: UserId,
+}
+
+/// A saved search as written before its owner was kept by id.
+#[derive(Deserialize)]
+struct SavedSearchV1 {
+    owner: String,
+    name: String,
+    criteria: SearchQuery,
+    created_at: Timestamp,
 }
 
 impl Archive {
-    fn saved_all(&self) -> Result<Vec<(u64, SavedSearch)>> {
+    pub(crate) fn saved_all(&self) -> Result<Vec<(u64, SavedSearch)>> {
         let t = self.read_txn()?;
         let Some(table) = self.optional_table(&t, SAVED)? else {
             return Ok(Vec::new());
@@ -31,31 +43,48 @@ impl Archive {
         let mut out = Vec::new();
         for r in table.iter().map_err(|e| self.dberr(e))? {
             let (k, v) = r.map_err(|e| self.dberr(e))?;
-            out.push((
-                k.value(),
-                self.open_sealed("saved_searches", k.value(), v.value())?,
-            ));
+            // Newest layout first: an older record is shorter, so it fails the newer decoder.
+            let saved =
+                match self.open_sealed::<SavedSearch>("saved_searches", k.value(), v.value()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let old = self
+                            .open_sealed::<SavedSearchV1>("saved_searches", k.value(), v.value())
+                            .map_err(|_| e)?;
+                        let owner_id = self.user(&old.owner).map(|u| u.id).unwrap_or(UserId(0));
+                        SavedSearch {
+                            owner: old.owner,
+                            name: old.name,
+                            criteria: old.criteria,
+                            created_at: old.created_at,
+                            owner_id,
+                        }
+                    }
+                };
+            out.push((k.value(), saved));
         }
         Ok(out)
     }
 
     /// A user's saved searches, by name.
     pub fn saved_searches(&self, owner: &str) -> Result<Vec<SavedSearch>> {
+        let id = self.user(owner)?.id;
         let mut v: Vec<SavedSearch> = self
             .saved_all()?
             .into_iter()
             .map(|x| x.1)
-            .filter(|s| s.owner.eq_ignore_ascii_case(owner))
+            .filter(|s| s.owner_id == id)
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(v)
     }
 
     fn find_saved(&self, owner: &str, name: &str) -> Result<Option<(u64, SavedSearch)>> {
+        let id = self.user(owner)?.id;
         Ok(self
             .saved_all()?
             .into_iter()
-            .find(|(_, s)| s.owner.eq_ignore_ascii_case(owner) && s.name == name))
+            .find(|(_, s)| s.owner_id == id && s.name == name))
     }
 
     pub fn saved_search(&self, owner: &str, name: &str) -> Result<SavedSearch> {
@@ -82,11 +111,13 @@ impl Archive {
         }
         criteria.criteria.compile(&criteria.text)?;
         let existing = self.find_saved(owner, name)?;
+        let user = self.user(owner)?;
         let saved = SavedSearch {
-            owner: owner.to_string(),
+            owner: user.name,
             name: name.to_string(),
             criteria,
             created_at: Timestamp::now(),
+            owner_id: user.id,
         };
         let txn = self.write_txn()?;
         let id = match existing {

@@ -14,6 +14,7 @@ use arkiv_store::{MessageRecord, Store};
 use arkiv_types::{FolderId, FolderPath, MessageId, StoreId};
 use serde::Serialize;
 
+use crate::access::Caller;
 use crate::error::{ArchiveError, Result};
 use crate::master::Archive;
 use crate::stats::{MessageView, show_addrs};
@@ -23,7 +24,8 @@ use crate::stats::{MessageView, show_addrs};
 pub struct SearchQuery {
     /// Quick-search text (manual §3.2).
     pub text: String,
-    /// Search as this user: only their archive. `None`: every archive (the local operator).
+    /// For a saved search: the user whose permissions it runs with when the local operator
+    /// runs it (`arkiv saved run`). A search itself runs as its [`Caller`].
     pub user: Option<String>,
     /// Only this folder (`archive/path`), with its subfolders unless `no_subfolders`.
     pub folder: Option<String>,
@@ -170,9 +172,11 @@ impl Archive {
         Ok(docs)
     }
 
-    /// Deletes a message (API `DeleteMessage`): from its store and from the search index.
-    /// The reason goes to the audit log of the caller. Write-protected stores refuse.
-    pub fn delete_message(&self, id: MessageId) -> Result<()> {
+    /// Deletes a message (API `DeleteMessage`) the caller may delete (`Archive::deletable`):
+    /// from its store and from the search index. The reason goes to the audit log of the
+    /// caller. Write-protected stores refuse.
+    pub fn delete_message(&self, m: &crate::access::Deletable) -> Result<()> {
+        let id = m.id();
         let store = self.store(id.store)?;
         if !self.store_status(id.store).is_some_and(|s| s.is_writable()) {
             return Err(crate::error::invalid(
@@ -280,23 +284,20 @@ impl Archive {
         Ok(done)
     }
 
-    /// The folders a search may look in.
-    fn search_scope(&self, q: &SearchQuery) -> Result<Option<Vec<u64>>> {
-        // As a user: only the folders that user may read (own archive, grants, compliance).
-        let user_scope = match &q.user {
-            Some(name) => Some(self.readable_folders(name)?),
-            None => None,
-        };
+    /// The folders a search may look in: what the caller may read (`crate::access`), within
+    /// the folder asked for. A folder the caller may not read answers as one that does not
+    /// exist (names of other users' folders are not to be probed).
+    fn search_scope(&self, caller: &Caller, q: &SearchQuery) -> Result<Option<Vec<u64>>> {
+        let scope = self.scope(caller)?;
         let folder_scope = match &q.folder {
             Some(spec) => {
                 let path = FolderPath::parse(spec);
-                let (archive, rest) = path
-                    .names()
-                    .split_first()
-                    .ok_or_else(|| ArchiveError::NoSuchFolder(spec.clone()))?;
+                let missing = || ArchiveError::NoSuchFolder(spec.clone());
+                let (archive, rest) = path.names().split_first().ok_or_else(missing)?;
                 let id = self
                     .find_folder(archive, &FolderPath::from_names(rest))?
-                    .ok_or_else(|| ArchiveError::NoSuchFolder(spec.clone()))?;
+                    .filter(|id| scope.contains(*id))
+                    .ok_or_else(missing)?;
                 Some(if q.no_subfolders {
                     vec![id]
                 } else {
@@ -306,7 +307,7 @@ impl Archive {
             None => None,
         };
         let ids = |v: Vec<FolderId>| v.into_iter().map(|f| f.0).collect::<Vec<u64>>();
-        Ok(match (user_scope, folder_scope) {
+        Ok(match (scope.ids(), folder_scope) {
             (None, None) => None,
             (Some(u), None) => Some(ids(u)),
             (None, Some(f)) => Some(ids(f)),
@@ -314,10 +315,10 @@ impl Archive {
         })
     }
 
-    /// Runs a search over every readable store and returns one page of results.
-    pub fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
+    /// Runs a search for `caller` over every readable store and returns one page of results.
+    pub fn search(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
         let node = q.criteria.compile(&q.text)?;
-        let folders = self.search_scope(q)?;
+        let folders = self.search_scope(caller, q)?;
         let want = q.offset.saturating_add(q.limit.max(1));
         let mut all: Vec<(arkiv_index::SortValue, MessageId)> = Vec::new();
         let mut total = 0;

@@ -48,6 +48,7 @@ pub struct Stats {
 
 /// A message as listed.
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MessageView {
     pub id: String,
     pub archive: String,
@@ -197,8 +198,10 @@ impl Archive {
         })
     }
 
-    /// The exact original bytes of a message (checked against its hash).
-    pub fn message_bytes(&self, id: MessageId) -> Result<Vec<u8>> {
+    /// The exact original bytes of a message (checked against its hash), for a caller who
+    /// may export it (`Archive::exportable`).
+    pub fn message_bytes(&self, m: &crate::access::Exportable) -> Result<Vec<u8>> {
+        let id = m.id();
         Ok(self.store(id.store)?.read_message(id.num)?)
     }
 }

@@ -4,6 +4,7 @@ use arkiv_types::{FolderPath, Timestamp, UserId};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
+use crate::access::Privileges;
 use crate::error::{ArchiveError, Result, invalid};
 use crate::master::{Archive, USER_NAMES, USERS};
 
@@ -19,9 +20,8 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
     pub admin: bool,
     pub created_at: Timestamp,
-    /// Global privileges besides `admin` (manual §5.1): `login`, `changePassword`, `archive`,
-    /// `modifyArchiveProfiles`, `export`, `modifyExportProfiles`, `delete`.
-    pub privileges: Vec<String>,
+    /// Global privileges besides `admin` (manual §5.1), kept as their names.
+    pub privileges: Privileges,
     /// How the user logs on (API `SetUserAuthentication`).
     pub authentication: Authentication,
     /// The user's LDAP distinguished name (API `SetUserDistinguishedName`), kept for the
@@ -117,7 +117,7 @@ impl From<UserRecordV1> for UserRecord {
             password_hash: u.password_hash,
             admin: u.admin,
             created_at: u.created_at,
-            privileges: u.privileges,
+            privileges: u.privileges.into(),
             authentication: Authentication::Integrated,
             distinguished_name: None,
             pop3_user_names: Vec::new(),
@@ -125,63 +125,12 @@ impl From<UserRecordV1> for UserRecord {
     }
 }
 
-/// The global privileges of the manual (§5.1, API `CreateUser`), besides `admin` and `none`.
-pub const PRIVILEGES: &[&str] = &[
-    "login",
-    "changePassword",
-    "archive",
-    "modifyArchiveProfiles",
-    "export",
-    "modifyExportProfiles",
-    "delete",
-];
-
 /// The items of one of the API's comma-separated lists, trimmed, empty ones left out.
 pub fn list_items(list: &str) -> Vec<&str> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect()
-}
-
-/// Parses the API's comma-separated privilege list: `none`, `admin` (each alone), or any of
-/// [`PRIVILEGES`]. Returns (admin, other privileges).
-pub fn parse_privileges(list: &str) -> Result<(bool, Vec<String>)> {
-    let items = list_items(list);
-    if items.is_empty() {
-        return Err(invalid(
-            "privileges",
-            "empty: give none, admin, or a list such as login,export",
-        ));
-    }
-    let mut out = Vec::new();
-    let mut admin = false;
-    for it in &items {
-        match *it {
-            "none" | "admin" if items.len() > 1 => {
-                return Err(invalid(
-                    "privileges",
-                    format!("'{it}' must be the only value"),
-                ));
-            }
-            "none" => {}
-            "admin" => admin = true,
-            p => match PRIVILEGES.iter().find(|k| k.eq_ignore_ascii_case(p)) {
-                Some(k) if !out.iter().any(|o: &String| o == k) => out.push(k.to_string()),
-                Some(_) => {}
-                None => {
-                    return Err(invalid(
-                        "privileges",
-                        format!(
-                            "unknown privilege '{p}'; known: none, admin, {}",
-                            PRIVILEGES.join(", ")
-                        ),
-                    ));
-                }
-            },
-        }
-    }
-    Ok((admin, out))
 }
 
 /// What `add_user` takes.
@@ -194,7 +143,7 @@ pub struct NewUser {
     pub emails: Vec<String>,
     pub password: Option<String>,
     pub admin: bool,
-    pub privileges: Vec<String>,
+    pub privileges: Privileges,
 }
 
 /// A user as shown to people and scripts (never the password hash).
@@ -260,10 +209,59 @@ fn normalize_email(e: &str) -> Result<String> {
     Ok(e)
 }
 
+/// The one rule by which user names compare, everywhere (logon, lookups, creating and
+/// renaming users, owners): Unicode compatibility normalization (NFKC), then lower case. So
+/// names that look alike and must not be two accounts are one name: `Kim` with the KELVIN
+/// SIGN and `kim`, `ﬁona` and `fiona`, full-width `ａｄｍｉｎ` and `admin`.
+pub fn fold_name(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let lower = name.nfkc().collect::<String>().to_lowercase();
+    lower.nfkc().collect()
+}
+
+/// Whether two user names are the same name (see [`fold_name`]).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b || fold_name(a) == fold_name(b)
+}
+
 impl Archive {
     fn name_key(&self, name: &str) -> [u8; 32] {
         self.names
-            .hash_parts(&[b"user", name.to_lowercase().as_bytes()])
+            .hash_parts(&[b"user", fold_name(name).as_bytes()])
+    }
+
+    /// Makes the name index agree with the user records (after a change of the name rule):
+    /// a user whose name key is missing gets it, unless another user holds that key (then
+    /// the first created keeps the name; the other is reached by renaming it).
+    pub(crate) fn rekey_user_names(&self) -> Result<()> {
+        let users = self.users()?;
+        let t = self.read_txn()?;
+        let names = t.open_table(USER_NAMES).map_err(|e| self.dberr(e))?;
+        let mut missing = Vec::new();
+        for u in &users {
+            if names
+                .get(self.name_key(&u.name).as_slice())
+                .map_err(|e| self.dberr(e))?
+                .is_none()
+            {
+                missing.push((self.name_key(&u.name), u.id.0));
+            }
+        }
+        drop(names);
+        drop(t);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let txn = self.write_txn()?;
+        {
+            let mut names = txn.open_table(USER_NAMES).map_err(|e| self.dberr(e))?;
+            for (key, id) in missing {
+                names
+                    .insert(key.as_slice(), id)
+                    .map_err(|e| self.dberr(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.dberr(e))
     }
 
     /// Creates a user and their archive (or gives them back the archive of a deleted user of
@@ -279,7 +277,7 @@ impl Archive {
         }
         let existing = self.users()?;
         for u in &existing {
-            if u.name.eq_ignore_ascii_case(&new.name) {
+            if same_name(&u.name, &new.name) {
                 return Err(ArchiveError::UserExists(new.name));
             }
             if let Some(e) = u.emails.iter().find(|e| emails.contains(e)) {
@@ -334,7 +332,7 @@ impl Archive {
             let (k, v) = r.map_err(|e| self.dberr(e))?;
             out.push(self.open_user(k.value(), v.value())?);
         }
-        out.sort_by_key(|u| u.name.to_lowercase());
+        out.sort_by_key(|u| fold_name(&u.name));
         Ok(out)
     }
 
@@ -352,6 +350,17 @@ impl Archive {
             .map_err(|e| self.dberr(e))?
             .ok_or_else(|| ArchiveError::NoSuchUser(name.to_string()))?;
         self.open_user(id, v.value())
+    }
+
+    /// A user by id (a job's owner, a saved search's owner).
+    pub fn user_by_id(&self, id: UserId) -> Result<UserRecord> {
+        let t = self.read_txn()?;
+        let users = t.open_table(USERS).map_err(|e| self.dberr(e))?;
+        let v = users
+            .get(id.0)
+            .map_err(|e| self.dberr(e))?
+            .ok_or_else(|| ArchiveError::NoSuchUser(format!("#{}", id.0)))?;
+        self.open_user(id.0, v.value())
     }
 
     fn open_user(&self, id: u64, sealed: &[u8]) -> Result<UserRecord> {
@@ -427,7 +436,9 @@ impl Archive {
             .map_err(|e| self.dberr(e))?
             .remove(self.name_key(name).as_slice())
             .map_err(|e| self.dberr(e))?;
-        txn.commit().map_err(|e| self.dberr(e))
+        txn.commit().map_err(|e| self.dberr(e))?;
+        self.auth.users_changed();
+        Ok(())
     }
 
     /// Changes a user's record (not the name) under the same sealing.
@@ -441,6 +452,7 @@ impl Archive {
             .insert(u.id.0, sealed.as_slice())
             .map_err(|e| self.dberr(e))?;
         txn.commit().map_err(|e| self.dberr(e))?;
+        self.auth.users_changed();
         Ok(u)
     }
 
@@ -458,8 +470,8 @@ impl Archive {
         validate_user_name(new)?;
         let mut u = self.user(old)?;
         let root = self.find_folder(&u.name, &FolderPath::root())?;
-        if !u.name.eq_ignore_ascii_case(new) {
-            if self.user(new).is_ok() {
+        if !same_name(&u.name, new) {
+            if self.users()?.iter().any(|o| same_name(&o.name, new)) {
                 return Err(ArchiveError::UserExists(new.to_string()));
             }
             if self.find_folder(new, &FolderPath::root())?.is_some() {
@@ -470,6 +482,9 @@ impl Archive {
             }
         }
         let old_name = std::mem::replace(&mut u.name, new.to_string());
+        // Read with their older layouts understood, before the write transaction.
+        let saved_before = self.saved_all()?;
+        let jobs_before = self.jobs()?;
         let txn = self.write_txn()?;
         {
             let mut names = txn.open_table(USER_NAMES).map_err(|e| self.dberr(e))?;
@@ -488,61 +503,52 @@ impl Archive {
         if let Some(root) = root {
             self.rename_root_folder(&txn, root, &old_name, new)?;
         }
-        let is_old = |n: &str| n.eq_ignore_ascii_case(&old_name);
-        self.rename_in(
-            &txn,
-            crate::saved::SAVED,
-            "saved_searches",
-            |s: &mut crate::saved::SavedSearch| {
-                let mut changed = false;
-                if is_old(&s.owner) {
-                    s.owner = new.to_string();
-                    changed = true;
-                }
-                // A search saved "as alice" searches as whoever alice is now.
-                if s.criteria.user.as_deref().is_some_and(is_old) {
-                    s.criteria.user = Some(new.to_string());
-                    changed = true;
-                }
-                changed
-            },
-        )?;
-        self.rename_in(
-            &txn,
-            crate::jobs::JOBS,
-            "jobs",
-            |j: &mut crate::jobs::Job| {
-                let hit = is_old(&j.owner);
-                if hit {
-                    j.owner = new.to_string();
-                }
-                hit
-            },
-        )?;
+        // Owners are kept by id and need nothing; the names shown with them, and searches
+        // saved "as" the user (by name), follow.
+        let is_old = |n: &str| same_name(n, &old_name);
+        let mut saved = Vec::new();
+        for (id, mut s) in saved_before {
+            let mut changed = s.owner_id == u.id && s.owner != new;
+            if changed {
+                s.owner = new.to_string();
+            }
+            // A search saved "as alice" searches as whoever alice is now.
+            if s.criteria.user.as_deref().is_some_and(is_old) {
+                s.criteria.user = Some(new.to_string());
+                changed = true;
+            }
+            if changed {
+                saved.push((id, s));
+            }
+        }
+        self.reseal(&txn, crate::saved::SAVED, "saved_searches", &saved)?;
+        let jobs: Vec<(u64, crate::jobs::Job)> = jobs_before
+            .into_iter()
+            .filter(|j| j.owner_id == u.id)
+            .map(|mut j| {
+                j.owner = new.to_string();
+                (j.id, j)
+            })
+            .collect();
+        self.reseal(&txn, crate::jobs::JOBS, "jobs", &jobs)?;
         txn.commit().map_err(|e| self.dberr(e))?;
+        self.auth.users_changed();
         // The archive's new name goes into the stores' folder names.
         self.sync_all_store_folders()
     }
 
-    /// Re-seals every record of `table` that `change` changed (it returns true for those).
-    fn rename_in<T: Serialize + serde::de::DeserializeOwned>(
+    /// Seals and writes records of `table` (in the newest layout).
+    fn reseal<T: Serialize>(
         &self,
         txn: &redb::WriteTransaction,
         table: redb::TableDefinition<u64, &[u8]>,
         name: &str,
-        change: impl Fn(&mut T) -> bool,
+        records: &[(u64, T)],
     ) -> Result<()> {
         let mut t = txn.open_table(table).map_err(|e| self.dberr(e))?;
-        let mut changed = Vec::new();
-        for r in t.iter().map_err(|e| self.dberr(e))? {
-            let (k, v) = r.map_err(|e| self.dberr(e))?;
-            let mut rec: T = self.open_sealed(name, k.value(), v.value())?;
-            if change(&mut rec) {
-                changed.push((k.value(), self.seal(name, k.value(), &rec)?));
-            }
-        }
-        for (k, v) in changed {
-            t.insert(k, v.as_slice()).map_err(|e| self.dberr(e))?;
+        for (k, rec) in records {
+            let v = self.seal(name, *k, rec)?;
+            t.insert(*k, v.as_slice()).map_err(|e| self.dberr(e))?;
         }
         Ok(())
     }
@@ -577,12 +583,12 @@ impl Archive {
         Ok(())
     }
 
-    /// Sets a user's global privileges (see [`parse_privileges`]).
+    /// Sets a user's global privileges (see [`Privileges::parse_list`]).
     pub fn set_user_privileges(
         &self,
         name: &str,
         admin: bool,
-        privileges: Vec<String>,
+        privileges: Privileges,
     ) -> Result<()> {
         self.update_user(name, |u| {
             u.admin = admin;
@@ -681,7 +687,7 @@ mod tests {
         let bytes = postcard::to_stdvec(&v1).unwrap();
         assert!(postcard::from_bytes::<UserRecord>(&bytes).is_err());
         let u: UserRecord = postcard::from_bytes::<UserRecordV1>(&bytes).unwrap().into();
-        assert_eq!(u.privileges, vec!["login"]);
+        assert_eq!(u.privileges.names(), ["login"]);
         assert_eq!(u.authentication, Authentication::Integrated);
     }
 }

@@ -2,6 +2,7 @@
 //! rebuild", and the rebuild reads the stored bytes again, so the message is found and shown
 //! as the current decoder reads it.
 
+use arkiv_archive::access::Caller;
 use arkiv_archive::search::SearchQuery;
 use arkiv_archive::{Archive, Assignment, Config, ImportOptions, InitOptions};
 use arkiv_sources::{SourceKind, SourceOptions};
@@ -13,11 +14,14 @@ const MAIL: &[u8] = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: =?iso
 
 fn search(archive: &Archive, text: &str) -> usize {
     archive
-        .search(&SearchQuery {
-            text: text.into(),
-            limit: 10,
-            ..Default::default()
-        })
+        .search(
+            &Caller::operator(),
+            &SearchQuery {
+                text: text.into(),
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .unwrap()
         .total
 }

@@ -1,6 +1,7 @@
 //! A message removed from its store but still in the search index (a crash between the two)
 //! is taken out of the index by the catch-up, so a search never meets a message that is gone.
 
+use arkiv_archive::access::Caller;
 use arkiv_archive::search::SearchQuery;
 use arkiv_archive::{Archive, Assignment, Config, ImportOptions, InitOptions};
 use arkiv_sources::{SourceKind, SourceOptions};
@@ -44,7 +45,7 @@ fn a_deleted_message_left_in_the_index_is_removed_by_the_catch_up() {
         limit: 50,
         ..Default::default()
     };
-    assert_eq!(archive.search(&q).unwrap().total, 5);
+    assert_eq!(archive.search(&Caller::operator(), &q).unwrap().total, 5);
 
     // Removed from the store, the index not told (as if the process died in between).
     let store = archive.store(StoreId(1)).unwrap();
@@ -53,7 +54,7 @@ fn a_deleted_message_left_in_the_index_is_removed_by_the_catch_up() {
     s.commit().unwrap();
 
     assert_eq!(archive.catch_up_index(&mut |_| {}).unwrap(), 1);
-    let page = archive.search(&q).unwrap();
+    let page = archive.search(&Caller::operator(), &q).unwrap();
     assert_eq!(page.total, 4);
     assert!(page.hits.iter().all(|h| h.id != "1:3"));
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use arkiv_archive::access::Caller;
 use arkiv_archive::search::SearchQuery;
 use arkiv_archive::users::Authentication;
 use arkiv_archive::{Archive, Assignment, Config, ImportOptions, InitOptions};
@@ -74,11 +75,14 @@ fn import(archive: &Archive, dir: &Path) -> u64 {
 
 fn search(archive: &Archive, text: &str) -> Vec<String> {
     let page = archive
-        .search(&SearchQuery {
-            text: text.into(),
-            limit: 500,
-            ..Default::default()
-        })
+        .search(
+            &Caller::operator(),
+            &SearchQuery {
+                text: text.into(),
+                limit: 500,
+                ..Default::default()
+            },
+        )
         .unwrap();
     page.hits.into_iter().map(|h| h.id).collect()
 }
@@ -107,7 +111,7 @@ fn clean(archive: &Archive, id: u32) {
 }
 
 #[test]
-fn merge_moves_everything_and_removes_the_empty_source() {
+fn merge_copies_everything_and_leaves_the_source_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let archive = init(dir.path());
     write_mail(&dir.path().join("old"), "older", 0, 12);
@@ -161,14 +165,27 @@ fn merge_moves_everything_and_removes_the_empty_source() {
         12
     );
 
-    let old_dir = archive.store(StoreId(1)).unwrap().dirs().meta.clone();
     let r = archive
         .merge_store(second.id, StoreId(1), &mut |_, _| {}, &|| false)
         .unwrap();
-    assert_eq!((r.moved, r.already_there), (11, 1), "{r:?}");
-    assert!(r.source_removed);
-    assert!(archive.store(StoreId(1)).is_err());
-    assert!(!old_dir.exists(), "{} is left", old_dir.display());
+    assert_eq!((r.copied, r.already_there), (11, 1), "{r:?}");
+    // As in MailStore: the source stays as it was, to be detached by the administrator.
+    assert_eq!(
+        archive
+            .store(StoreId(1))
+            .unwrap()
+            .counters()
+            .unwrap()
+            .messages,
+        12
+    );
+    clean(&archive, 1);
+    // Running it again copies nothing twice.
+    let again = archive
+        .merge_store(second.id, StoreId(1), &mut |_, _| {}, &|| false)
+        .unwrap();
+    assert_eq!((again.copied, again.already_there), (0, 12));
+    archive.detach_store(StoreId(1)).unwrap();
     let older = search(&archive, "older");
     assert_eq!(older.len(), 12, "{older:?}");
     assert!(
@@ -206,9 +223,10 @@ fn compaction_repair_statistics_and_database_upkeep() {
     let store = archive.store(StoreId(1)).unwrap();
     let before = store.counters().unwrap();
     for num in 1..=8 {
-        archive
-            .delete_message(MessageId::new(StoreId(1), num))
+        let m = archive
+            .deletable(&Caller::operator(), MessageId::new(StoreId(1), num))
             .unwrap();
+        archive.delete_message(&m).unwrap();
     }
     drop(store);
     let c = archive.compact_store(StoreId(1), &mut |_, _| {}).unwrap();
@@ -435,11 +453,14 @@ fn a_store_from_another_installation_is_unlocked_with_its_recovery_key() {
         "{r:?}"
     );
     let hits = a
-        .search(&SearchQuery {
-            text: "basalt".into(),
-            limit: 50,
-            ..Default::default()
-        })
+        .search(
+            &Caller::operator(),
+            &SearchQuery {
+                text: "basalt".into(),
+                limit: 50,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(hits.total, 6);
     assert!(
@@ -476,7 +497,9 @@ fn a_reattached_store_finds_folders_deleted_while_it_was_away() {
     let dirs = archive.store(StoreId(1)).unwrap().dirs().clone();
     archive.detach_store(StoreId(1)).unwrap();
     // While the store is away its folders look empty: they are deleted, one renamed.
-    archive.move_folder("admin/Kept", "admin/Renamed").unwrap();
+    archive
+        .move_folder(&Caller::operator(), "admin/Kept", "admin/Renamed")
+        .unwrap();
     let gone = archive.delete_empty_folders(None).unwrap();
     assert!(gone.iter().any(|g| g.contains("Old")), "{gone:?}");
     assert!(
@@ -492,11 +515,14 @@ fn a_reattached_store_finds_folders_deleted_while_it_was_away() {
         .attach_store("back", dirs, StoreStatus::Normal)
         .unwrap();
     let hits = archive
-        .search(&SearchQuery {
-            text: "marble".into(),
-            limit: 50,
-            ..Default::default()
-        })
+        .search(
+            &Caller::operator(),
+            &SearchQuery {
+                text: "marble".into(),
+                limit: 50,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(hits.total, 4);
     assert!(

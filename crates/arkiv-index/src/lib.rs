@@ -40,6 +40,10 @@ pub enum IndexError {
     SchemaChanged { path: String },
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// The query would cost more than a search may (too many words matched by wildcards, or
+    /// too long): the text says which limit and how to narrow it.
+    #[error("{0}")]
+    Budget(String),
 }
 
 pub type Result<T> = std::result::Result<T, IndexError>;

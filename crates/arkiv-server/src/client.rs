@@ -21,7 +21,7 @@ use serde_json::Value;
 /// How to reach the server and prove who we are.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
-    /// `host`, `host:port` or `https://host:port` (default port 8462).
+    /// `host`, `host:port` or `https://host:port` (default port 8463, the Administration API).
     pub host: String,
     pub user: String,
     pub password: String,
@@ -135,7 +135,7 @@ fn host_port(host: &str) -> Result<(String, u16)> {
             port.parse()
                 .with_context(|| format!("bad port in --host {host}"))?,
         )),
-        _ => Ok((h.trim_matches(['[', ']']).to_string(), 8462)),
+        _ => Ok((h.trim_matches(['[', ']']).to_string(), 8463)),
     }
 }
 

@@ -1,24 +1,32 @@
 //! `arkiv serve`: one long-running service over one data directory.
 //!
-//! * Listeners (manual §6.1): HTTPS for the web and the Administration API (default port 8462),
-//!   optionally a separate HTTPS listener for the API alone (8463), and plain HTTP (8461) that
-//!   only redirects to HTTPS. Every address is logged when bound.
+//! * Services (manual §6.2), each on its own listener: Web Access over HTTPS (default port
+//!   8462; the JSON API for the web), the Administration API over HTTPS (8463; can be off), and
+//!   plain HTTP (8461) that only redirects to HTTPS at the configured server name (can be off).
+//!   Every address is logged when bound and listed by `GetServiceConfiguration`; every
+//!   listener is bounded ([`listen`]: connections in all and per address, idle and slow
+//!   clients, accept errors) and every answer carries the security headers.
 //! * TLS always ([`tls`]): a certificate from PEM or PKCS#12 files when configured, else a
 //!   self-signed one generated on first start and kept in the data directory; its SHA-256
 //!   fingerprint is logged for pinning; SIGHUP re-reads the files. rustls with the *ring*
 //!   provider, installed explicitly.
 //! * The Administration API of manual §7.1 ([`api`]): `POST /api/invoke/<Function>` with HTTP
 //!   Basic authentication of an administrator, form-urlencoded arguments and the JSON envelope;
-//!   long-running functions return a token that `POST /api/get-status` long-polls;
-//!   `POST /api/get-metadata` lists the functions ([`functions`]).
+//!   long-running functions return a token that `POST /api/get-status` long-polls and
+//!   `POST /api/cancel-async` cancels; `POST /api/get-metadata` lists the functions
+//!   ([`functions`], one module per domain, with a transport-free [`error::FnError`]).
+//! * Who may do what, logons and the audit log are the archive's (`arkiv_archive::access`,
+//!   `auth`, `audit`): this crate turns requests into callers and asks.
 //! * Runs in the foreground, logs to stderr, and stops cleanly on SIGTERM or Ctrl-C: listeners
 //!   close, running requests finish, the archive is closed (all writes are durable at commit).
 
 pub mod api;
-pub mod audit;
 pub mod client;
+pub mod error;
 pub mod functions;
-pub mod jobs;
+pub mod listen;
+pub mod scheduler;
+pub mod sessions;
 pub mod tasks;
 pub mod tls;
 pub mod web;
@@ -51,12 +59,16 @@ macro_rules! log {
 /// resolved by the caller).
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    /// Web and API over HTTPS.
+    /// Web Access over HTTPS.
     pub https: SocketAddr,
-    /// The API alone over HTTPS (optional).
+    /// The Administration API over HTTPS (`None`: off).
     pub api: Option<SocketAddr>,
-    /// Plain HTTP that redirects to HTTPS (optional).
+    /// Plain HTTP that redirects to HTTPS (`None`: off).
     pub http: Option<SocketAddr>,
+    /// The name clients reach this server by (redirects go there).
+    pub server_name: String,
+    /// Connection limits of every listener.
+    pub limits: listen::Limits,
     /// The configured certificate (PEM pair or PKCS#12); `None`: the self-signed one.
     pub cert: Option<tls::CertSource>,
     /// Safe mode (manual §6.1): only administrators log on (so far the API is for them only)
@@ -68,17 +80,17 @@ pub struct ServeOptions {
 pub struct AppState {
     pub archive: Arc<Archive>,
     pub tasks: Arc<tasks::Tasks>,
-    pub lockout: api::Lockout,
-    pub audit: audit::AuditLog,
     pub started: Instant,
     /// Who used the server lately (GetActiveSessions).
-    pub sessions: api::Sessions,
+    pub sessions: sessions::Sessions,
+    /// The name clients reach this server by.
+    pub server_name: String,
     /// The bound listeners, for GetServiceConfiguration.
     pub endpoints: std::sync::Mutex<Vec<serde_json::Value>>,
     pub certificate: Arc<tls::Reloadable>,
     pub safe_mode: bool,
     /// Jobs running now (one run at a time per job; `CancelJobAsync`).
-    pub jobs: jobs::RunningJobs,
+    pub jobs: functions::jobs::RunningJobs,
     /// Indexes selected for `RebuildSelectedStoreIndexes`.
     pub selected_indexes: std::sync::Mutex<std::collections::BTreeSet<u32>>,
 }
@@ -117,14 +129,20 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             }
         }
     });
-    let audit = audit::AuditLog::open(archive.dir())?;
+    let tightened = arkiv_archive::files::tighten(archive.dir())?;
+    if tightened > 0 {
+        log!(
+            "INFO",
+            "data directory {}: {tightened} files and directories made private (0600/0700)",
+            archive.dir().display()
+        );
+    }
     let state = Arc::new(AppState {
         archive: Arc::new(archive),
         tasks: Arc::new(tasks::Tasks::default()),
-        lockout: api::Lockout::default(),
-        audit,
         started: Instant::now(),
-        sessions: api::Sessions::default(),
+        sessions: sessions::Sessions::default(),
+        server_name: opts.server_name.clone(),
         endpoints: std::sync::Mutex::new(Vec::new()),
         certificate: tls.cert.clone(),
         selected_indexes: std::sync::Mutex::new(Default::default()),
@@ -147,48 +165,73 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             );
         }
     }
-    // Binds a listener, logs its address and lists it for GetServiceConfiguration.
-    let listen = async |protocol: &str, addr: SocketAddr, purpose: &str| -> Result<TcpListener> {
+    // Binds a service's listener, logs its address and lists it for GetServiceConfiguration.
+    let listen = async |name: &str,
+                        protocol: &str,
+                        addr: Option<SocketAddr>|
+           -> Result<Option<TcpListener>> {
+        let Some(addr) = addr else {
+            log!("INFO", "{name}: off");
+            state
+                .endpoints
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(serde_json::json!({"name": name, "protocol": protocol, "address": null, "enabled": false}));
+            return Ok(None);
+        };
         let l = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("binding {protocol} listener {addr} ({purpose})"))?;
+            .with_context(|| format!("binding the {name} listener {addr}"))?;
         let bound = l.local_addr()?;
-        log!("INFO", "listening on {protocol}://{bound} ({purpose})");
+        log!("INFO", "listening on {protocol}://{bound} ({name})");
         state
             .endpoints
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(serde_json::json!({"protocol": protocol, "address": bound.to_string(), "purpose": purpose}));
-        Ok(l)
+            .push(serde_json::json!({"name": name, "protocol": protocol, "address": bound.to_string(), "enabled": true}));
+        Ok(Some(l))
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
-    let https = listen("https", opts.https, "web and Administration API").await?;
-    let https_port = https.local_addr()?.port();
-    servers.push(tokio::spawn(api::serve_tls(
-        https,
+    let gate = Arc::new(listen::Gate::default());
+    let web = listen("Web Access", "https", Some(opts.https))
+        .await?
+        .context("the Web Access listener")?;
+    let https_port = web.local_addr()?.port();
+    servers.push(tokio::spawn(listen::serve_tls(
+        web,
         tls.acceptor.clone(),
-        api::router(state.clone()),
+        web::router(state.clone()).route(
+            "/api/openapi.json",
+            axum::routing::get(|| async { axum::Json(functions::describe::openapi()) }),
+        ),
+        opts.limits.clone(),
+        gate.clone(),
+        "Web Access",
         stop_rx.clone(),
     )));
-    if let Some(addr) = opts.api {
-        let l = listen("https", addr, "Administration API").await?;
-        servers.push(tokio::spawn(api::serve_tls(
+    if let Some(l) = listen("Administration API", "https", opts.api).await? {
+        servers.push(tokio::spawn(listen::serve_tls(
             l,
             tls.acceptor.clone(),
-            api::api_router(state.clone()),
+            api::router(state.clone()),
+            opts.limits.clone(),
+            gate.clone(),
+            "Administration API",
             stop_rx.clone(),
         )));
     }
-    if let Some(addr) = opts.http {
-        let l = listen("http", addr, "redirects to HTTPS only").await?;
-        servers.push(tokio::spawn(api::serve_redirect(
+    if let Some(l) = listen("HTTP redirect to HTTPS", "http", opts.http).await? {
+        servers.push(tokio::spawn(listen::serve_redirect(
             l,
             https_port,
+            opts.server_name.clone(),
+            opts.limits.clone(),
+            gate.clone(),
             stop_rx.clone(),
         )));
     }
-    let jobs = tokio::spawn(jobs::scheduler(state.clone(), stop_rx.clone()));
+    let jobs = tokio::spawn(scheduler::scheduler(state.clone(), stop_rx.clone()));
     shutdown_signal().await;
     log!("INFO", "stopping: finishing running requests");
     let _ = stop_tx.send(true);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use crate::api::ApiError;
+use crate::error::FnError;
 
 /// Finished tasks are kept this long for a last `get-status`.
 const KEEP: Duration = Duration::from_secs(15 * 60);
@@ -40,7 +40,7 @@ pub struct Snapshot {
     pub code: Code,
     pub percent: Option<u8>,
     pub result: Value,
-    pub error: Option<ApiError>,
+    pub error: Option<FnError>,
     /// Log lines written after the version the caller knew.
     pub log: Option<String>,
 }
@@ -49,7 +49,7 @@ struct State {
     code: Code,
     percent: Option<u8>,
     result: Value,
-    error: Option<ApiError>,
+    error: Option<FnError>,
     /// (version, line)
     log: Vec<(u64, String)>,
     finished: Option<Instant>,
@@ -109,7 +109,7 @@ impl Task {
         self.bump();
     }
 
-    fn finish(&self, r: std::result::Result<Value, ApiError>) {
+    fn finish(&self, r: std::result::Result<Value, FnError>) {
         let mut s = self.lock();
         match r {
             Ok(v) => {
@@ -174,7 +174,7 @@ impl Tasks {
     /// Starts `work` on a blocking thread and returns its task at once.
     pub fn start(
         self: &Arc<Self>,
-        work: impl FnOnce(&Task) -> std::result::Result<Value, ApiError> + Send + 'static,
+        work: impl FnOnce(&Task) -> std::result::Result<Value, FnError> + Send + 'static,
     ) -> Arc<Task> {
         let (tx, _) = watch::channel(next_version());
         let task = Arc::new(Task {
@@ -199,7 +199,7 @@ impl Tasks {
         let (me, t) = (self.clone(), task.clone());
         tokio::task::spawn_blocking(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&t)))
-                .unwrap_or_else(|_| Err(ApiError::internal("the function failed unexpectedly")));
+                .unwrap_or_else(|_| Err(FnError::internal("the function failed unexpectedly")));
             t.finish(r);
             if me.running.fetch_sub(1, Ordering::SeqCst) == 1 {
                 me.idle.notify_waiters();

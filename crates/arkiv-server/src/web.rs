@@ -5,16 +5,19 @@
 //!
 //! * logon needs `login` (administrators always may; in safe mode only they may), and a user
 //!   who authenticates through a directory service cannot log on with a password here;
-//! * reading follows [`arkiv_archive::Archive::readable_folders`] (own archive, folders granted
-//!   `read`; administrators see other archives only when compliance allows it, §5.11);
+//! * reading follows the archive's access rules (own archive, folders granted `read`;
+//!   administrators see other archives only when compliance allows it, §5.11);
 //! * downloading a message's `.eml` is exporting it: `export`;
-//! * deleting needs `delete` and a `delete` folder privilege (`Archive::may_delete_in`);
+//! * deleting needs `delete` and a `delete` folder privilege;
 //! * changing one's password needs `changePassword` and the old password.
 //!
 //! Endpoints: `POST|GET|DELETE /api/v1/session` (logon, who am I, logoff), `POST
 //! /api/v1/password`, `GET /api/v1/folders`, `GET /api/v1/search?q=&folder=&offset=&limit=&sort=
 //! &order=` (a folder without `q` lists that folder, a page at a time), `GET|DELETE
 //! /api/v1/messages/{id}`, `GET /api/v1/messages/{id}/eml`.
+//!
+//! Every rule is the archive's (`arkiv_archive::access`): this module turns a session into
+//! a `Caller` and asks.
 //!
 //! Sessions: `POST /api/v1/session` answers a session token, also set as the cookie
 //! `arkiv_session` (`Secure; HttpOnly; SameSite=Strict`), and a CSRF token. A request carries
@@ -25,9 +28,11 @@
 //! with the HTTP status that fits.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use arkiv_archive::ArchiveError;
+use arkiv_archive::access::{Caller, Privilege, Via};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
@@ -37,7 +42,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::api::{WebSession, check_credentials};
+use crate::api::{ApiError, audit, logon as check_logon};
+use crate::error::log_safe;
+use crate::sessions::WebSession;
 
 const COOKIE: &str = "arkiv_session";
 const MAX_BODY: usize = 64 * 1024;
@@ -64,20 +71,31 @@ impl WebError {
     }
 }
 
-impl From<crate::api::ApiError> for WebError {
-    fn from(e: crate::api::ApiError) -> Self {
+impl From<ApiError> for WebError {
+    fn from(e: ApiError) -> Self {
         WebError::new(e.status, e.message)
     }
 }
 
-impl From<arkiv_archive::ArchiveError> for WebError {
-    fn from(e: arkiv_archive::ArchiveError) -> Self {
-        use arkiv_archive::ArchiveError as A;
+impl From<ArchiveError> for WebError {
+    /// Users see what they can act on; faults of the server (paths, I/O) stay in its log.
+    fn from(e: ArchiveError) -> Self {
+        use ArchiveError as A;
         let status = match &e {
-            A::NoSuchUser(_) | A::NoSuchFolder(_) | A::NoSuchStore(_) => StatusCode::NOT_FOUND,
+            A::NoSuchUser(_) | A::NoSuchFolder(_) | A::NoSuchStore(_) | A::NoSuchMessage(_) => {
+                StatusCode::NOT_FOUND
+            }
+            A::Denied(_) => StatusCode::FORBIDDEN,
             A::Invalid { .. } | A::WeakPassword(_) => StatusCode::BAD_REQUEST,
+            e if e.is_bad_query() => StatusCode::BAD_REQUEST,
             A::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => {
+                crate::log!("ERROR", "web request failed: {}", log_safe(&e.to_string()));
+                return WebError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the request failed on the server; its log has the details",
+                );
+            }
         };
         WebError::new(status, e.to_string())
     }
@@ -173,13 +191,27 @@ fn token_of(headers: &HeaderMap) -> Option<(String, bool)> {
         .map(|t| (t, true))
 }
 
-/// The session of a request, refusing a missing or expired one and, for a changing request
-/// made with the cookie, a missing or wrong CSRF token.
-fn session(
-    state: &AppState,
+/// Whether a caller may use Web Access now: `login`, integrated logon, and in safe mode an
+/// administrator.
+fn may_log_on(state: &AppState, c: &Caller) -> Result<(), String> {
+    if !c.has(Privilege::Login) {
+        return Err("no 'login' privilege".into());
+    }
+    if state.safe_mode && !c.is_admin() {
+        return Err("the server runs in safe mode (administrators only)".into());
+    }
+    Ok(())
+}
+
+/// The session of a request as a caller, refusing a missing or expired one and, for a
+/// changing request made with the cookie, a missing or wrong CSRF token. The user is read
+/// again (on a blocking thread): a user deleted, renamed, switched to directory logon or
+/// without `login` since ends the session.
+async fn session(
+    state: &Arc<AppState>,
     method: &Method,
     headers: &HeaderMap,
-) -> Result<(String, WebSession), WebError> {
+) -> Result<(String, WebSession, Caller), WebError> {
     let unauthorized = || {
         WebError::new(
             StatusCode::UNAUTHORIZED,
@@ -191,18 +223,6 @@ fn session(
         .sessions
         .web_session(&token)
         .ok_or_else(unauthorized)?;
-    // The user may have been deleted, renamed, switched to directory logon or lost `login`
-    // since: the session ends with that.
-    let still = state.archive.user(&s.user).ok().filter(|u| {
-        u.id.0 == s.user_id
-            && u.authentication == arkiv_archive::users::Authentication::Integrated
-            && has(u, "login")
-            && (u.admin || !state.safe_mode)
-    });
-    if still.is_none() {
-        state.sessions.close_web(&token);
-        return Err(unauthorized());
-    }
     if by_cookie && (method == Method::POST || method == Method::DELETE) {
         let sent = headers.get("x-arkiv-csrf").and_then(|v| v.to_str().ok());
         if sent != Some(s.csrf.as_str()) {
@@ -211,7 +231,27 @@ fn session(
             ));
         }
     }
-    Ok((token, s))
+    let (st, sess) = (state.clone(), s.clone());
+    let caller = blocking(move || {
+        let c = st
+            .archive
+            .session_caller(
+                &sess.user,
+                arkiv_types::UserId(sess.user_id),
+                Via::Web,
+                &sess.ip.to_string(),
+            )
+            .ok()
+            .filter(|_| st.archive.logs_on_here(&sess.user))
+            .filter(|c| may_log_on(&st, c).is_ok());
+        Ok(c)
+    })
+    .await?;
+    let Some(caller) = caller else {
+        state.sessions.close_web(&token);
+        return Err(unauthorized());
+    };
+    Ok((token, s, caller))
 }
 
 /// The session cookie: sent over HTTPS only, out of scripts' reach, never cross-site.
@@ -222,8 +262,16 @@ fn set_session_cookie(r: &mut Response, token: &str) {
     }
 }
 
-fn has(user: &arkiv_archive::users::UserRecord, privilege: &str) -> bool {
-    user.admin || user.privileges.iter().any(|p| p == privilege)
+/// Audits an action of a web user; a failed audit write fails the request.
+async fn record(
+    state: &Arc<AppState>,
+    user: &str,
+    ip: IpAddr,
+    action: &str,
+    args: &[(String, String)],
+    outcome: &str,
+) -> Result<(), WebError> {
+    Ok(audit(state, user, ip, Via::Web, action, args, outcome).await?)
 }
 
 async fn logon(
@@ -234,36 +282,32 @@ async fn logon(
 ) -> WebResult {
     let m = json_body(&headers, &body)?;
     let (name, password) = (field(&m, "userName")?, field(&m, "password")?);
-    let user = check_credentials(&state, name, password, peer.ip(), "web").await?;
-    let refuse = |why: &str| {
-        state.audit.record(
-            &user.name,
-            &peer.ip().to_string(),
+    let caller = check_logon(&state, name, password, peer.ip(), Via::Web, "web logon").await?;
+    if let Err(why) = may_log_on(&state, &caller) {
+        record(
+            &state,
+            caller.name(),
+            peer.ip(),
             "web logon",
             &[],
             &format!("refused: {why}"),
-        );
-        WebError::forbidden(format!("'{}' may not log on: {why}", user.name))
-    };
-    if !has(&user, "login") {
-        return Err(refuse("no 'login' privilege"));
+        )
+        .await?;
+        return Err(WebError::forbidden(format!(
+            "'{}' may not log on: {why}",
+            caller.name()
+        )));
     }
-    if state.safe_mode && !user.admin {
-        return Err(refuse("the server runs in safe mode (administrators only)"));
-    }
+    let st = state.clone();
+    let name = caller.name().to_string();
+    let user = blocking(move || Ok(st.archive.user(&name)?)).await?;
+    record(&state, &user.name, peer.ip(), "web logon", &[], "succeeded").await?;
     let (token, csrf) = state.sessions.open_web(&user.name, user.id.0, peer.ip());
-    state.audit.record(
-        &user.name,
-        &peer.ip().to_string(),
-        "web logon",
-        &[],
-        "succeeded",
-    );
     let mut r = ok(json!({
         "userName": user.name,
         "fullName": user.full_name,
         "admin": user.admin,
-        "privileges": user.privileges,
+        "privileges": user.privileges.names(),
         "token": token,
         "csrfToken": csrf,
         "idleTimeoutSeconds": 30 * 60,
@@ -277,11 +321,9 @@ async fn logoff(
     method: Method,
     headers: HeaderMap,
 ) -> WebResult {
-    let (token, s) = session(&state, &method, &headers)?;
+    let (token, s, caller) = session(&state, &method, &headers).await?;
     state.sessions.close_web(&token);
-    state
-        .audit
-        .record(&s.user, &s.ip.to_string(), "web logoff", &[], "succeeded");
+    record(&state, caller.name(), s.ip, "web logoff", &[], "succeeded").await?;
     let mut r = ok(json!({}));
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -297,15 +339,16 @@ async fn whoami(
     method: Method,
     headers: HeaderMap,
 ) -> WebResult {
-    let (_, s) = session(&state, &method, &headers)?;
+    let (_, _, caller) = session(&state, &method, &headers).await?;
     let st = state.clone();
-    let u = blocking(move || Ok(st.archive.user(&s.user)?)).await?;
+    let name = caller.name().to_string();
+    let u = blocking(move || Ok(st.archive.user(&name)?)).await?;
     Ok(ok(json!({
         "userName": u.name,
         "fullName": u.full_name,
         "emailAddresses": u.emails,
         "admin": u.admin,
-        "privileges": u.privileges,
+        "privileges": u.privileges.names(),
         "authentication": u.authentication.as_str(),
     })))
 }
@@ -317,35 +360,45 @@ async fn change_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> WebResult {
-    let (_, s) = session(&state, &method, &headers)?;
+    let (_, s, _) = session(&state, &method, &headers).await?;
     let m = json_body(&headers, &body)?;
     let (old, new) = (field(&m, "oldPassword")?, field(&m, "newPassword")?);
-    let user = check_credentials(&state, &s.user, old, peer.ip(), "web password change").await?;
-    if !has(&user, "changePassword") {
-        state.audit.record(
-            &user.name,
-            &peer.ip().to_string(),
+    let caller = check_logon(&state, &s.user, old, peer.ip(), Via::Web, "change password").await?;
+    if let Err(e) = caller.require(Privilege::ChangePassword) {
+        record(
+            &state,
+            caller.name(),
+            peer.ip(),
             "change password",
             &[],
-            "refused: no 'changePassword' privilege",
-        );
+            &format!("refused: {e}"),
+        )
+        .await?;
         return Err(WebError::forbidden(format!(
             "'{}' has no 'changePassword' privilege: an administrator sets the password",
-            user.name
+            caller.name()
         )));
     }
-    let (st, name, new) = (state.clone(), user.name.clone(), new.to_string());
-    blocking(move || Ok(st.archive.set_user_password(&name, &new)?)).await?;
-    // Every session of the user ends (one may be an intruder's); this caller gets a new one.
-    state.sessions.close_user(&user.name);
-    let (token2, csrf) = state.sessions.open_web(&user.name, user.id.0, peer.ip());
-    state.audit.record(
-        &user.name,
-        &peer.ip().to_string(),
+    let (st, name, new) = (state.clone(), caller.name().to_string(), new.to_string());
+    let r = blocking(move || Ok(st.archive.set_user_password(&name, &new)?)).await;
+    let outcome = match &r {
+        Ok(()) => "succeeded".to_string(),
+        Err(e) => format!("failed: {}", e.message),
+    };
+    record(
+        &state,
+        caller.name(),
+        peer.ip(),
         "change password",
         &[],
-        "succeeded",
-    );
+        &outcome,
+    )
+    .await?;
+    r?;
+    // Every session of the user ends (one may be an intruder's); this caller gets a new one.
+    state.sessions.close_user(caller.name());
+    let uid = caller.user_id().map_or(0, |u| u.0);
+    let (token2, csrf) = state.sessions.open_web(caller.name(), uid, peer.ip());
     let mut r = ok(json!({"token": token2, "csrfToken": csrf}));
     set_session_cookie(&mut r, &token2);
     Ok(r)
@@ -356,20 +409,17 @@ async fn folders(
     method: Method,
     headers: HeaderMap,
 ) -> WebResult {
-    let (_, s) = session(&state, &method, &headers)?;
+    let (_, _, caller) = session(&state, &method, &headers).await?;
     let st = state.clone();
     let list = blocking(move || {
         let mut counts: HashMap<arkiv_types::FolderId, u64> = HashMap::new();
         for store in st.archive.open_stores() {
-            for (f, (n, _)) in store
-                .folder_counts()
-                .map_err(arkiv_archive::ArchiveError::from)?
-            {
+            for (f, (n, _)) in store.folder_counts().map_err(ArchiveError::from)? {
                 *counts.entry(f).or_default() += n;
             }
         }
         let mut out = Vec::new();
-        for id in st.archive.readable_folders(&s.user)? {
+        for id in st.archive.readable_folders(&caller)? {
             let (archive, path) = st.archive.folder_location(id)?;
             let name = if path.is_root() {
                 archive.clone()
@@ -391,7 +441,7 @@ async fn search(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> WebResult {
-    let (_, s) = session(&state, &method, &headers)?;
+    let (_, _, caller) = session(&state, &method, &headers).await?;
     let q: HashMap<String, String> = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
         .map_err(|e| WebError::bad(format!("unreadable query string: {e}")))?;
     let number = |k: &str, default: usize, max: usize| -> Result<usize, WebError> {
@@ -405,7 +455,6 @@ async fn search(
     };
     let mut sq = arkiv_archive::search::SearchQuery {
         text: q.get("q").cloned().unwrap_or_default(),
-        user: Some(s.user.clone()),
         folder: q.get("folder").cloned().filter(|f| !f.is_empty()),
         offset: number("offset", 0, 1_000_000)?,
         limit: number("limit", 50, 500)?,
@@ -429,72 +478,15 @@ async fn search(
     }
     sq.ascending = q.get("order").is_some_and(|o| o == "asc");
     let st = state.clone();
-    let page = blocking(move || {
-        // A folder the user may not read answers as one that does not exist: names of other
-        // users' folders are not to be probed.
-        if let Some(spec) = &sq.folder {
-            let readable = st.archive.readable_folders(&s.user)?;
-            let ok = st
-                .archive
-                .folder_by_spec(spec)
-                .is_ok_and(|f| readable.contains(&f));
-            if !ok {
-                return Err(WebError::new(
-                    StatusCode::NOT_FOUND,
-                    format!("no folder '{spec}' to search"),
-                ));
-            }
-        }
-        Ok(st.archive.search(&sq)?)
-    })
-    .await?;
+    // A folder the user may not read answers as one that does not exist (the archive
+    // decides, `arkiv_archive::access`).
+    let page = blocking(move || Ok(st.archive.search(&caller, &sq)?)).await?;
     Ok(ok(serde_json::to_value(page).unwrap_or_default()))
 }
 
-/// Writes what became of an action on a message to the audit log, a refusal included, and
-/// passes the result on.
-fn audited<T>(
-    state: &AppState,
-    user: &str,
-    ip: std::net::IpAddr,
-    action: &str,
-    id: &str,
-    r: Result<T, WebError>,
-    succeeded: impl FnOnce(&T) -> String,
-) -> Result<T, WebError> {
-    let outcome = match &r {
-        Ok(v) => succeeded(v),
-        Err(e) => format!("refused: {}", e.message),
-    };
-    state.audit.record(
-        user,
-        &ip.to_string(),
-        action,
-        &[("id".into(), id.to_string())],
-        &outcome,
-    );
-    r
-}
-
-/// A message id the user may read, with its folder.
-fn readable_message(
-    archive: &arkiv_archive::Archive,
-    user: &str,
-    id: &str,
-) -> Result<(arkiv_types::MessageId, arkiv_types::FolderId), WebError> {
-    let mid: arkiv_types::MessageId = id
-        .parse()
-        .map_err(|_| WebError::bad(format!("'{id}' is not a message id such as 1:42")))?;
-    let not_found = || WebError::new(StatusCode::NOT_FOUND, format!("no message {id}"));
-    let rec = match archive.store(mid.store) {
-        Ok(s) => s.message(mid.num).map_err(|_| not_found())?,
-        Err(_) => return Err(not_found()),
-    };
-    // A message the user may not read answers as one that does not exist: ids reveal nothing.
-    if !archive.readable_folders(user)?.contains(&rec.folder) {
-        return Err(not_found());
-    }
-    Ok((mid, rec.folder))
+fn message_id(id: &str) -> Result<arkiv_types::MessageId, WebError> {
+    id.parse()
+        .map_err(|_| WebError::bad(format!("'{id}' is not a message id such as 1:42")))
 }
 
 async fn message(
@@ -503,11 +495,12 @@ async fn message(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> WebResult {
-    let (_, s) = session(&state, &method, &headers)?;
+    let (_, _, caller) = session(&state, &method, &headers).await?;
+    let mid = message_id(&id)?;
     let st = state.clone();
     let view = blocking(move || {
-        let (mid, _) = readable_message(&st.archive, &s.user, &id)?;
-        Ok(st.archive.message_view(mid)?)
+        let m = st.archive.readable(&caller, mid)?;
+        Ok(st.archive.message_view(m.id)?)
     })
     .await?;
     Ok(ok(serde_json::to_value(view).unwrap_or_default()))
@@ -519,34 +512,29 @@ async fn message_eml(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> WebResult {
-    let (_, s) = session(&state, &method, &headers)?;
-    let st = state.clone();
-    let (user, ip) = (s.user.clone(), s.ip);
-    let shown = id.clone();
+    let (_, s, caller) = session(&state, &method, &headers).await?;
+    let mid = message_id(&id)?;
+    let (st, c) = (state.clone(), caller.clone());
     let r = blocking(move || {
-        let (mid, _) = readable_message(&st.archive, &s.user, &id)?;
-        let u = st.archive.user(&s.user)?;
-        if !has(&u, "export") {
-            return Err(WebError::forbidden(format!(
-                "'{}' has no 'export' privilege: downloading a message exports it",
-                u.name
-            )));
-        }
-        Ok((
-            st.archive.message_bytes(mid)?,
-            mid.to_string().replace(':', "-"),
-        ))
+        let m = st.archive.exportable(&c, mid)?;
+        Ok(st.archive.message_bytes(&m)?)
     })
     .await;
-    let (bytes, name) = audited(
+    let name = mid.to_string().replace(':', "-");
+    let outcome = match &r {
+        Ok(_) => format!("succeeded: {name}.eml"),
+        Err(e) => format!("refused: {}", e.message),
+    };
+    record(
         &state,
-        &user,
-        ip,
+        caller.name(),
+        s.ip,
         "export message",
-        &shown,
-        r,
-        |(_, name)| format!("{name}.eml"),
-    )?;
+        &[("id".into(), id.clone())],
+        &outcome,
+    )
+    .await?;
+    let bytes = r?;
     let mut r = (
         [
             (header::CONTENT_TYPE, "message/rfc822".to_string()),
@@ -568,24 +556,28 @@ async fn delete_message(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> WebResult {
-    let (_, s) = session(&state, &method, &headers)?;
-    let st = state.clone();
-    let (user, ip) = (s.user.clone(), s.ip);
-    let shown = id.clone();
+    let (_, s, caller) = session(&state, &method, &headers).await?;
+    let mid = message_id(&id)?;
+    let (st, c) = (state.clone(), caller.clone());
     let r = blocking(move || {
-        let (mid, folder) = readable_message(&st.archive, &s.user, &id)?;
-        if !st.archive.may_delete_in(&s.user, folder)? {
-            return Err(WebError::forbidden(format!(
-                "'{}' may not delete here: it takes the 'delete' privilege and a 'delete' folder privilege",
-                s.user
-            )));
-        }
-        Ok(st.archive.delete_message(mid)?)
+        let m = st.archive.deletable(&c, mid)?;
+        Ok(st.archive.delete_message(&m)?)
     })
     .await;
-    audited(&state, &user, ip, "delete message", &shown, r, |_| {
-        "succeeded".into()
-    })?;
+    let outcome = match &r {
+        Ok(()) => "succeeded".to_string(),
+        Err(e) => format!("refused: {}", e.message),
+    };
+    record(
+        &state,
+        caller.name(),
+        s.ip,
+        "delete message",
+        &[("id".into(), id.clone())],
+        &outcome,
+    )
+    .await?;
+    r?;
     Ok(ok(json!({})))
 }
 

@@ -34,6 +34,7 @@ use crate::store::{
 
 /// What a compaction did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CompactReport {
     /// Content records no message refers to any more, removed.
     pub contents_removed: u64,
@@ -50,6 +51,7 @@ pub struct CompactReport {
 
 /// What a repair of the derived tables found and fixed.
 #[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RepairReport {
     pub messages: u64,
     /// Entries that were missing, wrong or left over, per table.
@@ -65,6 +67,7 @@ pub struct RepairReport {
 
 /// What the redb housekeeping did.
 #[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DatabaseMaintenance {
     /// The file failed redb's integrity check and was repaired.
     pub repaired: bool,

@@ -340,10 +340,11 @@ fn measure_warm(
                 limit: [50, 1][shape],
                 ..Default::default()
             };
-            archive.search(&sq)?; // warm-up
+            let op = arkiv_archive::access::Caller::operator();
+            archive.search(&op, &sq)?; // warm-up
             for _ in 0..repeats {
                 let t = Instant::now();
-                archive.search(&sq)?;
+                archive.search(&op, &sq)?;
                 v.push(t.elapsed().as_secs_f64() * 1e3);
             }
         }

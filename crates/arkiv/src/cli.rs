@@ -114,8 +114,9 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct AdminArgs {
-    /// The server: host, host:port or https://host:port [default port: 8462].
-    #[arg(long, env = "ARKIV_HOST", default_value = "localhost:8462")]
+    /// The server's Administration API: host, host:port or https://host:port [default port:
+    /// 8463].
+    #[arg(long, env = "ARKIV_HOST", default_value = "localhost:8463")]
     pub host: String,
     /// An administrator's user name.
     #[arg(long, env = "ARKIV_USER", default_value = "admin")]
@@ -149,15 +150,19 @@ pub struct AdminArgs {
 /// beats the `[server]` section of `arkiv.toml`, which beats the default.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// HTTPS address for web access and the API [default: 0.0.0.0:8462].
+    /// HTTPS address of Web Access [default: 0.0.0.0:8462].
     #[arg(long, env = "ARKIV_LISTEN_HTTPS", value_name = "ADDR")]
     pub listen_https: Option<String>,
-    /// A separate HTTPS address for the API alone, e.g. 0.0.0.0:8463 ("off": none) [default: off].
-    #[arg(long, env = "ARKIV_LISTEN_API", value_name = "ADDR")]
+    /// HTTPS address of the Administration API ("off": none) [default: 0.0.0.0:8463].
+    #[arg(long, env = "ARKIV_LISTEN_API", value_name = "ADDR|off")]
     pub listen_api: Option<String>,
     /// Plain HTTP address that only redirects to HTTPS ("off": none) [default: 0.0.0.0:8461].
-    #[arg(long, env = "ARKIV_LISTEN_HTTP", value_name = "ADDR")]
+    #[arg(long, env = "ARKIV_LISTEN_HTTP", value_name = "ADDR|off")]
     pub listen_http: Option<String>,
+    /// The name clients reach this server by; HTTP redirects go there [default: this
+    /// machine's host name].
+    #[arg(long, env = "ARKIV_SERVER_NAME", value_name = "NAME")]
+    pub server_name: Option<String>,
     /// PEM certificate chain (with --tls-private-key) instead of the self-signed certificate.
     #[arg(
         long,

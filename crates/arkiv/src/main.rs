@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    private_files();
     quiet_parser_panics();
     let args = cli::Cli::parse();
     few_malloc_arenas(&args.command);
@@ -21,6 +22,12 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whatever Arkiv creates is its owner's alone: directories 0700, files 0600 (the data
+/// directory holds the search index, subjects and addresses in clear, and the audit log).
+fn private_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 /// Long-running, multi-threaded commands run with at most two glibc malloc arenas. With the

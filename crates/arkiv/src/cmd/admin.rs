@@ -61,11 +61,20 @@ async fn run(
     form: Vec<(String, String)>,
 ) -> Result<ExitCode> {
     let mut client = Client::connect(opts).await?;
-    let path = if function.eq_ignore_ascii_case("GetMetadata") {
-        "/api/get-metadata".to_string()
-    } else {
-        format!("/api/invoke/{function}")
-    };
+    if function.eq_ignore_ascii_case("GetMetadata") {
+        // MailStore answers get-metadata with the bare list of functions, not the envelope.
+        let (status, v) = client.post("/api/get-metadata", &form).await?;
+        if status == 200 && v.is_array() {
+            print_json(&v)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let msg = v["error"]["message"]
+            .as_str()
+            .unwrap_or("no list of functions");
+        eprintln!("arkiv admin: GetMetadata: {msg}");
+        return Ok(ExitCode::from(1));
+    }
+    let path = format!("/api/invoke/{function}");
     let (status, mut v) = client.post(&path, &form).await?;
     let bar = (std::io::stderr().is_terminal() && v["statusCode"] == "running").then(|| {
         let b = indicatif::ProgressBar::new(100);

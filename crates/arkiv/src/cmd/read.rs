@@ -119,7 +119,8 @@ fn show(listings: Vec<FolderListing>, json: bool) -> Result<ExitCode> {
 
 pub fn cat(archive: &Archive, id: &str) -> Result<ExitCode> {
     let id: MessageId = id.parse()?;
-    let bytes = archive.message_bytes(id)?;
+    let m = archive.exportable(&arkiv_archive::access::Caller::operator(), id)?;
+    let bytes = archive.message_bytes(&m)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&bytes)?;
     out.flush()?;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use arkiv_archive::Archive;
+use arkiv_archive::access::{Caller, Via};
 use arkiv_archive::search::SearchQuery;
 use arkiv_index::SortBy;
 use arkiv_types::StoreId;
@@ -26,6 +27,15 @@ pub fn catch_up(archive: &Archive) -> Result<()> {
         eprintln!("indexed {n} messages that were not searchable yet");
     }
     Ok(())
+}
+
+/// Who a search from the command line runs as: the local operator (who holds the key file and
+/// reads everything), or, with `--user` (or a search saved "as" a user), that user's view.
+fn caller_of(archive: &Archive, q: &SearchQuery) -> Result<Caller> {
+    Ok(match &q.user {
+        Some(name) => archive.caller(name, Via::Cli, "local")?,
+        None => Caller::operator(),
+    })
 }
 
 pub fn search(archive: &Archive, args: SearchArgs) -> Result<ExitCode> {
@@ -86,7 +96,7 @@ pub fn search(archive: &Archive, args: SearchArgs) -> Result<ExitCode> {
             priority: args.priority,
         },
     };
-    let page = archive.search(&q)?;
+    let page = archive.search(&caller_of(archive, &q)?, &q)?;
     if let Some(name) = &args.save {
         let owner = q.user.clone().unwrap_or_else(|| "admin".to_string());
         archive.save_search(&owner, name, q.clone())?;
@@ -243,7 +253,7 @@ pub fn saved(archive: &Archive, cmd: SavedCommand) -> Result<ExitCode> {
             if let Some(l) = limit {
                 q.limit = l.clamp(1, 10_000);
             }
-            return show(&archive.search(&q)?, json);
+            return show(&archive.search(&caller_of(archive, &q)?, &q)?, json);
         }
         SavedCommand::Rename {
             name,

@@ -91,14 +91,37 @@ pub fn serve(data: &Path, key_file: Option<&Path>, args: ServeArgs) -> Result<Ex
         (_, _, Some(_)) => bail!("give either a PEM pair or a PKCS#12 file, not both"),
         _ => bail!("--tls-certificate and --tls-private-key go together"),
     };
+    let server_name = args
+        .server_name
+        .clone()
+        .or_else(|| {
+            (!cfg.server_name.trim().is_empty()).then(|| cfg.server_name.trim().to_string())
+        })
+        .unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "localhost".into())
+        });
     let opts = arkiv_server::ServeOptions {
         https,
-        api: address(args.listen_api.as_deref(), &cfg.listen_api, "API listener")?,
+        api: address(
+            args.listen_api.as_deref(),
+            &cfg.listen_api,
+            "Administration API listener",
+        )?,
         http: address(
             args.listen_http.as_deref(),
             &cfg.listen_http,
             "HTTP listener",
         )?,
+        server_name,
+        limits: arkiv_server::listen::Limits {
+            max_connections: cfg.max_connections,
+            max_per_address: cfg.max_connections_per_address,
+            ..Default::default()
+        },
         cert,
         safe_mode: args.safe_mode,
     };

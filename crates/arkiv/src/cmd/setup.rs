@@ -111,7 +111,10 @@ pub fn user(archive: &Archive, cmd: UserCommand) -> Result<ExitCode> {
                 password,
                 admin,
                 // A user made here can log on (manual: the usual privileges of a new user).
-                privileges: vec!["login".into(), "changePassword".into()],
+                privileges: arkiv_archive::access::Privileges::of(&[
+                    arkiv_archive::access::Privilege::Login,
+                    arkiv_archive::access::Privilege::ChangePassword,
+                ]),
                 ..Default::default()
             })?;
             println!(

@@ -124,7 +124,7 @@ fn a_user_never_sees_another_users_mail() {
     );
     let bob_secret = env.json(&["search", "secret", "--json", "--user", "bob"]);
     assert_eq!(bob_secret["total"], 0);
-    let sneaky = env.json(&[
+    let sneaky = env.run(&[
         "search",
         "quarterly",
         "--json",
@@ -133,10 +133,12 @@ fn a_user_never_sees_another_users_mail() {
         "--folder",
         "alice",
     ]);
-    assert_eq!(
-        sneaky["total"], 0,
-        "a folder outside the user's archive yields nothing"
+    assert_eq!(sneaky.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&sneaky.stderr).contains("folder 'alice' does not exist"),
+        "a folder outside the user's archive answers as one that does not exist"
     );
+    assert!(sneaky.stdout.is_empty());
     let out = env.run(&["search", "x", "--user", "mallory"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("user 'mallory' does not exist"));
 }

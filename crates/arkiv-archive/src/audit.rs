@@ -1,0 +1,218 @@
+//! The audit log (manual §5.14): one JSON line per privileged action, from every front-end.
+//!
+//! `DATA/audit.log`, appended to and fsync'ed **before** the answer that it describes goes
+//! out: [`AuditLog::record`] returns only once the line is on disk, and a failed write fails
+//! the call (the caller answers with an error) and never advances the chain (the file is cut
+//! back to where it was). Each line carries the BLAKE3 hash of the line before it (`prev`),
+//! so a line removed or changed later breaks the chain ([`verify_chain`]).
+//!
+//! Secrets never enter it: arguments are masked by their meaning ([`mask`]) — passwords,
+//! passphrases, recovery keys — including inside a job's action (`CreateJob
+//! action="SetUserPassword --password=..."`).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use crate::error::{ArchiveError, Result, io_err};
+
+/// Argument names whose values are secrets (compared case-insensitively).
+const SECRET: &[&str] = &[
+    "password",
+    "passphrase",
+    "oldPassword",
+    "newPassword",
+    "recoveryKey",
+    "masterPassword",
+    "pkcs12Password",
+    "secret",
+];
+
+/// Arguments that hold a whole API call (a job's action): masked inside.
+const ACTION: &[&str] = &["action"];
+
+/// Whether an argument of that name holds a secret.
+pub fn is_secret(name: &str) -> bool {
+    SECRET.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// The arguments as they may be written anywhere (audit log, server log, `GetJobs`).
+pub fn mask(args: &[(String, String)]) -> Vec<(String, String)> {
+    args.iter()
+        .map(|(k, v)| {
+            let v = if is_secret(k) {
+                "***".to_string()
+            } else if ACTION.iter().any(|a| a.eq_ignore_ascii_case(k)) {
+                crate::jobs::mask_action(v)
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug)]
+pub struct Entry<'a> {
+    /// Who acted (a user name, `operator`, or the name tried at a failed logon).
+    pub user: &'a str,
+    /// The client address (or `local`, or `job #N`).
+    pub client: &'a str,
+    /// The door (`AdministrationAPI`, `WebAccess`, `Job`, `CommandLine`, ...).
+    pub via: &'a str,
+    /// The API function or action (`logon`, `export message`, ...).
+    pub function: &'a str,
+    /// Its arguments (masked here before they are written).
+    pub args: &'a [(String, String)],
+    /// What became of it: `succeeded`, `failed: ...`, `refused: ...`, `started`.
+    pub outcome: &'a str,
+}
+
+pub struct AuditLog {
+    path: PathBuf,
+    /// The file and the hash of the last line on disk.
+    state: Mutex<(File, String)>,
+}
+
+fn hash(line: &str) -> String {
+    blake3::hash(line.as_bytes()).to_hex().to_string()
+}
+
+impl AuditLog {
+    /// Opens (or creates, 0600) the audit log of a data directory.
+    pub fn open(data_dir: &Path) -> Result<AuditLog> {
+        let path = data_dir.join("audit.log");
+        let last = match File::open(&path) {
+            Ok(f) => BufReader::new(f)
+                .lines()
+                .map_while(std::result::Result::ok)
+                .last()
+                .map(|l| hash(&l))
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let file = crate::files::open_private_append(&path)?;
+        Ok(AuditLog {
+            path,
+            state: Mutex::new((file, last)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record and returns once it is on disk. On failure nothing of it stays in
+    /// the file and the chain is where it was: the caller must fail the action it describes.
+    pub fn record(&self, e: &Entry<'_>) -> Result<()> {
+        let args: serde_json::Map<String, Value> = mask(e.args)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let line = json!({
+            "time": arkiv_types::Timestamp::now().to_rfc3339(),
+            "user": e.user,
+            "client": e.client,
+            "via": e.via,
+            "function": e.function,
+            "args": args,
+            "outcome": e.outcome,
+            "prev": st.1,
+        })
+        .to_string();
+        let file = &mut st.0;
+        let before = file
+            .seek(SeekFrom::End(0))
+            .map_err(|err| io_err(&self.path, err))?;
+        let written = writeln!(file, "{line}").and_then(|_| file.sync_data());
+        if let Err(err) = written {
+            // Nothing of a failed record may stay: a torn line would be glued to the next.
+            let _ = file.set_len(before);
+            let _ = file.sync_data();
+            return Err(ArchiveError::Io {
+                path: self.path.display().to_string(),
+                err,
+            });
+        }
+        st.1 = hash(&line);
+        Ok(())
+    }
+}
+
+/// Checks the hash chain of an audit log; returns the number of records.
+pub fn verify_chain(path: &Path) -> Result<usize> {
+    let f = File::open(path).map_err(|e| io_err(path, e))?;
+    let mut prev = String::new();
+    let mut n = 0;
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| io_err(path, e))?;
+        let v: Value = serde_json::from_str(&line).map_err(|e| ArchiveError::Invalid {
+            what: "audit log".into(),
+            detail: format!("line {} is not JSON: {e}", i + 1),
+        })?;
+        if v["prev"].as_str() != Some(prev.as_str()) {
+            return Err(ArchiveError::Invalid {
+                what: "audit log".into(),
+                detail: format!("the audit log was changed before line {}", i + 1),
+            });
+        }
+        prev = hash(&line);
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn secrets_are_masked_by_meaning_also_inside_actions() {
+        let m = mask(&args(&[
+            ("userName", "bob"),
+            ("Password", "Sommer-2026x"),
+            (
+                "action",
+                r#"SetUserPassword --userName=bob --password="Geheim 2026!""#,
+            ),
+        ]));
+        assert_eq!(m[0].1, "bob");
+        assert_eq!(m[1].1, "***");
+        assert!(!m[2].1.contains("Geheim"), "{}", m[2].1);
+        assert!(m[2].1.contains("--password=***"), "{}", m[2].1);
+        assert!(m[2].1.contains("--userName=bob"));
+    }
+
+    #[test]
+    fn a_chain_of_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(dir.path()).unwrap();
+        for i in 0..3 {
+            log.record(&Entry {
+                user: "admin",
+                client: "127.0.0.1",
+                via: "AdministrationAPI",
+                function: "GetUsers",
+                args: &args(&[("n", &i.to_string())]),
+                outcome: "succeeded",
+            })
+            .unwrap();
+        }
+        assert_eq!(verify_chain(log.path()).unwrap(), 3);
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let changed = text.replacen("GetUsers", "GetStores", 1);
+        std::fs::write(log.path(), changed).unwrap();
+        assert!(verify_chain(log.path()).is_err());
+    }
+}
