@@ -13,8 +13,10 @@
 //!   that counts failures *and attempts in flight*: of 150 concurrent wrong logons for one
 //!   account, [`PAIR_LIMIT`] are checked and the rest are refused as locked at once, without
 //!   an Argon2 computation.
-//! * **Bounded work.** At most one Argon2id check per CPU core runs at a time (19 MiB each);
-//!   the others wait up to [`BUSY_WAIT`], then get [`LogonError::Busy`] (HTTP 503).
+//! * **Bounded work.** At most one Argon2id check per CPU core runs at a time, each in one of
+//!   a fixed set of 19 MiB workspaces that are kept and reused (so a burst of logons costs a
+//!   fixed amount of memory); the others wait up to [`BUSY_WAIT`], then get
+//!   [`LogonError::Busy`] (HTTP 503).
 //! * **A short credential cache.** A verified (user, password) is remembered for
 //!   [`CACHE_TTL`] under a keyed BLAKE3 hash of both (the key is random per process; the
 //!   password itself is never kept), so scripts that send Basic credentials with every call run
@@ -122,14 +124,16 @@ struct Cached {
 /// The logon state of one archive (held by [`Archive`]).
 pub struct Authenticator {
     counts: Mutex<HashMap<Key, Count>>,
-    /// Argon2 checks running now, and the wake-up for those waiting.
-    running: Mutex<usize>,
+    /// The memory of the Argon2 checks (one per check at a time; made on first need), and
+    /// the wake-up for those waiting for one.
+    pool: Mutex<(Vec<arkiv_crypto::password::Workspace>, usize)>,
     freed: Condvar,
     slots: usize,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     cache_key: [u8; 32],
     /// Bumped by every change to users; cache entries of an older generation are void.
     generation: AtomicU64,
+    cache_on: bool,
 }
 
 impl Default for Authenticator {
@@ -138,7 +142,7 @@ impl Default for Authenticator {
         getrandom::fill(&mut cache_key).expect("the system's random source works");
         Authenticator {
             counts: Mutex::new(HashMap::new()),
-            running: Mutex::new(0),
+            pool: Mutex::new((Vec::new(), 0)),
             freed: Condvar::new(),
             slots: std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -146,17 +150,37 @@ impl Default for Authenticator {
             cache: Mutex::new(HashMap::new()),
             cache_key,
             generation: AtomicU64::new(0),
+            // `ARKIV_CREDENTIAL_CACHE=off`: every logon an Argon2 check (for `arkiv bench
+            // api`, and for whoever wants that).
+            cache_on: std::env::var("ARKIV_CREDENTIAL_CACHE")
+                .map_or(true, |v| !v.eq_ignore_ascii_case("off")),
         }
     }
 }
 
-/// Holds one Argon2 slot; frees it when dropped.
-struct Slot<'a>(&'a Authenticator);
+/// Holds one Argon2 slot and its memory; gives both back when dropped.
+struct Slot<'a> {
+    auth: &'a Authenticator,
+    ws: Option<arkiv_crypto::password::Workspace>,
+}
+
+impl Slot<'_> {
+    fn workspace(&mut self) -> &mut arkiv_crypto::password::Workspace {
+        self.ws.as_mut().expect("held until dropped")
+    }
+}
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        *self.0.running.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-        self.0.freed.notify_one();
+        if let Some(ws) = self.ws.take() {
+            self.auth
+                .pool
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+                .push(ws);
+        }
+        self.auth.freed.notify_one();
     }
 }
 
@@ -228,21 +252,32 @@ impl Authenticator {
     }
 
     fn slot(&self) -> Result<Slot<'_>, LogonError> {
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         let deadline = Instant::now() + BUSY_WAIT;
-        while *running >= self.slots {
+        loop {
+            if let Some(ws) = pool.0.pop() {
+                return Ok(Slot {
+                    auth: self,
+                    ws: Some(ws),
+                });
+            }
+            if pool.1 < self.slots {
+                pool.1 += 1;
+                return Ok(Slot {
+                    auth: self,
+                    ws: Some(Default::default()),
+                });
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(LogonError::Busy);
             }
-            running = self
+            pool = self
                 .freed
-                .wait_timeout(running, left)
+                .wait_timeout(pool, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        *running += 1;
-        Ok(Slot(self))
     }
 
     fn cache_id(&self, account: &str, password: &str) -> [u8; 32] {
@@ -255,6 +290,9 @@ impl Authenticator {
     }
 
     fn cached(&self, id: &[u8; 32]) -> Option<String> {
+        if !self.cache_on {
+            return None;
+        }
         let m = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let c = m.get(id)?;
         (c.generation == self.generation.load(Ordering::SeqCst) && c.at.elapsed() < CACHE_TTL)
@@ -301,8 +339,8 @@ impl Archive {
         let generation = auth.generation.load(Ordering::SeqCst);
         let verified = match auth.cached(&id) {
             Some(user) => Ok(Some(user)),
-            None => auth.slot().and_then(|slot| {
-                let ok = self.check_password(name, password);
+            None => auth.slot().and_then(|mut slot| {
+                let ok = self.check_password_in(name, password, slot.workspace());
                 drop(slot);
                 let ok = ok?;
                 Ok(ok.then(|| name.to_string()))

@@ -40,6 +40,8 @@ pub struct ServerConfig {
     /// Connections open at once, per service listener, and from one client address.
     pub max_connections: usize,
     pub max_connections_per_address: usize,
+    /// A connection with no request in progress and no byte moving for this long is closed.
+    pub idle_timeout_seconds: u64,
     /// PEM certificate chain and private key; empty = a self-signed certificate made on first
     /// start in `DATA/tls/`.
     pub tls_certificate: String,
@@ -60,6 +62,7 @@ impl Default for ServerConfig {
             server_name: String::new(),
             max_connections: 1024,
             max_connections_per_address: 64,
+            idle_timeout_seconds: 60,
             tls_certificate: String::new(),
             tls_private_key: String::new(),
             tls_pkcs12: String::new(),
@@ -223,6 +226,9 @@ impl Config {
                     "server.{name}: {v:?} is not an address such as 0.0.0.0:8462"
                 ));
             }
+        }
+        if srv.idle_timeout_seconds == 0 {
+            return bad("server.idle_timeout_seconds must be at least 1");
         }
         if srv.max_connections == 0 || srv.max_connections_per_address == 0 {
             return bad(

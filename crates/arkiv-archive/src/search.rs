@@ -318,6 +318,7 @@ impl Archive {
     /// Runs a search for `caller` over every readable store and returns one page of results.
     pub fn search(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
         let node = q.criteria.compile(&q.text)?;
+        let budget = arkiv_index::Budget::new(&node)?;
         let folders = self.search_scope(caller, q)?;
         let want = q.offset.saturating_add(q.limit.max(1));
         let mut all: Vec<(arkiv_index::SortValue, MessageId)> = Vec::new();
@@ -331,6 +332,7 @@ impl Archive {
                 sort: q.sort,
                 descending: !q.ascending,
                 limit: want,
+                budget: &budget,
             })?;
             total += r.total;
             all.extend(

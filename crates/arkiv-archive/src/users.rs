@@ -600,16 +600,26 @@ impl Archive {
     /// Checks a user's password (constant work whether or not the user exists). A user who
     /// logs on through a directory service has no password here: always false.
     pub fn check_password(&self, name: &str, password: &str) -> Result<bool> {
+        self.check_password_in(name, password, &mut Default::default())
+    }
+
+    /// [`Archive::check_password`] computing in a kept workspace (`crate::auth`).
+    pub(crate) fn check_password_in(
+        &self,
+        name: &str,
+        password: &str,
+        ws: &mut arkiv_crypto::password::Workspace,
+    ) -> Result<bool> {
         match self.user(name) {
             Ok(u) => {
                 // A user without a password costs the same time as one with.
                 let hash = u.password_hash.as_deref().unwrap_or(DUMMY_HASH);
-                let ok =
-                    arkiv_crypto::password::verify(password, hash) && u.password_hash.is_some();
+                let ok = arkiv_crypto::password::verify_in(password, hash, ws)
+                    && u.password_hash.is_some();
                 Ok(ok && u.authentication == Authentication::Integrated)
             }
             Err(ArchiveError::NoSuchUser(_)) => {
-                let _ = arkiv_crypto::password::verify(password, DUMMY_HASH);
+                let _ = arkiv_crypto::password::verify_in(password, DUMMY_HASH, ws);
                 Ok(false)
             }
             Err(e) => Err(e),

@@ -5,6 +5,7 @@
 //! returned. Phrases highlight their words; wildcards match whole tokens, so `*example.com`
 //! highlights the complete address.
 
+use crate::budget::glob;
 use crate::query::{Node, Scope, TermKind};
 use crate::tokenizer::{analyzer, fold, query_analyzer};
 
@@ -93,31 +94,6 @@ fn collect(node: &Node, out: &mut Vec<(Scope, Matcher)>) {
         // Excluded words are not in the hits; other criteria have no words.
         _ => {}
     }
-}
-
-/// `*` any run, `?` one character; iterative with single-star backtracking (linear-ish).
-fn glob(p: &[char], t: &[char]) -> bool {
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 #[cfg(test)]

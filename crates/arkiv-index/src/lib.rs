@@ -18,12 +18,14 @@
 //! The index is derived data: it can always be rebuilt from the store, and it holds no key
 //! material. Like MailStore's, it is not encrypted; it can be excluded from backups.
 
+pub mod budget;
 mod highlight;
 pub mod query;
 mod schema;
 mod search;
 pub mod tokenizer;
 
+pub use budget::Budget;
 pub use highlight::{Highlighter, Shown};
 pub use query::{Cmp, Node, QueryError, TermKind, parse};
 pub use schema::IndexDoc;

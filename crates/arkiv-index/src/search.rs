@@ -6,14 +6,15 @@ use std::sync::Mutex;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
-    TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
+    TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
 };
 
+use crate::budget::{Budget, glob};
 use crate::query::{Cmp, Node, Scope, TermKind};
 use crate::schema::{Fields, IndexDoc, schema};
 use crate::tokenizer::{ANALYZER, analyzer, fold, is_joiner, query_analyzer};
@@ -53,6 +54,8 @@ pub struct SearchRequest<'a> {
     pub descending: bool,
     /// How many hits to return (counting from the first).
     pub limit: usize,
+    /// What the whole search (all stores) may still cost.
+    pub budget: &'a Budget,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,7 +194,8 @@ impl StoreIndex {
 
     /// Runs a query: the best `limit` hits in the requested order, and the total count.
     pub fn search(&self, req: &SearchRequest<'_>) -> Result<SearchResult> {
-        let mut q = self.compile(req.query, req.store)?;
+        let mut q = self.compile(req.query, req.store, req.budget)?;
+        req.budget.check_time()?;
         if let Some(folders) = req.folders {
             let terms: Vec<Term> = folders
                 .iter()
@@ -280,12 +284,12 @@ impl StoreIndex {
         }
     }
 
-    fn compile(&self, node: &Node, store: u32) -> Result<Box<dyn Query>> {
+    fn compile(&self, node: &Node, store: u32, budget: &Budget) -> Result<Box<dyn Query>> {
         Ok(match node {
             Node::Term { scope, text, kind } => {
                 let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for field in self.scope_fields(*scope) {
-                    if let Some(q) = self.term_query(field, text, *kind)? {
+                    if let Some(q) = self.term_query(field, text, *kind, budget)? {
                         per_field.push((Occur::Should, q));
                     }
                 }
@@ -297,16 +301,16 @@ impl StoreIndex {
             }
             Node::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery)),
-                (Occur::MustNot, self.compile(inner, store)?),
+                (Occur::MustNot, self.compile(inner, store, budget)?),
             ])),
             Node::And(items) => {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for it in items {
                     match it {
                         Node::Not(inner) => {
-                            clauses.push((Occur::MustNot, self.compile(inner, store)?))
+                            clauses.push((Occur::MustNot, self.compile(inner, store, budget)?))
                         }
-                        other => clauses.push((Occur::Must, self.compile(other, store)?)),
+                        other => clauses.push((Occur::Must, self.compile(other, store, budget)?)),
                     }
                 }
                 if clauses.iter().all(|c| c.0 == Occur::MustNot) {
@@ -317,7 +321,7 @@ impl StoreIndex {
             Node::Or(items) => {
                 let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for it in items {
-                    clauses.push((Occur::Should, self.compile(it, store)?));
+                    clauses.push((Occur::Should, self.compile(it, store, budget)?));
                 }
                 Box::new(BooleanQuery::new(clauses))
             }
@@ -353,12 +357,55 @@ impl StoreIndex {
         })
     }
 
+    /// The words of `field` a wildcard pattern (folded) matches, walking each segment's term
+    /// dictionary (from the pattern's literal prefix, if it has one) under the budget.
+    fn expand(&self, field: Field, pattern: &str, budget: &Budget) -> Result<Vec<Term>> {
+        let p: Vec<char> = pattern.chars().collect();
+        let prefix: String = pattern
+            .chars()
+            .take_while(|c| *c != '*' && *c != '?')
+            .collect();
+        let end = format!("{prefix}\u{10FFFF}");
+        let searcher = self.reader.searcher();
+        let mut words = std::collections::BTreeSet::new();
+        for seg in searcher.segment_readers() {
+            let inv = seg.inverted_index(field).map_err(|e| self.err(e))?;
+            let dict = inv.terms();
+            let mut stream = if prefix.is_empty() {
+                dict.stream()
+            } else {
+                dict.range()
+                    .ge(prefix.as_bytes())
+                    .lt(end.as_bytes())
+                    .into_stream()
+            }
+            .map_err(|e| self.err(e))?;
+            let mut word: Vec<char> = Vec::new();
+            while stream.advance() {
+                budget.visit()?;
+                let Ok(w) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
+                word.clear();
+                word.extend(w.chars());
+                if glob(&p, &word) && words.insert(w.to_string()) {
+                    budget.matched()?;
+                }
+            }
+        }
+        Ok(words
+            .iter()
+            .map(|w| Term::from_field_text(field, w))
+            .collect())
+    }
+
     /// The query for one word, phrase or pattern in one field; `None` if it has no searchable text.
     fn term_query(
         &self,
         field: Field,
         text: &str,
         kind: TermKind,
+        budget: &Budget,
     ) -> Result<Option<Box<dyn Query>>> {
         if kind == TermKind::Wildcard {
             let folded = fold(text);
@@ -376,10 +423,12 @@ impl StoreIndex {
                     std::ops::Bound::Excluded(hi),
                 ))));
             }
-            let pattern = wildcard_regex(&folded);
-            let q = RegexQuery::from_pattern(&pattern, field)
-                .map_err(|e| self.err(format!("wildcard '{text}': {e}")))?;
-            return Ok(Some(Box::new(q)));
+            let terms = self.expand(field, &folded, budget)?;
+            return Ok(Some(if terms.is_empty() {
+                Box::new(EmptyQuery)
+            } else {
+                Box::new(TermSetQuery::new(terms))
+            }));
         }
         let mut a = query_analyzer();
         let mut stream = a.token_stream(text);
@@ -457,22 +506,6 @@ fn bounds<T: Copy>(cmp: Cmp, from: T, to: T, t: impl Fn(T) -> Term) -> (Bound<Te
 }
 
 /// `*` → any run, `?` → one character; everything else literal.
-fn wildcard_regex(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() * 2);
-    for c in pattern.chars() {
-        match c {
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
-            c if c.is_alphanumeric() => out.push(c),
-            c => {
-                out.push('\\');
-                out.push(c);
-            }
-        }
-    }
-    out
-}
-
 fn to_doc(f: &Fields, d: &IndexDoc) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     doc.add_u64(f.num, d.num);

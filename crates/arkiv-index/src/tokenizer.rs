@@ -53,6 +53,9 @@ fn is_single(c: char) -> bool {
 }
 
 fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
     (c.is_alphanumeric() || is_combining_mark(c)) && !is_single(c)
 }
 
@@ -161,12 +164,15 @@ fn split(text: &str, alternates: bool) -> Vec<Token> {
     let push = |out: &mut Vec<Token>, from: usize, to: usize, position: usize| {
         if to > from && to - from <= MAX_TOKEN * 4 {
             let span = &text[from..to];
-            let word = if is_nfc(span) {
+            let ascii = span.is_ascii();
+            let word = if ascii || is_nfc(span) {
                 span.to_string()
             } else {
                 span.nfc().collect()
             };
-            let second = alternates.then(|| transliterated(&word)).flatten();
+            let second = (alternates && !ascii)
+                .then(|| transliterated(&word))
+                .flatten();
             out.push(Token {
                 offset_from: from,
                 offset_to: to,
@@ -187,7 +193,7 @@ fn split(text: &str, alternates: bool) -> Vec<Token> {
     };
     while i < chars.len() {
         let (at, c) = chars[i];
-        if is_single(c) {
+        if !c.is_ascii() && is_single(c) {
             push(&mut out, at, at + c.len_utf8(), pos);
             pos += 1;
             i += 1;

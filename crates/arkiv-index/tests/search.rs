@@ -86,6 +86,7 @@ fn hits(idx: &StoreIndex, q: &str) -> Vec<u64> {
     let node = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
     let r = idx
         .search(&SearchRequest {
+            budget: &arkiv_index::Budget::new(&node).unwrap(),
             query: &node,
             folders: None,
             store: 1,
@@ -193,6 +194,7 @@ fn folder_filters_sorting_and_counts() {
     let folders = [10u64, 30];
     let r = idx
         .search(&SearchRequest {
+            budget: &arkiv_index::Budget::new(&q).unwrap(),
             query: &q,
             folders: Some(&folders),
             store: 1,
@@ -210,6 +212,7 @@ fn folder_filters_sorting_and_counts() {
     let none: [u64; 0] = [];
     let r = idx
         .search(&SearchRequest {
+            budget: &arkiv_index::Budget::new(&q).unwrap(),
             query: &q,
             folders: Some(&none),
             store: 1,
@@ -222,6 +225,7 @@ fn folder_filters_sorting_and_counts() {
     let all = parse("-zzzz").unwrap();
     let r = idx
         .search(&SearchRequest {
+            budget: &arkiv_index::Budget::new(&all).unwrap(),
             query: &all,
             folders: None,
             store: 1,
@@ -240,6 +244,7 @@ fn sorting_by_subject_from_and_to() {
     let all = parse("-zzzz").unwrap();
     let order = |sort: SortBy, descending: bool| -> Vec<u64> {
         idx.search(&SearchRequest {
+            budget: &arkiv_index::Budget::new(&all).unwrap(),
             query: &all,
             folders: None,
             store: 1,
@@ -276,6 +281,7 @@ fn replacing_and_deleting_documents() {
     let q = parse("automobile").unwrap();
     let r = idx
         .search(&SearchRequest {
+            budget: &arkiv_index::Budget::new(&q).unwrap(),
             query: &q,
             folders: Some(&[99]),
             store: 1,

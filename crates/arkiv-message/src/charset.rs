@@ -216,6 +216,13 @@ enum Extra {
 
 /// The charset a label names, or `None` for a label no table knows.
 pub fn lookup(label: &str) -> Option<Charset> {
+    // The common case first, without allocating: a WHATWG label (encoding_rs ignores case
+    // and surrounding white space), unless mail means something else by it.
+    if let Some(e) = Encoding::for_label_no_replacement(label.as_bytes())
+        && e != ISO_2022_JP
+    {
+        return Some(Charset::Whatwg(e));
+    }
     let mut l = label
         .trim()
         .trim_matches(|c| c == '"' || c == '\'')
@@ -434,9 +441,26 @@ pub(crate) fn is_suspect(label: &str, cs: Charset, bytes: &[u8]) -> bool {
     if bytes.is_ascii() {
         return cs.is_7bit_stateful() && cs.decode(bytes).1;
     }
-    is_ascii_label(label)
-        || (is_single_byte(cs) && std::str::from_utf8(bytes).is_ok())
-        || cs.decode(bytes).1
+    if is_utf8(Some(cs)) {
+        return std::str::from_utf8(bytes).is_err();
+    }
+    if is_single_byte(cs) {
+        return is_ascii_label(label) || std::str::from_utf8(bytes).is_ok() || cs.decode(bytes).1;
+    }
+    cs.decode(bytes).1
+}
+
+/// Whether text a one-byte charset decoded was really UTF-8 (its bytes, encoded back, are
+/// valid multi-byte UTF-8). Cheap: no transfer decoding, one pass.
+pub(crate) fn single_byte_text_was_utf8(cs: Charset, text: &str) -> bool {
+    let Charset::Whatwg(e) = cs else {
+        return false;
+    };
+    if !e.is_single_byte() || text.is_ascii() {
+        return false;
+    }
+    let (bytes, _, unmappable) = e.encode(text);
+    !unmappable && std::str::from_utf8(&bytes).is_ok()
 }
 
 /// Composes the Hangul syllables that EUC-KR writes as KS X 1001 make-up sequences (the

@@ -160,8 +160,8 @@ pub(crate) fn normalize(
     }
     let mut changed = false;
     // Raw bytes: ISO-2022 escapes, or 8-bit bytes that are not UTF-8.
-    let text: String = match std::str::from_utf8(raw) {
-        Ok(s) if !escapes => s.to_string(),
+    let text: Cow<'_, str> = match std::str::from_utf8(raw) {
+        Ok(s) if !escapes => Cow::Borrowed(s),
         _ => {
             changed = true;
             let (text, used) = charset::guess(raw, hint);
@@ -174,32 +174,39 @@ pub(crate) fn normalize(
                     ),
                 );
             }
-            text
+            Cow::Owned(text)
         }
     };
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("=?") {
-        out.push_str(&rest[..at]);
-        let from = &rest[at..];
-        match encoded_word(from) {
+    // Encoded words the parser would misread, with their replacements (most headers have
+    // none: then nothing is copied).
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let mut pos = 0;
+    while let Some(at) = text[pos..].find("=?") {
+        let start = pos + at;
+        match encoded_word(&text[start..]) {
             Some(w) => {
-                match reread_word(&w, hint, what, notes) {
-                    Some(utf8) => {
-                        out.push_str(&utf8);
-                        changed = true;
-                    }
-                    None => out.push_str(&from[..w.len]),
+                if let Some(utf8) = reread_word(&w, hint, what, notes) {
+                    edits.push((start..start + w.len, utf8));
                 }
-                rest = &from[w.len..];
+                pos = start + w.len;
             }
-            None => {
-                out.push_str("=?");
-                rest = &from[2..];
-            }
+            None => pos = start + 2,
         }
     }
-    out.push_str(rest);
+    changed |= !edits.is_empty();
+    let mut out = if edits.is_empty() {
+        text.into_owned()
+    } else {
+        let mut out = String::with_capacity(text.len() + 16);
+        let mut last = 0;
+        for (r, utf8) in &edits {
+            out.push_str(&text[last..r.start]);
+            out.push_str(utf8);
+            last = r.end;
+        }
+        out.push_str(&text[last..]);
+        out
+    };
     if out.contains("*=") {
         let (fixed, c) = rfc2231(&out, hint, what, notes);
         out = fixed;
@@ -514,8 +521,7 @@ pub(crate) fn reread_bodies(msg: &mut Message<'_>, raw: &[u8], notes: &mut Notes
             (None, _) => true,
             (Some(l), Some(c)) if parser_reads(l, cs) => {
                 text.is_ascii()
-                    || !(charset::is_ascii_label(l)
-                        || matches!(c, Charset::Whatwg(e) if e.is_single_byte()))
+                    || !(charset::is_ascii_label(l) || charset::single_byte_text_was_utf8(c, text))
             }
             _ => false,
         };

@@ -29,6 +29,8 @@ pub struct ClientOptions {
     pub pin: Option<String>,
     /// Accept any certificate.
     pub insecure: bool,
+    /// The local address to connect from (`None`: the system's choice).
+    pub bind: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug)]
@@ -175,13 +177,28 @@ impl Client {
                 rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             builder.with_root_certificates(roots).with_no_client_auth()
         };
-        let tcp = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::net::TcpStream::connect((name.as_str(), port)),
-        )
-        .await
-        .map_err(|_| anyhow!("connecting to {name}:{port} timed out"))?
-        .with_context(|| format!("connecting to {name}:{port}"))?;
+        let connect = async {
+            match opts.bind {
+                None => tokio::net::TcpStream::connect((name.as_str(), port)).await,
+                Some(ip) => {
+                    let to = tokio::net::lookup_host((name.as_str(), port))
+                        .await?
+                        .find(|a| a.is_ipv4() == ip.is_ipv4())
+                        .ok_or_else(|| std::io::Error::other("no address of that family"))?;
+                    let socket = if ip.is_ipv4() {
+                        tokio::net::TcpSocket::new_v4()?
+                    } else {
+                        tokio::net::TcpSocket::new_v6()?
+                    };
+                    socket.bind(std::net::SocketAddr::new(ip, 0))?;
+                    socket.connect(to).await
+                }
+            }
+        };
+        let tcp = tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .map_err(|_| anyhow!("connecting to {name}:{port} timed out"))?
+            .with_context(|| format!("connecting to {name}:{port}"))?;
         let server_name = ServerName::try_from(name.clone())
             .map_err(|_| anyhow!("'{name}' is not a host name or address"))?;
         let tls = tokio_rustls::TlsConnector::from(Arc::new(config))

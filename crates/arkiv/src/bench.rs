@@ -45,6 +45,11 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             attachment_contents,
             json,
         } => import(&corpus, work, no_peer, no_index, attachment_contents, json),
+        BenchCommand::Api {
+            calls,
+            logons,
+            json,
+        } => crate::bench_api::run(calls, logons, json),
         BenchCommand::Search {
             corpus,
             work,

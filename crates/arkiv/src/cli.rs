@@ -505,6 +505,19 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What logons cost the running server: Administration API calls per second with HTTP
+    /// Basic on every call, without and with the credential cache; a burst of concurrent wrong
+    /// logons from one and from many addresses, with the server's peak memory.
+    Api {
+        /// Calls per measurement.
+        #[arg(long, default_value_t = 300)]
+        calls: usize,
+        /// Concurrent wrong logons in the burst.
+        #[arg(long, default_value_t = 150)]
+        logons: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Search latency (p50/p95 over a fixed set of realistic queries, whole CLI process per
     /// query), with `mu` and `notmuch` on the same corpus side by side, and warm in-process
     /// latency.

@@ -1,6 +1,7 @@
 //! `arkiv`: parse the command line, run the command, map the outcome to an exit code.
 
 mod bench;
+mod bench_api;
 mod bench_search;
 mod cli;
 mod cmd;

@@ -47,6 +47,7 @@ pub fn admin(args: AdminArgs) -> Result<ExitCode> {
         password,
         pin: args.pin.clone(),
         insecure: args.insecure,
+        bind: None,
     };
     let form = parse_args(&args.args)?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -5,6 +5,7 @@ mod attachments;
 mod charsets;
 mod cli;
 mod formats;
+mod hardening;
 mod hostile;
 mod multi_user;
 mod real_data;

@@ -10,26 +10,26 @@ use serde_json::Value;
 
 use crate::support::{ADMIN_PW, Env, sorted_subjects};
 
-struct Server {
-    child: Child,
+pub(crate) struct Server {
+    pub(crate) child: Child,
     /// Web Access (the JSON API for the web).
-    https: u16,
+    pub(crate) https: u16,
     /// The Administration API.
-    api: u16,
-    http: u16,
-    fingerprint: String,
+    pub(crate) api: u16,
+    pub(crate) http: u16,
+    pub(crate) fingerprint: String,
     /// The log lines up to the listeners.
-    startup: Vec<String>,
-    log: mpsc::Receiver<String>,
+    pub(crate) startup: Vec<String>,
+    pub(crate) log: mpsc::Receiver<String>,
 }
 
 impl Server {
     /// Starts `arkiv serve` on ports the kernel picks, and waits until both listen.
-    fn start(env: &Env) -> Server {
+    pub(crate) fn start(env: &Env) -> Server {
         Server::start_with(env, &[])
     }
 
-    fn start_with(env: &Env, extra: &[&str]) -> Server {
+    pub(crate) fn start_with(env: &Env, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_arkiv"))
             .arg("--data")
             .arg(env.data())
@@ -103,7 +103,7 @@ impl Server {
 
     /// The URL of a path: the web's (`/api/v1/...`) on Web Access, the rest on the
     /// Administration API's own listener.
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         let port = if path.starts_with("/api/v1") {
             self.https
         } else {
@@ -113,16 +113,22 @@ impl Server {
     }
 
     /// `curl -k -u USER:PW -d BODY URL` on the Administration API: (HTTP status, JSON body).
-    fn curl(&self, user: &str, pw: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    pub(crate) fn curl(
+        &self,
+        user: &str,
+        pw: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
         curl_at(self.api, user, pw, path, body)
     }
 
-    fn admin(&self, path: &str, body: Option<&str>) -> (u16, Value) {
+    pub(crate) fn admin(&self, path: &str, body: Option<&str>) -> (u16, Value) {
         self.curl("admin", ADMIN_PW, path, body)
     }
 
     /// Calls as admin, insists on success, returns the result.
-    fn ok(&self, path: &str, body: &str) -> Value {
+    pub(crate) fn ok(&self, path: &str, body: &str) -> Value {
         let (code, v) = self.admin(path, Some(body));
         assert_eq!(
             (code, v["statusCode"].as_str()),
@@ -134,7 +140,7 @@ impl Server {
 
     /// Calls a long-running function as admin and follows it with `get-status` to its end:
     /// (final envelope, all log output).
-    fn follow(&self, path: &str, body: &str) -> (Value, String) {
+    pub(crate) fn follow(&self, path: &str, body: &str) -> (Value, String) {
         let (code, mut v) = self.admin(path, Some(body));
         assert_eq!(code, 200, "{path}: {v}");
         let mut log = v["logOutput"].as_str().unwrap_or("").to_string();
@@ -151,7 +157,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status and the rest of the log.
-    fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn stop(mut self) -> (std::process::ExitStatus, Vec<String>) {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -163,7 +169,13 @@ impl Server {
 }
 
 /// `curl -k -u USER:PW -d BODY https://127.0.0.1:PORT/PATH`: (HTTP status, parsed JSON body).
-fn curl_at(port: u16, user: &str, pw: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+pub(crate) fn curl_at(
+    port: u16,
+    user: &str,
+    pw: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
     let mut c = Command::new("curl");
     c.args(["-sk", "-X", "POST", "-o", "-", "-w", "\n%{http_code}", "-u"])
         .arg(format!("{user}:{pw}"))
@@ -215,7 +227,7 @@ impl Drop for Server {
     }
 }
 
-fn some_mail(env: &Env) {
+pub(crate) fn some_mail(env: &Env) {
     let dir = env.path("mail");
     std::fs::create_dir_all(&dir).unwrap();
     for i in 0..300 {
@@ -940,7 +952,7 @@ fn user_folder_and_store_functions() {
 }
 
 /// Waits for a server log line containing `text`.
-fn wait_log(srv: &Server, text: &str) -> String {
+pub(crate) fn wait_log(srv: &Server, text: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let line = srv
@@ -1975,7 +1987,7 @@ fn a_server_killed_during_a_merge_loses_nothing_and_the_merge_can_finish() {
 }
 
 /// `curl` against the web JSON API: (HTTP status, headers text, body bytes).
-fn web_call(
+pub(crate) fn web_call(
     port: u16,
     method: &str,
     path: &str,
@@ -2006,7 +2018,7 @@ fn web_call(
     (code, std::fs::read_to_string(hdr.path()).unwrap(), bytes)
 }
 
-fn web_json(
+pub(crate) fn web_json(
     port: u16,
     method: &str,
     path: &str,
