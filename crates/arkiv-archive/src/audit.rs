@@ -46,13 +46,22 @@ pub fn mask(args: &[(String, String)]) -> Vec<(String, String)> {
             let v = if is_secret(k) {
                 "***".to_string()
             } else if ACTION.iter().any(|a| a.eq_ignore_ascii_case(k)) {
-                crate::jobs::mask_action(v)
+                mask_action(v)
             } else {
                 v.clone()
             };
             (k.clone(), v)
         })
         .collect()
+}
+
+/// An action with its secret arguments masked (for the audit log and `GetJobs`); an action
+/// that cannot be parsed is shown as `***` entirely (it might hold anything).
+pub fn mask_action(action: &str) -> String {
+    match crate::action::parse_action(action) {
+        Ok((name, args)) => crate::action::render_action(&name, &mask(&args)),
+        Err(_) => "***".into(),
+    }
 }
 
 /// One line of the audit log.

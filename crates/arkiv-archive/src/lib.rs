@@ -16,6 +16,7 @@
 //! (manual §5.1); a user created again under the same name gets it back.
 
 pub mod access;
+pub mod action;
 pub mod advanced;
 pub mod attachments;
 pub mod audit;

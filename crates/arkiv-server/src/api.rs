@@ -190,7 +190,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/get-status", post(get_status))
         .route("/api/cancel-async", post(cancel_async))
         .route("/api/get-metadata", post(get_metadata))
-        .route("/api/openapi.json", axum::routing::get(openapi))
         .route("/api/{*rest}", any(not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -618,9 +617,4 @@ async fn get_metadata(
         ))
     };
     run.await.unwrap_or_else(|e: ApiError| e.into_response())
-}
-
-/// The OpenAPI description (public: it holds no data, and tools fetch it before logging on).
-async fn openapi() -> Response {
-    axum::Json(functions::describe::openapi()).into_response()
 }

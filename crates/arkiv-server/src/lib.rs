@@ -25,6 +25,7 @@ pub mod client;
 pub mod error;
 pub mod functions;
 pub mod listen;
+pub mod openapi;
 pub mod scheduler;
 pub mod sessions;
 pub mod tasks;
@@ -155,6 +156,33 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             "safe mode: only administrators may log on; jobs do not run by schedule"
         );
     }
+    // The start is audited with the settings that decide who reads what: unblocking archive
+    // access (a configuration change and a restart) is a line in the audit log. A server that
+    // cannot write its audit log does not start.
+    let compliance = &state.archive.config().compliance;
+    state
+        .archive
+        .audit(&arkiv_archive::audit::Entry {
+            user: "operator",
+            client: "local",
+            via: "Service",
+            function: "service start",
+            args: &[
+                ("version".into(), env!("CARGO_PKG_VERSION").into()),
+                (
+                    "adminArchiveAccess".into(),
+                    if compliance.admin_archive_access {
+                        "unblocked"
+                    } else {
+                        "blocked"
+                    }
+                    .into(),
+                ),
+                ("safeMode".into(), opts.safe_mode.to_string()),
+            ],
+            outcome: "succeeded",
+        })
+        .context("writing the service start to the audit log")?;
     for i in state.archive.indexes().unwrap_or_default() {
         if let Some(why) = &i.rebuild_reason {
             log!(
@@ -201,10 +229,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
     servers.push(tokio::spawn(listen::serve_tls(
         web,
         tls.acceptor.clone(),
-        web::router(state.clone()).route(
-            "/api/openapi.json",
-            axum::routing::get(|| async { axum::Json(functions::describe::openapi()) }),
-        ),
+        web::router(state.clone()).route("/api/openapi.json", axum::routing::get(openapi::serve)),
         opts.limits.clone(),
         gate.clone(),
         "Web Access",
@@ -214,7 +239,8 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         servers.push(tokio::spawn(listen::serve_tls(
             l,
             tls.acceptor.clone(),
-            api::router(state.clone()),
+            api::router(state.clone())
+                .route("/api/openapi.json", axum::routing::get(openapi::serve)),
             opts.limits.clone(),
             gate.clone(),
             "Administration API",
@@ -240,6 +266,16 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
     }
     let _ = jobs.await;
     state.tasks.wait_idle().await;
+    if let Err(e) = state.archive.audit(&arkiv_archive::audit::Entry {
+        user: "operator",
+        client: "local",
+        via: "Service",
+        function: "service stop",
+        args: &[],
+        outcome: "succeeded",
+    }) {
+        log!("ERROR", "the service stop was not audited: {e}");
+    }
     log!("INFO", "stopped");
     Ok(())
 }

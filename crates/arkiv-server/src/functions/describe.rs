@@ -1,6 +1,6 @@
 //! What the function table says about itself: `get-metadata` (the bare JSON array of
-//! functions MailStore's API clients extend their list with) and an OpenAPI 3.1 description
-//! of both APIs (`GET /api/openapi.json`), generated from the same table.
+//! functions MailStore's API clients extend their list with) and the Administration API's part
+//! of the OpenAPI 3.1 description, generated from the same table.
 
 use serde_json::{Value, json};
 
@@ -26,8 +26,8 @@ pub fn metadata() -> Value {
     )
 }
 
-/// An OpenAPI 3.1 description of the Administration API, generated from the same table
-/// (served at `GET /api/openapi.json`).
+/// An OpenAPI 3.1 description of the Administration API, generated from the same table; the
+/// web's paths are added by `crate::openapi`.
 pub fn openapi() -> Value {
     let envelope = json!({
         "type": "object",
@@ -124,7 +124,6 @@ pub fn openapi() -> Value {
                         "name": {"type": "string"}, "type": {"type": "string"}, "nullable": {"type": "boolean"}}}},
                     "longRunning": {"type": "boolean"}}}}}}}}}}),
     );
-    crate::web::openapi_paths(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -1202,6 +1202,32 @@ fn folder_privileges_and_compliance_decide_what_a_search_returns() {
     }
     assert_eq!(subjects("bob"), ["alpha bob note"]);
     assert!(subjects("admin").is_empty());
+
+    // Each start is audited with the compliance setting it ran with, so unblocking archive
+    // access for a while leaves its trace.
+    let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    let starts: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["function"] == "service start")
+        .map(|v| {
+            v["args"]["adminArchiveAccess"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut runs = starts.clone();
+    runs.dedup();
+    assert_eq!(runs, ["blocked", "unblocked", "blocked"], "{starts:?}");
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"service stop\""))
+            .count(),
+        starts.len(),
+        "every stop is audited too"
+    );
 }
 
 /// Jobs: scheduled API commands in a time zone, run by the server, with their results; a run
