@@ -1531,7 +1531,7 @@ fn detach_and_attach_a_store() {
 }
 
 #[test]
-fn delete_message_removes_it_from_store_and_index() {
+fn delete_message_is_no_way_round_reading_and_removes_it_from_store_and_index() {
     let env = Env::new();
     some_mail(&env);
     // Deleting is not a way round reading: while archive access is blocked, an administrator
