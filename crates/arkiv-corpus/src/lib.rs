@@ -55,6 +55,7 @@
 
 mod attach;
 mod date;
+pub mod dovecot;
 mod encode;
 mod people;
 mod plan;
