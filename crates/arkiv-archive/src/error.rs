@@ -9,6 +9,9 @@ pub enum ArchiveError {
     Source(#[from] arkiv_sources::Error),
     #[error(transparent)]
     Index(#[from] arkiv_index::IndexError),
+    /// A mail server archived from (IMAP, POP3) could not be used.
+    #[error(transparent)]
+    Mailbox(#[from] arkiv_mailclient::Error),
     #[error("I/O error on {path}: {err}")]
     Io { path: String, err: std::io::Error },
     #[error("master database {path}: {detail}")]

@@ -62,6 +62,40 @@ pub struct ImportOptions {
     /// Index each committed batch and return only once everything is searchable. When false,
     /// the messages stay listed as unindexed until [`Archive::catch_up_index`] runs.
     pub index: bool,
+    /// Messages this source archived earlier that it knows are still where they were, without
+    /// reading them again: `(archive user, target folder, hash)`. A source that reads only what
+    /// is new (IMAP, POP3) lists them so that a copy of one is not taken for a move.
+    pub present: Vec<(String, FolderPath, ContentHash)>,
+    /// Target folders holding sent mail. A message is not moved between a sent and a
+    /// non-sent folder but archived again (manual §2.3: its message type differs).
+    pub sent_folders: Vec<FolderPath>,
+}
+
+/// Told what became of items once they are durable.
+type SettledSink<'a> = dyn FnMut(&[Settled]) + 'a;
+
+/// What became of one item of the source, reported once it is durable (or failed for good).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// Its position in the source (0 = the first item the iterator yielded).
+    pub seq: u64,
+    /// The hash of its bytes (`None` for items the source could not read).
+    pub hash: Option<ContentHash>,
+    pub outcome: SettledOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettledOutcome {
+    /// Placed in at least one archive folder it was not in.
+    Archived,
+    /// Every target already had it.
+    AlreadyArchived,
+    /// It moved in the source, and was moved in the archive.
+    Moved,
+    /// No target (multi-user mode without a known address).
+    Skipped,
+    /// Not archived: why.
+    Failed(String),
 }
 
 /// Live counters for progress displays.
@@ -194,6 +228,22 @@ impl Archive {
     where
         S: Iterator<Item = SourceItem> + Send,
     {
+        self.import_with(source, opts, progress, &mut |_| {})
+    }
+
+    /// [`Archive::import`], telling `settled` what became of every item once it is durable:
+    /// after each commit, the items that commit made durable (or that failed). A source that
+    /// keeps checkpoints (IMAP, POP3) advances them from here, never before.
+    pub fn import_with<S>(
+        &self,
+        source: S,
+        opts: &ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+        settled: &mut dyn FnMut(&[Settled]),
+    ) -> Result<ImportReport>
+    where
+        S: Iterator<Item = SourceItem> + Send,
+    {
         // Held for the whole run: a compaction does not start meanwhile, and an import waits
         // for a running compaction to finish.
         let _running = self.compaction.read().unwrap_or_else(|p| p.into_inner());
@@ -267,7 +317,10 @@ impl Archive {
             let mut writer = Writer::new(self, opts, current, shared_current.clone(), threshold);
             writer.index_tx = opts.index.then_some(index_tx);
             writer.indexed_rx = Some(indexed_rx);
-            let r = writer.run(done_rx, budget, progress);
+            writer.sink = Some(settled);
+            let r = writer
+                .mark_present()
+                .and_then(|_| writer.run(done_rx, budget, progress));
             // On error, closing the channel lets the indexer thread finish.
             writer.index_tx = None;
             budget.cancel();
@@ -475,6 +528,8 @@ struct Pending {
     record: MessageRecord,
     /// The store that received the content when the message was deferred.
     content_store: StoreId,
+    /// The source item it came from.
+    seq: u64,
 }
 
 struct Writer<'a> {
@@ -496,6 +551,15 @@ struct Writer<'a> {
     docs: Vec<arkiv_index::IndexDoc>,
     index_tx: Option<crossbeam_channel::Sender<IndexBatch>>,
     indexed_rx: Option<crossbeam_channel::Receiver<IndexOutcome>>,
+    /// Told what became of items once they are durable.
+    sink: Option<&'a mut SettledSink<'a>>,
+    /// Outcomes waiting for the next commit.
+    unsettled: Vec<Settled>,
+    /// Items with a target still deferred (to [`Writer::finish_pending`]): the number of
+    /// such targets, and whether another target archived it.
+    deferred: HashMap<u64, (u32, Option<ContentHash>, bool)>,
+    /// Sent folders of the targets, resolved lazily: folder id → sent.
+    sent_ids: HashMap<FolderId, bool>,
 }
 
 impl<'a> Writer<'a> {
@@ -527,6 +591,63 @@ impl<'a> Writer<'a> {
             docs: Vec::new(),
             index_tx: None,
             indexed_rx: None,
+            sink: None,
+            unsettled: Vec::new(),
+            deferred: HashMap::new(),
+            sent_ids: HashMap::new(),
+        }
+    }
+
+    /// Marks the messages the source says are still in place as met in this run.
+    fn mark_present(&mut self) -> Result<()> {
+        for (user, folder, hash) in &self.opts.present {
+            let t = Target {
+                user: user.clone(),
+                folder: folder.clone(),
+            };
+            let Some(folder_id) = self.archive.find_folder(&t.user, &t.folder)? else {
+                continue;
+            };
+            if let Some(id) = self.find_placement(folder_id, hash)? {
+                self.seen.insert(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a folder is one of the sent folders of the run.
+    fn is_sent(&mut self, user: UserId, folder: FolderId) -> Result<bool> {
+        if self.opts.sent_folders.is_empty() {
+            return Ok(false);
+        }
+        if let Some(v) = self.sent_ids.get(&folder) {
+            return Ok(*v);
+        }
+        let mut sent = false;
+        let name = self.archive.user_by_id(user)?.name;
+        for f in &self.opts.sent_folders {
+            if self.archive.find_folder(&name, f)? == Some(folder) {
+                sent = true;
+                break;
+            }
+        }
+        self.sent_ids.insert(folder, sent);
+        Ok(sent)
+    }
+
+    fn settle(&mut self, seq: u64, hash: Option<ContentHash>, outcome: SettledOutcome) {
+        if self.sink.is_some() {
+            self.unsettled.push(Settled { seq, hash, outcome });
+        }
+    }
+
+    /// Hands the outcomes made durable by a commit to the sink.
+    fn flush_settled(&mut self) {
+        if let Some(sink) = self.sink.as_mut()
+            && !self.unsettled.is_empty()
+        {
+            sink(&self.unsettled);
+            self.unsettled.clear();
         }
     }
 
@@ -538,15 +659,30 @@ impl<'a> Writer<'a> {
     ) -> Result<ImportReport> {
         let mut next = 0u64;
         let mut waiting: BTreeMap<u64, Work> = BTreeMap::new();
-        for (seq, work) in rx.iter() {
+        loop {
+            // A slow source (a mail server) must not keep a batch open: what was read is
+            // committed within about a second even when nothing more comes.
+            let (seq, work) = match rx.recv_timeout(Duration::from_millis(250)) {
+                Ok(x) => x,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if self.session.is_some()
+                        && self.batch_started.elapsed() >= Duration::from_secs(1)
+                    {
+                        self.commit()?;
+                    }
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
             waiting.insert(seq, work);
             while let Some(work) = waiting.remove(&next) {
+                let seq = next;
                 next += 1;
                 let n = match &work {
                     Work::Message(p) => p.msg.bytes.len() as u64,
                     _ => 0,
                 };
-                let r = self.apply(work);
+                let r = self.apply(seq, work);
                 budget.release(n);
                 r?;
                 self.maybe_commit()?;
@@ -555,6 +691,7 @@ impl<'a> Writer<'a> {
         }
         self.finish_pending()?;
         self.commit()?;
+        self.flush_settled();
         // Wait for the indexer, record what it indexed, and index what it could not reach
         // (moves, other stores) so that the import returns with everything searchable.
         if self.index_tx.take().is_some() {
@@ -613,6 +750,7 @@ impl<'a> Writer<'a> {
     fn commit(&mut self) -> Result<()> {
         if let Some(s) = self.session.take() {
             s.commit()?;
+            self.flush_settled();
             let docs = std::mem::take(&mut self.docs);
             if let Some(tx) = &self.index_tx
                 && !docs.is_empty()
@@ -641,7 +779,7 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    fn apply(&mut self, work: Work) -> Result<()> {
+    fn apply(&mut self, seq: u64, work: Work) -> Result<()> {
         match work {
             Work::Fatal(e) => Err(e),
             Work::Failed(f) => {
@@ -652,13 +790,14 @@ impl<'a> Writer<'a> {
                 } else {
                     format!(" [{}]", f.folder.join("/"))
                 };
+                self.settle(seq, None, SettledOutcome::Failed(f.reason.clone()));
                 self.report.failed.push(ImportFailure {
                     origin: format!("{}{folder}", f.origin),
                     reason: f.reason,
                 });
                 Ok(())
             }
-            Work::Message(p) => self.place(*p),
+            Work::Message(p) => self.place(seq, *p),
         }
     }
 
@@ -715,12 +854,13 @@ impl<'a> Writer<'a> {
         Ok(out)
     }
 
-    fn place(&mut self, p: Prepared) -> Result<()> {
+    fn place(&mut self, seq: u64, p: Prepared) -> Result<()> {
         self.progress.input_bytes += p.msg.input_len;
         self.progress.messages += 1;
         self.report.messages += 1;
         self.report.original_bytes += p.msg.bytes.len() as u64;
         if p.targets.is_empty() {
+            self.settle(seq, Some(p.hash), SettledOutcome::Skipped);
             self.report.skipped += 1;
             if self.report.skipped_examples.len() < 20 {
                 self.report.skipped_examples.push(ImportFailure {
@@ -731,6 +871,8 @@ impl<'a> Writer<'a> {
             return Ok(());
         }
         let mut content_stored = false;
+        let mut added = false;
+        let mut deferred = 0u32;
         for t in &p.targets {
             let (user, folder) = self.resolve(t)?;
             if let Some(id) = self.find_placement(folder, &p.hash)? {
@@ -762,12 +904,42 @@ impl<'a> Writer<'a> {
                     folder,
                     record,
                     content_store,
+                    seq,
                 });
+                deferred += 1;
                 continue;
             }
             self.add(record, Some((&p.parsed.body_text, &p.attachments)))?;
+            added = true;
+        }
+        if deferred > 0 {
+            self.deferred.insert(seq, (deferred, Some(p.hash), added));
+        } else if added {
+            self.settle(seq, Some(p.hash), SettledOutcome::Archived);
+        } else {
+            self.settle(seq, Some(p.hash), SettledOutcome::AlreadyArchived);
         }
         Ok(())
+    }
+
+    /// One deferred target of item `seq` is decided; the item settles with its last one.
+    fn decided(&mut self, seq: u64, outcome: SettledOutcome) {
+        let Some(entry) = self.deferred.get_mut(&seq) else {
+            return;
+        };
+        entry.0 -= 1;
+        if outcome == SettledOutcome::Archived {
+            entry.2 = true;
+        }
+        if entry.0 == 0 {
+            let (_, hash, added) = self.deferred.remove(&seq).expect("present");
+            let outcome = if added {
+                SettledOutcome::Archived
+            } else {
+                outcome
+            };
+            self.settle(seq, hash, outcome);
+        }
     }
 
     /// Adds a message to the current store; its body and attachment text make it searchable
@@ -864,24 +1036,39 @@ impl<'a> Writer<'a> {
     /// Decides the deferred messages: moved from a folder this run did not see them in, or new.
     fn finish_pending(&mut self) -> Result<()> {
         for p in std::mem::take(&mut self.pending) {
+            let seq = p.seq;
             if let Some(id) = self.find_placement(p.folder, &p.record.hash)? {
                 self.seen.insert(id);
                 self.report.already_archived += 1;
+                self.decided(seq, SettledOutcome::AlreadyArchived);
                 continue;
             }
-            let movable = self
-                .unseen_source_items(p.user, &p.record.hash)?
-                .into_iter()
-                .find(|id| {
-                    self.archive
-                        .store_status(id.store)
-                        .is_some_and(|s| s.is_writable())
-                });
+            let target_sent = self.is_sent(p.user, p.folder)?;
+            let mut movable = None;
+            for id in self.unseen_source_items(p.user, &p.record.hash)? {
+                if !self
+                    .archive
+                    .store_status(id.store)
+                    .is_some_and(|s| s.is_writable())
+                {
+                    continue;
+                }
+                if !self.opts.sent_folders.is_empty() {
+                    // A move between a sent and a non-sent folder archives again.
+                    let from = self.archive.store(id.store)?.message(id.num)?.folder;
+                    if self.is_sent(p.user, from)? != target_sent {
+                        continue;
+                    }
+                }
+                movable = Some(id);
+                break;
+            }
             match movable {
                 Some(id) if id.store == self.current.id() => {
                     self.session()?.move_message(id.num, p.folder)?;
                     self.seen.insert(id);
                     self.report.moved += 1;
+                    self.decided(seq, SettledOutcome::Moved);
                 }
                 Some(id) => {
                     let store = self.archive.store(id.store)?;
@@ -890,8 +1077,12 @@ impl<'a> Writer<'a> {
                     s.commit()?;
                     self.seen.insert(id);
                     self.report.moved += 1;
+                    self.decided(seq, SettledOutcome::Moved);
                 }
-                None if p.content_store == self.current.id() => self.add(p.record, None)?,
+                None if p.content_store == self.current.id() => {
+                    self.add(p.record, None)?;
+                    self.decided(seq, SettledOutcome::Archived);
+                }
                 None => {
                     // A rollover happened since: the content is in the previous store, so the
                     // message goes there too (a store never refers to another store's content).
@@ -904,6 +1095,7 @@ impl<'a> Writer<'a> {
                     self.seen.insert(id);
                     self.report.archived += 1;
                     self.progress.archived += 1;
+                    self.decided(seq, SettledOutcome::Archived);
                 }
             }
             self.maybe_commit()?;

@@ -28,6 +28,7 @@ pub mod folders;
 pub mod grants;
 pub mod ingest;
 pub mod jobs;
+pub mod mailboxes;
 pub mod maintenance;
 mod master;
 pub mod policy;
@@ -43,5 +44,7 @@ pub use config::{
     AttachmentsConfig, ComplianceConfig, Config, ImportConfig, ServerConfig, StorageConfig,
 };
 pub use error::{ArchiveError, Result};
-pub use ingest::{Assignment, ImportOptions, ImportProgress, ImportReport};
+pub use ingest::{
+    Assignment, ImportOptions, ImportProgress, ImportReport, Settled, SettledOutcome,
+};
 pub use master::{Archive, InitOptions, InitOutcome};

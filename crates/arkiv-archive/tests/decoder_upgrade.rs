@@ -51,6 +51,8 @@ fn an_older_decoders_index_is_rebuilt_and_its_records_refreshed() {
         source_id: source.source_id(),
         workers: 1,
         index: true,
+        present: Vec::new(),
+        sent_folders: Vec::new(),
     };
     assert_eq!(
         archive.import(source, &opts, &mut |_| {}).unwrap().archived,

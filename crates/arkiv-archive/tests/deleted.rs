@@ -37,6 +37,8 @@ fn a_deleted_message_left_in_the_index_is_removed_by_the_catch_up() {
         source_id: source.source_id(),
         workers: 1,
         index: true,
+        present: Vec::new(),
+        sent_folders: Vec::new(),
     };
     let r = archive.import(source, &opts, &mut |_| {}).unwrap();
     assert_eq!(r.indexed, 5);

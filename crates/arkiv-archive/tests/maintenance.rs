@@ -69,6 +69,8 @@ fn import(archive: &Archive, dir: &Path) -> u64 {
         source_id: source.source_id(),
         workers: 1,
         index: true,
+        present: Vec::new(),
+        sent_folders: Vec::new(),
     };
     archive.import(source, &opts, &mut |_| {}).unwrap().archived
 }
@@ -374,6 +376,8 @@ fn import_to(archive: &Archive, dir: &Path, user: &str, folder: &str) -> u64 {
         source_id: source.source_id(),
         workers: 1,
         index: true,
+        present: Vec::new(),
+        sent_folders: Vec::new(),
     };
     archive.import(source, &opts, &mut |_| {}).unwrap().archived
 }

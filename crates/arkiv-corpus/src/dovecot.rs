@@ -31,6 +31,24 @@ pub struct DovecotOptions {
     pub mail_root: Option<PathBuf>,
 }
 
+/// The uid of `nobody` and gid of `nogroup` (65534 on Debian).
+fn nobody() -> (u32, u32) {
+    let find = |file: &str, name: &str| -> Option<u32> {
+        std::fs::read_to_string(file)
+            .ok()?
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}:")))?
+            .split(':')
+            .nth(2)?
+            .parse()
+            .ok()
+    };
+    (
+        find("/etc/passwd", "nobody").unwrap_or(65534),
+        find("/etc/group", "nogroup").unwrap_or(65534),
+    )
+}
+
 /// A running Dovecot; stopped when dropped.
 pub struct Dovecot {
     dir: PathBuf,
@@ -271,6 +289,16 @@ service pop3-login {{
         }
     }
 
+    /// Creates an empty folder (Maildir++ directory owned by `nobody`); returns it.
+    pub fn create_folder(&self, user: &str, folder: &[&str]) -> PathBuf {
+        let dir = self.folder_dir(user, folder);
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("create maildir");
+        }
+        self.own_mail().expect("chown mail");
+        dir
+    }
+
     /// Puts a message into a folder (created if needed) with Maildir flags (`"S"` = seen,
     /// `"F"` = flagged, `""` = unread); returns its file. Dovecot gives it a UID when it
     /// next looks at the folder.
@@ -285,7 +313,20 @@ service pop3-login {{
             .join("cur")
             .join(format!("{}.{n}.arkivtest:2,{flags}", 1_700_000_000 + n));
         std::fs::write(&path, bytes).expect("write message");
-        self.own_mail().expect("chown mail");
+        // Owned by `nobody` like everything Dovecot's mail processes touch: the file, its
+        // folder, and the folders above it up to the mail root.
+        let (uid, gid) = nobody();
+        let mut p = path.as_path();
+        while p.starts_with(&self.mail_root) {
+            let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => break,
+            }
+        }
+        for sub in ["cur", "new", "tmp"] {
+            let _ = std::os::unix::fs::chown(dir.join(sub), Some(uid), Some(gid));
+        }
         path
     }
 

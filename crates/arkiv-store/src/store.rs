@@ -479,6 +479,16 @@ impl Store {
             })
     }
 
+    /// Whether the store holds the bytes with `hash`, read back and checked against it (what
+    /// a source checks before it deletes a message at its origin).
+    pub fn verify_content(&self, hash: &ContentHash) -> Result<bool> {
+        if !self.has_content(hash)? {
+            return Ok(false);
+        }
+        let bytes = self.read_content(&self.keys.content_key(hash))?;
+        Ok(ContentHash::of(&bytes) == *hash)
+    }
+
     pub(crate) fn content_record(&self, key: &[u8; 32]) -> Result<ContentRecord> {
         let t = self.read_txn()?;
         let c = t.open_table(CONTENTS).map_err(|e| self.dberr(e))?;

@@ -304,6 +304,8 @@ pub(crate) fn import_corpus(
             source_id: source.source_id(),
             workers: 0,
             index,
+            present: Vec::new(),
+            sent_folders: Vec::new(),
         };
         let mut last = 0;
         let r = archive.import(source, &opts, &mut |p| {

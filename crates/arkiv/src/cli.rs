@@ -45,8 +45,22 @@ pub enum Command {
     /// Manage users (each user owns one user archive).
     #[command(subcommand)]
     User(UserCommand),
-    /// Archive messages from files: EML folders, MBOX files, Maildir folders, Thunderbird profiles.
-    Import(ImportArgs),
+    /// Archive messages from files (EML folders, MBOX files, Maildir folders, Thunderbird
+    /// profiles) or from a mail server's mailbox (IMAP, POP3).
+    #[command(
+        subcommand,
+        after_help = "Every source archives into one user archive (--user NAME), or with --multi-user\n\
+        assigns each message by its addresses: the sender's archive gets it in the sent folder,\n\
+        each recipient's archive in the received folder. Re-running is always safe: only what is\n\
+        new is archived, and a message moved between folders of the source moves in the archive.\n\n\
+        Exit codes: 0 all messages archived, 2 some messages failed, 1 fatal error.\n\n\
+        Examples:\n  arkiv import mbox ~/old/Inbox.mbox --user alice\n  \
+        arkiv import maildir /var/mail/bob/Maildir --user bob --folder Server\n  \
+        arkiv import eml ./exported --multi-user --unknown-user catchall\n  \
+        arkiv import imap --host mail.example.com --login alice@example.com --user alice\n\n\
+        See `arkiv import <SOURCE> --help` for each source's options."
+    )]
+    Import(ImportCommand),
     /// List user archives, folders and messages with their ids.
     Ls(LsArgs),
     /// Write a message's exact original bytes to standard output.
@@ -235,12 +249,122 @@ pub enum UserCommand {
     Delete { name: String },
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Eml,
-    Mbox,
-    Maildir,
-    Thunderbird,
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// A folder tree of .eml files (or one file).
+    Eml(ImportArgs),
+    /// One mbox file or a folder tree of them (mboxo, mboxrd, mboxcl, mboxcl2).
+    Mbox(ImportArgs),
+    /// A Maildir with its Maildir++ (or fs-layout) subfolders.
+    Maildir(ImportArgs),
+    /// A Thunderbird or SeaMonkey profile, account folder, or one of its mbox files.
+    Thunderbird(ImportArgs),
+    /// The folders of an IMAP mailbox: only what is new since the last run is read; a
+    /// message moved between folders moves in the archive.
+    Imap(ServerImportArgs),
+    /// A POP3 mailbox (its unique ids make re-runs read only new messages).
+    Pop3(ServerImportArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The password is read from ARKIV_SOURCE_PASSWORD, or asked for on a terminal.\n\
+    Exit codes: 0 all messages archived, 2 some messages failed or the run stopped early (a\n\
+    later run goes on), 1 nothing could be done (no connection, logon refused, bad settings).\n\n\
+    Examples:\n  arkiv import imap --host mail.example.com --login alice@example.com --user alice\n  \
+    arkiv import imap --host 10.0.0.5 --security starttls --fingerprint AB:CD:... --login alice --user alice --test\n  \
+    arkiv import imap --host mail.example.com --master-user archiver --login bob@example.com --user bob\n  \
+    arkiv import pop3 --host mail.example.com --login catchall --multi-user --unknown-user admin --delete immediately"
+)]
+pub struct ServerImportArgs {
+    /// The mail server's host name or address.
+    #[arg(long)]
+    pub host: String,
+    /// The port [default: 993 IMAP over TLS, 143 IMAP, 995 POP3 over TLS, 110 POP3].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// tls (from the first byte), starttls (upgrade before logging on) or plain (no
+    /// encryption: only on networks you trust).
+    #[arg(long, default_value = "tls", value_parser = ["tls", "starttls", "plain"])]
+    pub security: String,
+    /// Accept any server certificate ("ignore certificate warnings").
+    #[arg(long, conflicts_with = "fingerprint")]
+    pub ignore_certificate: bool,
+    /// Accept exactly the certificate with this SHA-256 fingerprint (for self-signed ones;
+    /// a refused certificate's fingerprint is shown in the error).
+    #[arg(long)]
+    pub fingerprint: Option<String>,
+    /// Also trust the certificate authorities in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds any single wait for the server may take.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// The mailbox's user name on the server (often the e-mail address).
+    #[arg(long)]
+    pub login: String,
+    /// Log on as this user (a master user) for the mailbox of --login, with SASL PLAIN and an
+    /// authorization identity (RFC 4616); the password is the master user's.
+    #[arg(long, value_name = "NAME")]
+    pub master_user: Option<String>,
+    /// The user archive to archive into.
+    #[arg(long, required_unless_present_any = ["multi_user", "test"], conflicts_with = "multi_user")]
+    pub user: Option<String>,
+    /// Top folder in the archive [default: the mailbox name]; the mailbox's folders go below.
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// A catch-all (multidrop) mailbox: each message goes to the archives of its sender (in
+    /// the sent folder) and recipients (in the received folder).
+    #[arg(long)]
+    pub multi_user: bool,
+    #[arg(long, default_value = "Sent", requires = "multi_user")]
+    pub sent_folder: String,
+    #[arg(long, default_value = "Received", requires = "multi_user")]
+    pub received_folder: String,
+    /// Archive messages with no known address for this user (else they are skipped).
+    #[arg(long, requires = "multi_user")]
+    pub unknown_user: Option<String>,
+    /// IMAP: archive only these folders (and their subfolders); `||regex` or `|i|regex`
+    /// match paths like INBOX/Projects. Several allowed.
+    #[arg(long, value_name = "FOLDER")]
+    pub include: Vec<String>,
+    /// IMAP: never these folders (and their subfolders). Several allowed.
+    #[arg(long, value_name = "FOLDER")]
+    pub exclude: Vec<String>,
+    /// IMAP: also archive trash, drafts, junk and outbox folders.
+    #[arg(long)]
+    pub no_default_exclusions: bool,
+    /// IMAP: folders holding sent mail, besides the ones the server marks \Sent.
+    #[arg(long, value_name = "FOLDER")]
+    pub sent_items: Vec<String>,
+    /// IMAP: archive only messages that were read (unread ones wait for a later run).
+    #[arg(long)]
+    pub skip_unread: bool,
+    /// IMAP: archive only messages older than a date (2024-01-31, UTC) or a period back from
+    /// now (30d, 8w, 6m, 2y).
+    #[arg(long, value_name = "DATE|PERIOD")]
+    pub older_than: Option<String>,
+    /// Delete on the server after archiving: never, immediately, after:PERIOD (that long
+    /// after it was archived) or older:PERIOD (when its date is older). Flagged messages are
+    /// never deleted; only messages read back intact from the archive are.
+    #[arg(long, default_value = "never", value_name = "RULE")]
+    pub delete: String,
+    /// Only connect, log on and show the server's capabilities and folders (with what would
+    /// be archived).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub test: bool,
+    /// Show the effective folders and what a run would archive and delete, changing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Worker threads [default: one per CPU core].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Return as soon as the messages are archived (searchable at the next start).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -250,9 +374,6 @@ pub enum Format {
     arkiv import eml ./exported --multi-user --unknown-user catchall"
 )]
 pub struct ImportArgs {
-    /// What kind of files PATH holds.
-    #[arg(value_enum)]
-    pub format: Format,
     /// A file or folder.
     pub path: PathBuf,
     /// The user archive to archive into (single-user mode).

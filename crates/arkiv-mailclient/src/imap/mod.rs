@@ -436,11 +436,20 @@ impl ImapSession {
     /// UIDs the server does not answer for (deleted meanwhile) are simply not yielded; the
     /// stream's [`BodyStream::missing`] lists them at the end.
     pub fn fetch_bodies(&mut self, uids: &[u32], max_size: u64) -> Result<BodyStream<'_>> {
+        let fetch = self.start_fetch(uids, max_size)?;
+        Ok(BodyStream {
+            session: self,
+            fetch,
+        })
+    }
+
+    /// [`ImapSession::fetch_bodies`] without holding the session: the caller passes it to
+    /// [`Fetch::next`] (for iterators that own both).
+    pub fn start_fetch(&mut self, uids: &[u32], max_size: u64) -> Result<Fetch> {
         let set = uid_set(uids);
         let cmd = format!("UID FETCH {set} (UID BODY.PEEK[])");
         let tag = self.send(&[Arg::Raw(&cmd)], "UID FETCH")?;
-        Ok(BodyStream {
-            session: self,
+        Ok(Fetch {
             tag,
             wanted: uids.iter().copied().collect(),
             limits: Limits {
@@ -808,38 +817,56 @@ impl ImapSession {
 /// The bodies of one `UID FETCH`, one message at a time.
 pub struct BodyStream<'s> {
     session: &'s mut ImapSession,
-    tag: String,
-    wanted: std::collections::BTreeSet<u32>,
-    limits: Limits,
-    done: bool,
+    fetch: Fetch,
 }
 
 impl BodyStream<'_> {
     /// The requested UIDs not yielded (so far; after the end: the ones the server no longer
     /// has).
     pub fn missing(&self) -> Vec<u32> {
-        self.wanted.iter().copied().collect()
+        self.fetch.missing()
     }
 
     /// The next message, `None` at the end of the answer.
     pub fn next_message(&mut self) -> Result<Option<Fetched>> {
+        self.fetch.next(self.session)
+    }
+}
+
+/// A `UID FETCH` of bodies in progress.
+pub struct Fetch {
+    tag: String,
+    wanted: std::collections::BTreeSet<u32>,
+    limits: Limits,
+    done: bool,
+}
+
+impl Fetch {
+    /// The requested UIDs not yielded yet.
+    pub fn missing(&self) -> Vec<u32> {
+        self.wanted.iter().copied().collect()
+    }
+
+    /// Whether the server's answer is complete.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The next message, `None` at the end of the answer.
+    pub fn next(&mut self, session: &mut ImapSession) -> Result<Option<Fetched>> {
         if self.done {
             return Ok(None);
         }
         loop {
-            let frame = self
-                .session
-                .read_frame(&self.limits, "receiving messages")?;
+            let frame = session.read_frame(&self.limits, "receiving messages")?;
             let mut got: Option<Fetched> = None;
             let tag = self.tag.clone();
-            let r = self
-                .session
-                .handle(&frame, &tag, "UID FETCH", &mut |_, resp| {
-                    if let Response::Data(Data::Fetch { items, .. }) = resp {
-                        got = fetched(items);
-                    }
-                    Ok(())
-                });
+            let r = session.handle(&frame, &tag, "UID FETCH", &mut |_, resp| {
+                if let Response::Data(Data::Fetch { items, .. }) = resp {
+                    got = fetched(items);
+                }
+                Ok(())
+            });
             match r {
                 Ok(Some(_)) => {
                     self.done = true;
@@ -849,8 +876,7 @@ impl BodyStream<'_> {
                 Err(Error::Refused { reason, .. }) if !self.wanted.is_empty() => {
                     // "Some of the requested messages no longer exist": what came is kept,
                     // the rest is reported missing.
-                    self.session
-                        .note(format!("S: (fetch ended with NO: {reason})"));
+                    session.note(format!("S: (fetch ended with NO: {reason})"));
                     self.done = true;
                     return Ok(None);
                 }

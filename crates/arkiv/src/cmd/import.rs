@@ -3,20 +3,26 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use arkiv_archive::mailboxes::Protocol;
 use arkiv_archive::{Archive, Assignment, ImportOptions, ImportReport};
 use arkiv_sources::{MboxFormat, SourceKind, SourceOptions};
 use arkiv_types::FolderPath;
 
-use crate::cli::{Format, ImportArgs};
+use crate::cli::{ImportArgs, ImportCommand};
 use crate::output::{byte_bar, bytes, print_json};
 
-pub fn import(archive: &Archive, args: ImportArgs) -> Result<ExitCode> {
-    let kind = match args.format {
-        Format::Eml => SourceKind::Eml,
-        Format::Mbox => SourceKind::Mbox,
-        Format::Maildir => SourceKind::Maildir,
-        Format::Thunderbird => SourceKind::Thunderbird,
-    };
+pub fn run(archive: &Archive, c: ImportCommand) -> Result<ExitCode> {
+    match c {
+        ImportCommand::Eml(a) => import(archive, SourceKind::Eml, a),
+        ImportCommand::Mbox(a) => import(archive, SourceKind::Mbox, a),
+        ImportCommand::Maildir(a) => import(archive, SourceKind::Maildir, a),
+        ImportCommand::Thunderbird(a) => import(archive, SourceKind::Thunderbird, a),
+        ImportCommand::Imap(a) => super::import_server::run(archive, Protocol::Imap, a),
+        ImportCommand::Pop3(a) => super::import_server::run(archive, Protocol::Pop3, a),
+    }
+}
+
+pub fn import(archive: &Archive, kind: SourceKind, args: ImportArgs) -> Result<ExitCode> {
     let mut opts = SourceOptions {
         recursive: !args.no_recursive,
         mbox_format: args
@@ -52,6 +58,8 @@ pub fn import(archive: &Archive, args: ImportArgs) -> Result<ExitCode> {
         source_id: source.source_id(),
         workers: args.workers.unwrap_or(0),
         index: !args.no_wait,
+        present: Vec::new(),
+        sent_folders: Vec::new(),
     };
     let bar = byte_bar(source.total_bytes(), "archiving");
     let report = archive.import(source, &import_opts, &mut |p| {
@@ -74,7 +82,7 @@ pub fn import(archive: &Archive, args: ImportArgs) -> Result<ExitCode> {
     })
 }
 
-fn print_summary(r: &ImportReport) {
+pub(crate) fn print_summary(r: &ImportReport) {
     let mbps = if r.seconds > 0.0 {
         r.original_bytes as f64 / r.seconds / 1e6
     } else {

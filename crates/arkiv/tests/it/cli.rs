@@ -133,6 +133,18 @@ fn help_teaches() {
     ] {
         assert!(out.contains(word), "import --help lacks {word}");
     }
+    let out = String::from_utf8(env.ok(&["import", "imap", "--help"])).unwrap();
+    for word in [
+        "ARKIV_SOURCE_PASSWORD",
+        "--master-user",
+        "--fingerprint",
+        "--delete",
+        "--dry-run",
+        "Exit codes",
+        "Examples",
+    ] {
+        assert!(out.contains(word), "import imap --help lacks {word}");
+    }
     let out = String::from_utf8(env.ok(&["--help"])).unwrap();
     assert!(out.contains("verify") && out.contains("ARKIV_DATA"));
 }
