@@ -29,6 +29,10 @@
 //! 7. **Exporting** (downloading a message's bytes) needs read access and `export`.
 //! 8. **The local operator** (the CLI without `--user`: whoever holds the key file, which
 //!    decrypts everything anyway) may do all of it.
+//! 9. **Archiving profiles** (`mailboxes::profiles`): a user creates, changes and deletes their
+//!    own profiles with `modifyArchiveProfiles` and runs them with `archive`, and only into
+//!    their own archive; profiles that write into other archives (another target, multidrop,
+//!    master password, CSV) and other users' profiles are administrators' (manual §2.3).
 //!
 //! Every refusal is an [`ArchiveError::Denied`] that names the rule; callers audit it.
 

@@ -109,7 +109,7 @@ pub struct ImportProgress {
 }
 
 /// A message that could not be archived, and why.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ImportFailure {
     pub origin: String,
     pub reason: String,

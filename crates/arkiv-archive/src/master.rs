@@ -381,6 +381,30 @@ impl Archive {
         postcard::from_bytes(&plain).map_err(|e| self.dberr(e))
     }
 
+    /// Like [`Archive::seal`], as JSON: for records whose types postcard cannot carry
+    /// (flattened and untagged serde types, e.g. archiving profiles).
+    pub(crate) fn seal_json<T: Serialize>(
+        &self,
+        table: &str,
+        key: u64,
+        value: &T,
+    ) -> Result<Vec<u8>> {
+        let plain = serde_json::to_vec(value).map_err(|e| self.dberr(e))?;
+        Ok(self.sealer.seal(&ad(table, key), &plain)?)
+    }
+
+    pub(crate) fn open_sealed_json<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: u64,
+        sealed: &[u8],
+    ) -> Result<T> {
+        let plain = self
+            .sealer
+            .open(&ad(table, key), sealed, &format!("{table} record {key}"))?;
+        serde_json::from_slice(&plain).map_err(|e| self.dberr(e))
+    }
+
     /// Allocates the next number of a counter kept in META.
     pub(crate) fn next_id(&self, txn: &WriteTransaction, counter: &str) -> Result<u64> {
         let mut meta = txn.open_table(META).map_err(|e| self.dberr(e))?;

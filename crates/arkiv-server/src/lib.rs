@@ -92,6 +92,8 @@ pub struct AppState {
     pub safe_mode: bool,
     /// Jobs running now (one run at a time per job; `CancelJobAsync`).
     pub jobs: functions::jobs::RunningJobs,
+    /// Archiving profiles running now (one run at a time per profile).
+    pub profiles: functions::profiles::RunningProfiles,
     /// Indexes selected for `RebuildSelectedStoreIndexes`.
     pub selected_indexes: std::sync::Mutex<std::collections::BTreeSet<u32>>,
 }
@@ -148,6 +150,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         certificate: tls.cert.clone(),
         selected_indexes: std::sync::Mutex::new(Default::default()),
         jobs: Default::default(),
+        profiles: Default::default(),
         safe_mode: opts.safe_mode,
     });
     if opts.safe_mode {

@@ -1,4 +1,4 @@
-//! When jobs run (F5): the scheduler wakes at the next due time (at least every 30 s), runs
+//! When jobs run (F5) and archiving profiles run automatically (A9): the scheduler wakes at the next due time (at least every 10 s, so that a profile or job created meanwhile starts soon), runs
 //! due jobs one after another (`functions::jobs::run_job`), and records each result.
 //! **Missed runs:** a job whose time passed while the server was down runs once at start (not
 //! once per missed time), its log saying how late it is; the next run is then planned from now.
@@ -47,20 +47,22 @@ pub async fn scheduler(state: Arc<AppState>, mut stop: tokio::sync::watch::Recei
                     crate::log!("ERROR", "job #{}: result not recorded: {e}", job.id);
                 }
             }
+            let profiles_next = crate::functions::profiles::run_due(&st);
             st.archive
                 .jobs()
                 .ok()?
                 .iter()
                 .filter(|j| j.enabled)
                 .filter_map(|j| j.next_run)
+                .chain(profiles_next)
                 .min()
         })
         .await
         .ok()
         .flatten();
         let wait = match next {
-            Some(t) => (t - Timestamp::now().0).clamp(0, 30) as u64,
-            None => 30,
+            Some(t) => (t - Timestamp::now().0).clamp(0, 10) as u64,
+            None => 10,
         };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait * 1000 + 50)) => {}

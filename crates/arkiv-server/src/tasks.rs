@@ -95,6 +95,11 @@ impl Task {
         self.cancelled.store(true, Ordering::SeqCst);
     }
 
+    /// The flag `cancel` sets, for functions that hand it down (mailbox runs).
+    pub fn cancel_flag(&self) -> &std::sync::atomic::AtomicBool {
+        &self.cancelled
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
     }

@@ -14,7 +14,9 @@
 //! Endpoints: `POST|GET|DELETE /api/v1/session` (logon, who am I, logoff), `POST
 //! /api/v1/password`, `GET /api/v1/folders`, `GET /api/v1/search?q=&folder=&offset=&limit=&sort=
 //! &order=` (a folder without `q` lists that folder, a page at a time), `GET|DELETE
-//! /api/v1/messages/{id}`, `GET /api/v1/messages/{id}/eml`.
+//! /api/v1/messages/{id}`, `GET /api/v1/messages/{id}/eml`, `GET /api/v1/profiles` (one's own
+//! archiving profiles), `POST /api/v1/profiles/{id}/run` (needs `archive`), `GET
+//! /api/v1/profiles/{id}/results`.
 //!
 //! Every rule is the archive's (`arkiv_archive::access`): this module turns a session into
 //! a `Caller` and asks.
@@ -136,6 +138,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/search", get(search))
         .route("/api/v1/messages/{id}", get(message).delete(delete_message))
         .route("/api/v1/messages/{id}/eml", get(message_eml))
+        .route("/api/v1/profiles", get(profiles))
+        .route("/api/v1/profiles/{id}/run", post(run_profile))
+        .route("/api/v1/profiles/{id}/results", get(profile_results))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -581,6 +586,147 @@ async fn delete_message(
     Ok(ok(json!({})))
 }
 
+/// The archiving profiles the user may see (their own; administrators all).
+async fn profiles(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> WebResult {
+    let (_, _, caller) = session(&state, &method, &headers).await?;
+    let st = state.clone();
+    let list = blocking(move || {
+        Ok(st
+            .archive
+            .profiles()?
+            .iter()
+            .filter(|p| st.archive.may_see_profile(&caller, p))
+            .map(|p| crate::functions::profiles::profile_json(&st, p))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(ok(Value::Array(list)))
+}
+
+fn profile_id(id: &str) -> Result<u64, WebError> {
+    id.parse().map_err(|_| {
+        WebError::new(
+            StatusCode::NOT_FOUND,
+            format!("no archiving profile '{id}'"),
+        )
+    })
+}
+
+/// Starts a run of one's own profile (needs `archive`); answers at once with 202, the run
+/// goes on in the background and its result appears under `/results`.
+async fn run_profile(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> WebResult {
+    let (_, s, caller) = session(&state, &method, &headers).await?;
+    let pid = profile_id(&id)?;
+    let (st, c) = (state.clone(), caller.clone());
+    let checked = blocking(move || {
+        let p = st.archive.profile(pid).map_err(|_| {
+            WebError::new(
+                StatusCode::NOT_FOUND,
+                format!("no archiving profile #{pid}"),
+            )
+        })?;
+        if !st.archive.may_see_profile(&c, &p) {
+            return Err(WebError::new(
+                StatusCode::NOT_FOUND,
+                format!("no archiving profile #{pid}"),
+            ));
+        }
+        st.archive.may_run_profile(&c, &p)?;
+        if st.profiles.is_running(pid) {
+            return Err(WebError::new(
+                StatusCode::CONFLICT,
+                format!("profile #{pid} is running already"),
+            ));
+        }
+        Ok(())
+    })
+    .await;
+    let outcome = match &checked {
+        Ok(()) => "started".to_string(),
+        Err(e) => format!("refused: {}", e.message),
+    };
+    record(
+        &state,
+        caller.name(),
+        s.ip,
+        "RunProfile",
+        &[("id".into(), id.clone())],
+        &outcome,
+    )
+    .await?;
+    checked?;
+    let st = state.clone();
+    std::thread::spawn(move || {
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        if let Err(e) = crate::functions::profiles::run_stored(&st, &caller, pid, None, &cancel) {
+            crate::log!("WARN", "profile #{pid} (web): {}", log_safe(&e.message));
+        }
+    });
+    let mut r = (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"started": true, "id": pid})),
+    )
+        .into_response();
+    no_store(&mut r);
+    Ok(r)
+}
+
+/// The latest results of a profile the user may see, newest first (`?limit=`, default 20).
+async fn profile_results(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> WebResult {
+    let (_, _, caller) = session(&state, &method, &headers).await?;
+    let pid = profile_id(&id)?;
+    let limit = q
+        .as_deref()
+        .and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("limit="))
+                .and_then(|v| v.parse::<usize>().ok())
+        })
+        .unwrap_or(20)
+        .clamp(1, 500);
+    let st = state.clone();
+    let list = blocking(move || {
+        let p = st.archive.profile(pid).map_err(|_| {
+            WebError::new(
+                StatusCode::NOT_FOUND,
+                format!("no archiving profile #{pid}"),
+            )
+        })?;
+        if !st.archive.may_see_profile(&caller, &p) {
+            return Err(WebError::new(
+                StatusCode::NOT_FOUND,
+                format!("no archiving profile #{pid}"),
+            ));
+        }
+        let mut all = st
+            .archive
+            .worker_results(i64::MIN, i64::MAX, Some(pid), None)?;
+        all.reverse();
+        all.truncate(limit);
+        Ok(all
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(ok(Value::Array(list)))
+}
+
 /// The JSON API's paths for the OpenAPI description.
 pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
     let sec = json!([{"session": []}]);
@@ -626,6 +772,18 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
         "delete": {"operationId": "webDeleteMessage", "summary": "Delete a message (needs delete and a delete folder privilege).",
             "security": sec, "parameters": id, "responses": {"200": any, "401": err, "403": err, "404": err}},
     }));
+    let pid = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}, "description": "profile id"}]);
+    paths.insert("/api/v1/profiles".into(), json!({"get": {"operationId": "webProfiles",
+        "summary": "The archiving profiles the user may see (their own; administrators all), without passwords.",
+        "security": sec, "responses": {"200": any, "401": err}}}));
+    paths.insert("/api/v1/profiles/{id}/run".into(), json!({"post": {"operationId": "webRunProfile",
+        "summary": "Run one's own archiving profile (needs archive); answers 202 at once, the result appears under /results.",
+        "security": sec, "parameters": pid.clone(),
+        "responses": {"202": any, "401": err, "403": err, "404": err, "409": err}}}));
+    paths.insert("/api/v1/profiles/{id}/results".into(), json!({"get": {"operationId": "webProfileResults",
+        "summary": "The profile's latest runs, newest first, with counts, failures and the debug log.",
+        "security": sec, "parameters": [pid[0].clone(), {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}}],
+        "responses": {"200": any, "401": err, "404": err}}}));
     paths.insert("/api/v1/messages/{id}/eml".into(), json!({"get": {"operationId": "webMessageEml",
         "summary": "The message's original bytes (needs export).", "security": sec, "parameters": id,
         "responses": {"200": {"description": "the message", "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}},

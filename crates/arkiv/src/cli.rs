@@ -121,6 +121,10 @@ pub enum Command {
     /// Manage archive stores (manual §5.15).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Archiving profiles (manual §2.3): mailboxes on mail servers archived on request or
+    /// automatically by `arkiv serve`, with their run history.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Benchmarks on a generated corpus, run side by side with a peer.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -301,14 +305,29 @@ pub struct ServerImportArgs {
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
     /// The mailbox's user name on the server (often the e-mail address).
-    #[arg(long)]
-    pub login: String,
-    /// Log on as this user (a master user) for the mailbox of --login, with SASL PLAIN and an
-    /// authorization identity (RFC 4616); the password is the master user's.
+    #[arg(long, required_unless_present_any = ["master_user", "csv"])]
+    pub login: Option<String>,
+    /// Log on as this user (a master user) with SASL PLAIN and an authorization identity
+    /// (RFC 4616); the password is the master user's. With --login: that one mailbox. Without:
+    /// the mailbox of every Arkiv user with an e-mail address (the first one), each into its
+    /// own archive (see --only, --except, --concurrency).
     #[arg(long, value_name = "NAME")]
     pub master_user: Option<String>,
+    /// Many IMAP mailboxes from a CSV file (manual §2.8): IMAP user name; IMAP password;
+    /// e-mail address (optional); archive user (optional, created when missing).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["login", "master_user", "multi_user", "user"])]
+    pub csv: Option<PathBuf>,
+    /// With --master-user and no --login: only these users' mailboxes (several allowed).
+    #[arg(long, value_name = "USER", conflicts_with = "except")]
+    pub only: Vec<String>,
+    /// With --master-user and no --login: all users' mailboxes except these.
+    #[arg(long, value_name = "USER")]
+    pub except: Vec<String>,
+    /// Mailboxes archived at once (--csv, or --master-user without --login).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=25))]
+    pub concurrency: u32,
     /// The user archive to archive into.
-    #[arg(long, required_unless_present_any = ["multi_user", "test"], conflicts_with = "multi_user")]
+    #[arg(long, required_unless_present_any = ["multi_user", "test", "csv", "master_user"], conflicts_with = "multi_user")]
     pub user: Option<String>,
     /// Top folder in the archive [default: the mailbox name]; the mailbox's folders go below.
     #[arg(long)]
@@ -589,6 +608,60 @@ pub enum StoreCommand {
     },
     /// Set a store's status: current, normal, writeProtected, disabled.
     SetStatus { id: u32, status: String },
+}
+
+#[derive(Subcommand, Debug)]
+#[command(
+    after_help = "A profile's properties are JSON (every field is described in the OpenAPI\n\
+    description of `arkiv serve`, schema ProfileProperties), e.g.:\n\n  \
+    {\"name\": \"Alice\", \"type\": \"imap\", \"host\": \"mail.example.com\", \"userName\": \"alice@example.com\",\n   \
+    \"targetUser\": \"alice\", \"deletion\": {\"rule\": \"afterArchived\", \"amount\": 90, \"unit\": \"days\"},\n   \
+    \"automatic\": {\"waitSeconds\": 600, \"notBetween\": {\"from\": \"01:00\", \"to\": \"03:00\"}}}\n\n\
+    Types: imap, pop3, imapMultidrop, pop3Multidrop, imapMasterPassword, imapCsv. Without a\n\
+    \"password\" in the JSON it is read from ARKIV_SOURCE_PASSWORD (or asked for); it is kept\n\
+    sealed and never shown again."
+)]
+pub enum ProfileCommand {
+    /// Create a profile from its properties (a JSON file, or - for standard input).
+    Create {
+        #[arg(long, value_name = "FILE")]
+        properties: PathBuf,
+        /// The owner [default: admin].
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// List the profiles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a profile's properties (never the password) and its last result.
+    Show {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a profile now. Exit codes: 0 everything archived, 2 some messages or mailboxes
+    /// failed, 1 nothing could be done.
+    Run {
+        id: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a profile (the mail it archived stays).
+    Delete { id: u64 },
+    /// The run history: newest first.
+    Results {
+        /// Only this profile.
+        id: Option<u64>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// With each run's debug log.
+        #[arg(long)]
+        log: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

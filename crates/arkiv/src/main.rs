@@ -44,6 +44,7 @@ fn few_malloc_arenas(command: &cli::Command) {
     let long = matches!(
         command,
         cli::Command::Import(_)
+            | cli::Command::Profile(_)
             | cli::Command::Serve(_)
             | cli::Command::Reindex { .. }
             | cli::Command::Bench(_)

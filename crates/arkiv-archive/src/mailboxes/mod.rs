@@ -23,8 +23,10 @@
 //! * A connection lost in the middle is opened again (twice per run) and the run goes on with
 //!   what was not received.
 
+pub mod csv;
 mod imap;
 mod pop3;
+pub mod profiles;
 pub mod scope;
 pub(crate) mod state;
 

@@ -67,7 +67,13 @@ pub fn openapi() -> Value {
                     Type::Number => "integer",
                     Type::Bool => "boolean",
                 };
-                (a.name.to_string(), json!({"type": ty}))
+                let schema = if a.name == "properties" {
+                    json!({"type": ty, "contentMediaType": "application/json",
+                        "contentSchema": {"$ref": "#/components/schemas/ProfileProperties"}})
+                } else {
+                    json!({"type": ty})
+                };
+                (a.name.to_string(), schema)
             })
             .collect();
         let required: Vec<&str> = f
@@ -137,7 +143,7 @@ pub fn openapi() -> Value {
                 "basic": {"type": "http", "scheme": "basic"},
                 "session": {"type": "http", "scheme": "bearer", "description": "The token of POST /api/v1/session (or its cookie arkiv_session with the X-Arkiv-CSRF header on POST and DELETE)."}
             },
-            "schemas": {"Envelope": envelope}
+            "schemas": {"Envelope": envelope, "ProfileProperties": super::profiles::properties_schema()}
         },
         "paths": paths,
     })

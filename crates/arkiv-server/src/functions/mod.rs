@@ -1,6 +1,6 @@
 //! The Administration API's functions (manual §7.2), one module per domain: [`users`],
-//! [`folders`] (and their messages), [`stores`], [`indexes`], [`jobs`], [`maintenance`],
-//! [`service`]. Names, argument names and values are exactly the manual's.
+//! [`folders`] (and their messages), [`stores`], [`indexes`], [`jobs`], [`profiles`]
+//! (archiving from mail servers), [`maintenance`], [`service`]. Names, argument names and values are exactly the manual's.
 //!
 //! Each module holds a table of [`Function`]s; together they are the one table that
 //! `get-metadata` and the OpenAPI description ([`describe`]) print and that [`Args::new`]
@@ -13,6 +13,7 @@ pub mod folders;
 pub mod indexes;
 pub mod jobs;
 pub mod maintenance;
+pub mod profiles;
 pub mod service;
 pub mod stores;
 pub mod users;
@@ -92,6 +93,7 @@ pub fn all() -> impl Iterator<Item = &'static Function> {
         stores::FUNCTIONS,
         indexes::FUNCTIONS,
         jobs::FUNCTIONS,
+        profiles::FUNCTIONS,
         maintenance::FUNCTIONS,
     ]
     .into_iter()

@@ -75,7 +75,7 @@ pub fn parse_age(s: &str) -> Result<AgeFilter> {
 }
 
 /// The source password: ARKIV_SOURCE_PASSWORD, or asked for on a terminal.
-pub fn source_password(what: &str) -> Result<String> {
+pub(crate) fn source_password(what: &str) -> Result<String> {
     if let Ok(p) = std::env::var("ARKIV_SOURCE_PASSWORD") {
         return Ok(p);
     }
@@ -114,25 +114,34 @@ pub fn run(archive: &Archive, protocol: Protocol, a: ServerImportArgs) -> Result
             .unwrap_or_default(),
         timeout_seconds: a.timeout,
     };
-    let who = a.master_user.as_deref().unwrap_or(&a.login);
-    let password = source_password(&format!("{who} at {}", a.host))?;
-    let credentials = match &a.master_user {
-        Some(m) => Credentials::Plain {
-            authzid: Some(a.login.clone()),
-            user: m.clone(),
-            password,
-        },
-        None => Credentials::Login {
-            user: a.login.clone(),
-            password,
-        },
-    };
     let scope = FolderScope {
         include: rules(&a.include),
         exclude: rules(&a.exclude),
         default_exclusions: !a.no_default_exclusions,
         sent_folders: rules(&a.sent_items),
         detect_sent: true,
+    };
+    let filters = Filters {
+        archive_unread: !a.skip_unread,
+        older_than: a.older_than.as_deref().map(parse_age).transpose()?,
+    };
+    let deletion = parse_deletion(&a.delete)?;
+    if a.csv.is_some() || (a.master_user.is_some() && a.login.is_none()) {
+        return many(archive, &a, server, scope, filters, deletion);
+    }
+    let login = a.login.clone().expect("clap requires --login here");
+    let who = a.master_user.as_deref().unwrap_or(&login);
+    let password = source_password(&format!("{who} at {}", a.host))?;
+    let credentials = match &a.master_user {
+        Some(m) => Credentials::Plain {
+            authzid: Some(login.clone()),
+            user: m.clone(),
+            password,
+        },
+        None => Credentials::Login {
+            user: login.clone(),
+            password,
+        },
     };
     if a.test {
         let t = archive.test_mailbox(&server, &credentials, &scope)?;
@@ -143,7 +152,7 @@ pub fn run(archive: &Archive, protocol: Protocol, a: ServerImportArgs) -> Result
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let folder = a.folder.clone().unwrap_or_else(|| a.login.clone());
+    let folder = a.folder.clone().unwrap_or_else(|| login.clone());
     let target = if a.multi_user {
         MailboxTarget::Multidrop {
             sent_folder: a.sent_folder.clone(),
@@ -162,11 +171,8 @@ pub fn run(archive: &Archive, protocol: Protocol, a: ServerImportArgs) -> Result
         credentials,
         target,
         scope,
-        filters: Filters {
-            archive_unread: !a.skip_unread,
-            older_than: a.older_than.as_deref().map(parse_age).transpose()?,
-        },
-        deletion: parse_deletion(&a.delete)?,
+        filters,
+        deletion,
         index: !a.no_wait,
         workers: a.workers.unwrap_or(0),
     };
@@ -290,4 +296,114 @@ pub fn print_report(r: &MailboxReport) {
     if let Some(e) = &r.error {
         println!("  STOPPED: {e}\n  (what was archived is kept; the next run goes on from there)");
     }
+}
+
+/// Many mailboxes at once: a master user for every (chosen) user with an address (A3), or
+/// the rows of a CSV file (A4); run like a temporary profile.
+fn many(
+    archive: &Archive,
+    a: &ServerImportArgs,
+    server: ServerSettings,
+    scope: FolderScope,
+    filters: Filters,
+    deletion: Deletion,
+) -> Result<ExitCode> {
+    use arkiv_archive::mailboxes::profiles::{
+        MailboxMode, MailboxSelection, ProfileProperties, ProfileType,
+    };
+    if a.test || a.dry_run {
+        bail!("--test and --dry-run take one mailbox: add --login");
+    }
+    let (kind, user_name, password, csv_file) = match (&a.csv, &a.master_user) {
+        (Some(csv), _) => (
+            ProfileType::ImapCsv,
+            String::new(),
+            String::new(),
+            csv.display().to_string(),
+        ),
+        (None, Some(m)) => (
+            ProfileType::ImapMasterPassword,
+            m.clone(),
+            source_password(&format!("{m} at {}", a.host))?,
+            String::new(),
+        ),
+        (None, None) => unreachable!("checked by the caller"),
+    };
+    let mailboxes = if !a.only.is_empty() {
+        MailboxSelection {
+            mode: MailboxMode::Only,
+            users: a.only.clone(),
+        }
+    } else if !a.except.is_empty() {
+        MailboxSelection {
+            mode: MailboxMode::AllExcept,
+            users: a.except.clone(),
+        }
+    } else {
+        MailboxSelection::default()
+    };
+    let props = ProfileProperties {
+        name: format!("arkiv import {}", server.protocol.as_str()),
+        kind,
+        server,
+        user_name,
+        password,
+        csv_file,
+        mailboxes,
+        concurrency: a.concurrency,
+        target_folder: a.folder.clone().unwrap_or_default(),
+        folders: scope,
+        filters,
+        deletion,
+        ..Default::default()
+    };
+    archive.check_temporary_profile(
+        &arkiv_archive::access::Caller::operator(),
+        arkiv_types::UserId(0),
+        &ProfileProperties {
+            password: "-".into(),
+            ..props.clone()
+        },
+    )?;
+    let cancel = AtomicBool::new(false);
+    let quiet = a.json;
+    let progress = |line: &str, _: Option<u8>| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let r = archive.run_profile(0, &props, "operator", &progress, &cancel)?;
+    if a.json {
+        print_json(&r)?;
+    } else {
+        println!(
+            "{}: {} mailboxes — {} archived, {} known, {} moved, {} failed, {} deleted on the server",
+            r.result,
+            r.mailboxes.len(),
+            r.archived,
+            r.already_archived,
+            r.moved,
+            r.failed,
+            r.deleted
+        );
+        for m in &r.mailboxes {
+            let err = m
+                .error
+                .as_ref()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default();
+            println!(
+                "  {}: {} archived, {} known, {} failed{err}",
+                m.mailbox, m.archived, m.already_archived, m.failed
+            );
+        }
+        for f in r.failures.iter().take(20) {
+            println!("  failed: {}: {}", f.origin, f.reason);
+        }
+    }
+    Ok(match r.result.as_str() {
+        "succeeded" => ExitCode::SUCCESS,
+        "failed" => ExitCode::from(1),
+        _ => ExitCode::from(2),
+    })
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod import;
 mod import_server;
+mod profile;
 mod read;
 mod search;
 mod serve;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::User(c) => setup::user(&open()?, c),
         Command::Store(c) => setup::store(&open()?, c),
         Command::Import(c) => import::run(&open()?, c),
+        Command::Profile(c) => profile::run(&open()?, c),
         Command::Ls(args) => read::ls(&open_ro()?, args),
         Command::Cat { id } => read::cat(&open_ro()?, &id),
         // Saving the search writes to the master database.

@@ -10,6 +10,7 @@ mod hostile;
 mod mailboxes;
 mod mailclient;
 mod multi_user;
+mod profiles;
 mod real_data;
 mod rerun;
 mod search;
