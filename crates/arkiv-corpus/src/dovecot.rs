@@ -31,6 +31,13 @@ pub struct DovecotOptions {
     pub mail_root: Option<PathBuf>,
 }
 
+/// Makes a file readable by Dovecot's unprivileged processes.
+fn readable(p: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| format!("chmod {}: {e}", p.display()))
+}
+
 /// The uid of `nobody` and gid of `nogroup` (65534 on Debian).
 fn nobody() -> (u32, u32) {
     let find = |file: &str, name: &str| -> Option<u32> {
@@ -150,6 +157,11 @@ impl Dovecot {
             .map(|(u, p)| format!("{u}:{{PLAIN}}{p}\n"))
             .unwrap_or_default();
         std::fs::write(base.join("masters"), masters).map_err(|e| e.to_string())?;
+        // Dovecot's auth process (user dovecot) reads them, whatever the caller's umask is
+        // (`arkiv` itself runs with 077).
+        for f in ["passwd", "masters"] {
+            readable(&base.join(f))?;
+        }
         let (imap, imaps, pop3, pop3s) = (free_port(), free_port(), free_port(), free_port());
         let b = base.display();
         let m = mail_root.display();
@@ -336,6 +348,7 @@ service pop3-login {{
         let mut text = std::fs::read_to_string(&p).unwrap_or_default();
         let _ = writeln!(text, "{user}:{{PLAIN}}{password}");
         std::fs::write(&p, text).expect("write passwd");
+        readable(&p).expect("chmod passwd");
     }
 
     /// Removes a user: logons fail from now on ("mailbox gone").

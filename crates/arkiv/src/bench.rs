@@ -50,6 +50,13 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             logons,
             json,
         } => crate::bench_api::run(calls, logons, json),
+        BenchCommand::Imap {
+            messages,
+            profile,
+            work,
+            no_peer,
+            json,
+        } => crate::bench_imap::run(messages, &profile, work, no_peer, json),
         BenchCommand::Search {
             corpus,
             work,
@@ -329,6 +336,20 @@ pub(crate) fn import_corpus(
         seconds,
         attachments,
     })
+}
+
+/// Directories below `p` that hold a Maildir `cur` (the folders of a mailbox), `p` included.
+pub(crate) fn dir_count(p: &Path) -> usize {
+    let mut n = usize::from(p.join("cur").is_dir());
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with('.') && e.path().join("cur").is_dir() {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 pub(crate) fn dir_size(p: &Path) -> u64 {

@@ -712,6 +712,26 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Archive one mailbox (the generated corpus in its folders) from a private Dovecot over
+    /// IMAPS, side by side with `mbsync` pulling the same mailbox into a Maildir: messages/s,
+    /// MB/s, the time ratio, peak memory, and the time of a re-run with nothing new. Needs
+    /// root (Dovecot), dovecot-imapd and isync.
+    Imap {
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        /// text-only (~4 KB/message) or attachment-heavy (~45 KB/message).
+        #[arg(long, default_value = "text-only")]
+        profile: String,
+        /// Where the corpus Maildir is kept (reused by later runs) and the work happens
+        /// [default: a temporary directory].
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Skip mbsync.
+        #[arg(long)]
+        no_peer: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Search latency (p50/p95 over a fixed set of realistic queries, whole CLI process per
     /// query), with `mu` and `notmuch` on the same corpus side by side, and warm in-process
     /// latency.

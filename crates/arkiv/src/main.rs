@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_imap;
 mod bench_search;
 mod cli;
 mod cmd;

@@ -166,6 +166,38 @@ fn profiles_through_the_administration_api() {
         "{failed:?}"
     );
 
+    // A job runs the profile (as its owner), like any other API command: the new message
+    // is archived and the run is in the profile's history.
+    d.add_message("alice", &[], b"Subject: p7\r\n\r\nfrom a job\r\n", "");
+    let job = srv.ok(
+        "/api/invoke/CreateJob",
+        &format!("name=Pull&timeZoneId=UTC&action=RunProfile%20--id%3D{id}"),
+    );
+    srv.ok("/api/invoke/RunJobAsync", &format!("id={}", job["id"]));
+    let window = format!(
+        "fromIncluding=2000-01-01T00%3A00%3A00&toExcluding=2100-01-01T00%3A00%3A00&timeZoneId=UTC&jobId={}",
+        job["id"]
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job_results = loop {
+        let r = srv.ok("/api/invoke/GetJobResults", &window);
+        if !r.as_array().unwrap().is_empty() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the job did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(job_results[0]["result"], "succeeded", "{job_results}");
+    let mine = srv.ok(
+        "/api/invoke/GetWorkerResults",
+        &format!("fromIncluding=2000-01-01T00:00:00&toExcluding=2100-01-01T00:00:00&timeZoneID=UTC&profileID={id}"),
+    );
+    assert_eq!(mine.as_array().unwrap().len(), 3, "{mine}");
+    assert!(
+        mine.as_array().unwrap().iter().any(|r| r["archived"] == 1),
+        "the job's run archived the new message: {mine}"
+    );
+
     srv.ok("/api/invoke/DeleteProfile", &format!("id={id}"));
     assert_eq!(
         srv.ok("/api/invoke/GetProfiles", "raw=true")
@@ -182,7 +214,7 @@ fn profiles_through_the_administration_api() {
     srv.stop();
     // Everything archived is in alice's archive, once per target folder.
     let n = env.json(&["search", "--json", "--user", "alice", "subject:p*"])["total"].clone();
-    assert_eq!(n, 14);
+    assert_eq!(n, 15);
 }
 
 fn web_logon(srv: &Server, user: &str, pw: &str) -> String {
