@@ -198,6 +198,14 @@ impl Archive {
         })
     }
 
+    /// The original bytes of a message to show it to a caller who may read it
+    /// (`Archive::readable`): Web Access renders the text, the sanitized HTML, the source and
+    /// the attachments from them. Handing out the whole `.eml` is exporting it
+    /// ([`Archive::message_bytes`]).
+    pub fn message_bytes_to_show(&self, m: &crate::access::Readable) -> Result<Vec<u8>> {
+        Ok(self.store(m.id.store)?.read_message(m.id.num)?)
+    }
+
     /// The exact original bytes of a message (checked against its hash), for a caller who
     /// may export it (`Archive::exportable`).
     pub fn message_bytes(&self, m: &crate::access::Exportable) -> Result<Vec<u8>> {

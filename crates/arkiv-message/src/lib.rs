@@ -20,6 +20,7 @@
 
 pub mod base64lines;
 pub mod charset;
+pub mod display;
 mod iso2022;
 pub mod layout;
 mod summary;

@@ -31,6 +31,7 @@ pub mod sessions;
 pub mod tasks;
 pub mod tls;
 pub mod web;
+pub mod webui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -232,7 +233,9 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
     servers.push(tokio::spawn(listen::serve_tls(
         web,
         tls.acceptor.clone(),
-        web::router(state.clone()).route("/api/openapi.json", axum::routing::get(openapi::serve)),
+        web::router(state.clone())
+            .merge(webui::router(state.clone()))
+            .route("/api/openapi.json", axum::routing::get(openapi::serve)),
         opts.limits.clone(),
         gate.clone(),
         "Web Access",

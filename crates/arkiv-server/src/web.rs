@@ -54,21 +54,21 @@ const MAX_BODY: usize = 64 * 1024;
 /// An answer of this API that is an error.
 #[derive(Debug)]
 pub struct WebError {
-    status: StatusCode,
-    message: String,
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
 }
 
 impl WebError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         WebError {
             status,
             message: message.into(),
         }
     }
-    fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         WebError::new(StatusCode::FORBIDDEN, message)
     }
-    fn bad(message: impl Into<String>) -> Self {
+    pub(crate) fn bad(message: impl Into<String>) -> Self {
         WebError::new(StatusCode::BAD_REQUEST, message)
     }
 }
@@ -115,7 +115,7 @@ impl IntoResponse for WebError {
     }
 }
 
-fn no_store(r: &mut Response) {
+pub(crate) fn no_store(r: &mut Response) {
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
@@ -146,7 +146,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Runs archive work on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, WebError> + Send + 'static,
 ) -> Result<T, WebError> {
     tokio::task::spawn_blocking(f).await.map_err(|_| {
@@ -198,7 +198,7 @@ fn token_of(headers: &HeaderMap) -> Option<(String, bool)> {
 
 /// Whether a caller may use Web Access now: `login`, integrated logon, and in safe mode an
 /// administrator.
-fn may_log_on(state: &AppState, c: &Caller) -> Result<(), String> {
+pub(crate) fn may_log_on(state: &AppState, c: &Caller) -> Result<(), String> {
     if !c.has(Privilege::Login) {
         return Err("no 'login' privilege".into());
     }
@@ -212,7 +212,7 @@ fn may_log_on(state: &AppState, c: &Caller) -> Result<(), String> {
 /// changing request made with the cookie, a missing or wrong CSRF token. The user is read
 /// again (on a blocking thread): a user deleted, renamed, switched to directory logon or
 /// without `login` since ends the session.
-async fn session(
+pub(crate) async fn session(
     state: &Arc<AppState>,
     method: &Method,
     headers: &HeaderMap,
@@ -260,7 +260,7 @@ async fn session(
 }
 
 /// The session cookie: sent over HTTPS only, out of scripts' reach, never cross-site.
-fn set_session_cookie(r: &mut Response, token: &str) {
+pub(crate) fn set_session_cookie(r: &mut Response, token: &str) {
     let cookie = format!("{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -268,7 +268,7 @@ fn set_session_cookie(r: &mut Response, token: &str) {
 }
 
 /// Audits an action of a web user; a failed audit write fails the request.
-async fn record(
+pub(crate) async fn record(
     state: &Arc<AppState>,
     user: &str,
     ip: IpAddr,
@@ -368,12 +368,28 @@ async fn change_password(
     let (_, s, _) = session(&state, &method, &headers).await?;
     let m = json_body(&headers, &body)?;
     let (old, new) = (field(&m, "oldPassword")?, field(&m, "newPassword")?);
-    let caller = check_logon(&state, &s.user, old, peer.ip(), Via::Web, "change password").await?;
+    let (token2, csrf) = change_password_of(&state, &s.user, peer.ip(), old, new).await?;
+    let mut r = ok(json!({"token": token2, "csrfToken": csrf}));
+    set_session_cookie(&mut r, &token2);
+    Ok(r)
+}
+
+/// Changes a signed-in user's password (needs `changePassword` and the old password, both
+/// audited); every session of the user ends and a new one is opened: its token and CSRF
+/// token.
+pub(crate) async fn change_password_of(
+    state: &Arc<AppState>,
+    user: &str,
+    ip: IpAddr,
+    old: &str,
+    new: &str,
+) -> Result<(String, String), WebError> {
+    let caller = check_logon(state, user, old, ip, Via::Web, "change password").await?;
     if let Err(e) = caller.require(Privilege::ChangePassword) {
         record(
-            &state,
+            state,
             caller.name(),
-            peer.ip(),
+            ip,
             "change password",
             &[],
             &format!("refused: {e}"),
@@ -390,23 +406,12 @@ async fn change_password(
         Ok(()) => "succeeded".to_string(),
         Err(e) => format!("failed: {}", e.message),
     };
-    record(
-        &state,
-        caller.name(),
-        peer.ip(),
-        "change password",
-        &[],
-        &outcome,
-    )
-    .await?;
+    record(state, caller.name(), ip, "change password", &[], &outcome).await?;
     r?;
     // Every session of the user ends (one may be an intruder's); this caller gets a new one.
     state.sessions.close_user(caller.name());
     let uid = caller.user_id().map_or(0, |u| u.0);
-    let (token2, csrf) = state.sessions.open_web(caller.name(), uid, peer.ip());
-    let mut r = ok(json!({"token": token2, "csrfToken": csrf}));
-    set_session_cookie(&mut r, &token2);
-    Ok(r)
+    Ok(state.sessions.open_web(caller.name(), uid, ip))
 }
 
 async fn folders(
@@ -416,28 +421,48 @@ async fn folders(
 ) -> WebResult {
     let (_, _, caller) = session(&state, &method, &headers).await?;
     let st = state.clone();
-    let list = blocking(move || {
-        let mut counts: HashMap<arkiv_types::FolderId, u64> = HashMap::new();
-        for store in st.archive.open_stores() {
-            for (f, (n, _)) in store.folder_counts().map_err(ArchiveError::from)? {
-                *counts.entry(f).or_default() += n;
-            }
+    let list = blocking(move || readable_folder_list(&st, &caller)).await?;
+    Ok(ok(Value::Array(
+        list.into_iter()
+            .map(|f| json!({"folder": f.path, "archive": f.archive, "messages": f.messages}))
+            .collect(),
+    )))
+}
+
+/// A folder a user may read: `archive/Inbox/Sub`, its archive, its message count.
+pub(crate) struct ReadableFolder {
+    pub path: String,
+    pub archive: String,
+    pub messages: u64,
+}
+
+/// The folders a caller may read (the archive decides), with their message counts.
+pub(crate) fn readable_folder_list(
+    st: &AppState,
+    caller: &Caller,
+) -> Result<Vec<ReadableFolder>, WebError> {
+    let mut counts: HashMap<arkiv_types::FolderId, u64> = HashMap::new();
+    for store in st.archive.open_stores() {
+        for (f, (n, _)) in store.folder_counts().map_err(ArchiveError::from)? {
+            *counts.entry(f).or_default() += n;
         }
-        let mut out = Vec::new();
-        for id in st.archive.readable_folders(&caller)? {
-            let (archive, path) = st.archive.folder_location(id)?;
-            let name = if path.is_root() {
-                archive.clone()
-            } else {
-                format!("{archive}/{}", path.names().join("/"))
-            };
-            let count = counts.get(&id).copied().unwrap_or(0);
-            out.push(json!({"folder": name, "archive": archive, "messages": count}));
-        }
-        Ok(out)
-    })
-    .await?;
-    Ok(ok(Value::Array(list)))
+    }
+    let mut out = Vec::new();
+    for id in st.archive.readable_folders(caller)? {
+        let (archive, path) = st.archive.folder_location(id)?;
+        let name = if path.is_root() {
+            archive.clone()
+        } else {
+            format!("{archive}/{}", path.names().join("/"))
+        };
+        let messages = counts.get(&id).copied().unwrap_or(0);
+        out.push(ReadableFolder {
+            path: name,
+            archive,
+            messages,
+        });
+    }
+    Ok(out)
 }
 
 async fn search(
@@ -489,7 +514,7 @@ async fn search(
     Ok(ok(serde_json::to_value(page).unwrap_or_default()))
 }
 
-fn message_id(id: &str) -> Result<arkiv_types::MessageId, WebError> {
+pub(crate) fn message_id(id: &str) -> Result<arkiv_types::MessageId, WebError> {
     id.parse()
         .map_err(|_| WebError::bad(format!("'{id}' is not a message id such as 1:42")))
 }
@@ -518,6 +543,17 @@ async fn message_eml(
     Path(id): Path<String>,
 ) -> WebResult {
     let (_, s, caller) = session(&state, &method, &headers).await?;
+    export_eml(&state, caller, s.ip, id).await
+}
+
+/// A message's original bytes as an `.eml` download: exporting it (needs `export`; audited
+/// either way).
+pub(crate) async fn export_eml(
+    state: &Arc<AppState>,
+    caller: Caller,
+    ip: IpAddr,
+    id: String,
+) -> WebResult {
     let mid = message_id(&id)?;
     let (st, c) = (state.clone(), caller.clone());
     let r = blocking(move || {
@@ -531,9 +567,9 @@ async fn message_eml(
         Err(e) => format!("refused: {}", e.message),
     };
     record(
-        &state,
+        state,
         caller.name(),
-        s.ip,
+        ip,
         "export message",
         &[("id".into(), id.clone())],
         &outcome,
@@ -562,6 +598,17 @@ async fn delete_message(
     Path(id): Path<String>,
 ) -> WebResult {
     let (_, s, caller) = session(&state, &method, &headers).await?;
+    delete_as(&state, caller, s.ip, id).await?;
+    Ok(ok(json!({})))
+}
+
+/// Deletes a message for a web user (the archive's rule 5; audited either way).
+pub(crate) async fn delete_as(
+    state: &Arc<AppState>,
+    caller: Caller,
+    ip: IpAddr,
+    id: String,
+) -> Result<(), WebError> {
     let mid = message_id(&id)?;
     let (st, c) = (state.clone(), caller.clone());
     let r = blocking(move || {
@@ -574,16 +621,15 @@ async fn delete_message(
         Err(e) => format!("refused: {}", e.message),
     };
     record(
-        &state,
+        state,
         caller.name(),
-        s.ip,
+        ip,
         "delete message",
         &[("id".into(), id.clone())],
         &outcome,
     )
     .await?;
-    r?;
-    Ok(ok(json!({})))
+    r
 }
 
 /// The archiving profiles the user may see (their own; administrators all).

@@ -17,3 +17,5 @@ mod search;
 mod server;
 mod stores;
 mod support;
+mod web_access;
+mod webdriver;

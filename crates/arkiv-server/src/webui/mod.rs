@@ -1,0 +1,835 @@
+//! Web Access (D1): the pages a user reads their archive with, on the Web Access listener
+//! (8462) under `/web/`. Server-rendered HTML (askama templates, compiled in), one embedded
+//! stylesheet, no scripts: it works with any browser, by keyboard and on a 360 px screen.
+//!
+//! Every page goes through the same doors as the JSON API (`crate::web`): the same session
+//! (cookie `arkiv_session`, 30 minutes idle), the same access rules of the archive
+//! (`arkiv_archive::access`: a message another user may not read answers "not found" by
+//! any URL), the same audit entries for logon, logoff, export, delete and password changes.
+//! A changing form (sign out, delete, password) carries the session's CSRF token.
+//!
+//! Pages: `/web/login`, `/web/search?q=&folder=&offset=&sort=&order=` (the folder tree and the
+//! results, quick-search syntax of manual §3.2), `/web/messages/{id}` (headers, attachments,
+//! text; HTML in a sandboxed frame from `/web/messages/{id}/body`, see [`sanitize`]),
+//! `/web/messages/{id}/source`, `/eml` (download, needs `export`), `/attachments/{n}`
+//! (always a download), `POST /web/messages/{id}/delete`, `/web/password`, `POST
+//! /web/logout`.
+
+mod pages;
+mod sanitize;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arkiv_archive::access::{Caller, Privilege, Via};
+use arkiv_archive::search::{SearchQuery, SortBy};
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::sessions::WebSession;
+use crate::web::{WebError, blocking, message_id, record, session, set_session_cookie};
+use pages::{Bar, Column, FolderRow, Hit};
+
+/// Changes with every release, so the stylesheet can be cached for good.
+pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const CSS: &str = include_str!("../../static/app.css");
+
+/// The pages' policy: own stylesheet, images only from the server (none yet), frames only
+/// from the server (the message body), forms only to the server, no scripts at all.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Results per page.
+const PAGE_SIZE: usize = 50;
+
+/// The most of a message's source shown on the page (the `.eml` has all of it).
+const MAX_SOURCE: usize = 1024 * 1024;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/web/") }))
+        .route("/web", get(|| async { Redirect::to("/web/") }))
+        .route("/web/", get(home))
+        .route("/web/static/app.css", get(css))
+        .route("/web/login", get(login_form).post(login))
+        .route("/web/logout", post(logout))
+        .route("/web/search", get(search))
+        .route("/web/messages/{id}", get(message))
+        .route("/web/messages/{id}/body", get(body))
+        .route("/web/messages/{id}/source", get(source))
+        .route("/web/messages/{id}/eml", get(eml))
+        .route("/web/messages/{id}/attachments/{n}", get(attachment))
+        .route("/web/messages/{id}/delete", post(delete))
+        .route("/web/password", get(password_form).post(password))
+        .with_state(state)
+}
+
+/// An HTML page with the pages' headers.
+fn html(status: StatusCode, page: Result<String, askama::Error>) -> Response {
+    let body = page.unwrap_or_else(|e| {
+        crate::log!("ERROR", "a page could not be rendered: {e}");
+        "<!doctype html><title>Error</title><p>The page could not be rendered.".into()
+    });
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// A signed-in page request.
+struct Page {
+    token: String,
+    session: WebSession,
+    caller: Caller,
+}
+
+impl Page {
+    fn bar(&self, query: &str, folder: Option<String>) -> Bar {
+        Bar {
+            user: self.caller.name().to_string(),
+            csrf: self.session.csrf.clone(),
+            query: query.to_string(),
+            folder,
+            may_change_password: self.caller.has(Privilege::ChangePassword),
+        }
+    }
+
+    /// A form's CSRF token must be the session's: `None` when it is, else the refusal.
+    fn refuse_csrf(&self, form: &HashMap<String, String>) -> Option<Response> {
+        if form.get("csrf").map(String::as_str) == Some(self.session.csrf.as_str()) {
+            None
+        } else {
+            Some(self.error(
+                StatusCode::FORBIDDEN,
+                "Refused",
+                "This form is outdated or did not come from Arkiv. Reload the page and try again.",
+            ))
+        }
+    }
+
+    fn error(&self, status: StatusCode, title: &str, message: &str) -> Response {
+        error_page(status, Some(self.bar("", None)), title, message)
+    }
+
+    fn web_error(&self, e: WebError) -> Response {
+        let title = match e.status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::BAD_REQUEST => "Cannot do that",
+            _ => "Something went wrong",
+        };
+        self.error(e.status, title, &e.message)
+    }
+}
+
+fn error_page(status: StatusCode, bar: Option<Bar>, title: &str, message: &str) -> Response {
+    html(
+        status,
+        pages::ErrorPage {
+            bar,
+            title: title.into(),
+            message: message.into(),
+        }
+        .render(),
+    )
+}
+
+/// The session of a page request; without one (or expired), the sign-in page.
+async fn page(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Page, Response> {
+    match session(state, &Method::GET, headers).await {
+        Ok((token, session, caller)) => Ok(Page {
+            token,
+            session,
+            caller,
+        }),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(see_other("/web/login")),
+        Err(e) => Err(error_page(
+            e.status,
+            None,
+            "Something went wrong",
+            &e.message,
+        )),
+    }
+}
+
+fn query_map(q: Option<&str>) -> HashMap<String, String> {
+    serde_urlencoded::from_str(q.unwrap_or("")).unwrap_or_default()
+}
+
+fn form_map(body: &[u8]) -> HashMap<String, String> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn enc(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|v| v.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+/// Bytes for people: `4.2 KB`.
+fn human(n: u64) -> String {
+    match n {
+        n if n < 1024 => format!("{n} B"),
+        n if n < 1024 * 1024 => format!("{:.1} KB", n as f64 / 1024.0),
+        n => format!("{:.1} MB", n as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// An RFC 3339 time as `2024-03-05 14:07` (the server's time zone is in the value).
+fn short_date(d: Option<&str>) -> String {
+    d.map(|d| d.get(..16).unwrap_or(d).replace('T', " "))
+        .unwrap_or_default()
+}
+
+async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match page(&state, &headers).await {
+        Ok(_) => see_other("/web/search"),
+        Err(r) => r,
+    }
+}
+
+async fn css() -> Response {
+    let mut r = CSS.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    r
+}
+
+async fn login_form(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if page(&state, &headers).await.is_ok() {
+        return see_other("/web/search");
+    }
+    let q = query_map(q.as_deref());
+    let notice = q
+        .contains_key("signedOut")
+        .then(|| "You are signed out.".to_string());
+    html(
+        StatusCode::OK,
+        pages::Login {
+            user: String::new(),
+            error: None,
+            notice,
+        }
+        .render(),
+    )
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = form_map(&body);
+    let user = form.get("userName").cloned().unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let again = |status: StatusCode, error: String| {
+        html(
+            status,
+            pages::Login {
+                user: user.clone(),
+                error: Some(error),
+                notice: None,
+            }
+            .render(),
+        )
+    };
+    if user.is_empty() || password.is_empty() {
+        return again(
+            StatusCode::BAD_REQUEST,
+            "Enter your user name and password.".into(),
+        );
+    }
+    let caller =
+        match crate::api::logon(&state, &user, &password, peer.ip(), Via::Web, "web logon").await {
+            Ok(c) => c,
+            Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+                return again(e.status, e.message);
+            }
+            Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+                return again(e.status, "Wrong user name or password.".into());
+            }
+            Err(e) => return again(e.status, e.message),
+        };
+    if let Err(why) = crate::web::may_log_on(&state, &caller) {
+        let _ = record(
+            &state,
+            caller.name(),
+            peer.ip(),
+            "web logon",
+            &[],
+            &format!("refused: {why}"),
+        )
+        .await;
+        return again(
+            StatusCode::FORBIDDEN,
+            format!("'{}' may not sign in here: {why}.", caller.name()),
+        );
+    }
+    if let Err(e) = record(
+        &state,
+        caller.name(),
+        peer.ip(),
+        "web logon",
+        &[],
+        "succeeded",
+    )
+    .await
+    {
+        return again(e.status, e.message);
+    }
+    let uid = caller.user_id().map_or(0, |u| u.0);
+    let (token, _) = state.sessions.open_web(caller.name(), uid, peer.ip());
+    let mut r = see_other("/web/search");
+    set_session_cookie(&mut r, &token);
+    r
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Some(r) = p.refuse_csrf(&form_map(&body)) {
+        return r;
+    }
+    state.sessions.close_web(&p.token);
+    let _ = record(
+        &state,
+        p.caller.name(),
+        p.session.ip,
+        "web logoff",
+        &[],
+        "succeeded",
+    )
+    .await;
+    let mut r = see_other("/web/login?signedOut=1");
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "arkiv_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    r
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let q = query_map(q.as_deref());
+    let text = q.get("q").cloned().unwrap_or_default();
+    let folder = q.get("folder").cloned().filter(|f| !f.is_empty());
+    let offset = q
+        .get("offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(1_000_000);
+    let sort_key = q.get("sort").cloned().unwrap_or_else(|| "date".into());
+    let sort = match sort_key.as_str() {
+        "from" => SortBy::From,
+        "subject" => SortBy::Subject,
+        "size" => SortBy::Size,
+        _ => SortBy::Date,
+    };
+    let ascending = q.get("order").is_some_and(|o| o == "asc");
+    let sq = SearchQuery {
+        text: text.clone(),
+        folder: folder.clone(),
+        offset,
+        limit: PAGE_SIZE,
+        sort,
+        ascending,
+        ..Default::default()
+    };
+    let (st, caller) = (state.clone(), p.caller.clone());
+    let r = blocking(move || {
+        let folders = crate::web::readable_folder_list(&st, &caller)?;
+        // An empty search box and no folder: the newest mail of everything one may read.
+        let page = st.archive.search(&caller, &sq);
+        Ok((folders, page))
+    })
+    .await;
+    let (folders, result) = match r {
+        Ok(x) => x,
+        Err(e) => return p.web_error(e),
+    };
+    let mut rows: Vec<FolderRow> = folders
+        .into_iter()
+        .map(|f| FolderRow {
+            depth: f.path.matches('/').count(),
+            name: f.path.rsplit('/').next().unwrap_or(&f.path).to_string(),
+            current: folder.as_deref() == Some(f.path.as_str()),
+            count: f.messages,
+            path: f.path,
+        })
+        .collect();
+    rows.sort_by(|a, b| a.path.cmp(&b.path));
+    // Links keep the search and folder, and change one thing.
+    let link = |sort: &str, order: &str, offset: usize| {
+        let mut l = format!("/web/search?q={}", enc(&text));
+        if let Some(f) = &folder {
+            l.push_str(&format!("&folder={}", enc(f)));
+        }
+        l.push_str(&format!("&sort={sort}&order={order}"));
+        if offset > 0 {
+            l.push_str(&format!("&offset={offset}"));
+        }
+        l
+    };
+    let order = if ascending { "asc" } else { "desc" };
+    let columns = [
+        ("From", "from"),
+        ("Subject", "subject"),
+        ("Date", "date"),
+        ("Size", "size"),
+    ]
+    .into_iter()
+    .map(|(label, key)| {
+        let current = sort_key == key
+            || (key == "date" && !["from", "subject", "size"].contains(&sort_key.as_str()));
+        let next_order = if current && !ascending { "asc" } else { "desc" };
+        Column {
+            label,
+            href: link(key, next_order, 0),
+            sorted: current.then_some(if ascending { "ascending" } else { "descending" }),
+        }
+    })
+    .collect();
+    let heading = match (&folder, text.is_empty()) {
+        (Some(f), true) => f.clone(),
+        (Some(f), false) => format!("Search in {f}"),
+        (None, true) => "Newest messages".into(),
+        (None, false) => "Search results".into(),
+    };
+    let bar = p.bar(&text, folder.clone());
+    let (status, error, hits, summary, prev, next) = match result {
+        Ok(page) => {
+            let hits: Vec<Hit> = page
+                .hits
+                .iter()
+                .map(|h| {
+                    let hl = h.highlights.as_ref();
+                    Hit {
+                        id: h.id.clone(),
+                        from: pages::segments(&h.from, hl.map_or(&[][..], |x| &x.from)),
+                        subject: pages::segments(&h.subject, hl.map_or(&[][..], |x| &x.subject)),
+                        date: short_date(h.date.as_deref()),
+                        size: human(h.size),
+                        attachments: !h.attachments.is_empty(),
+                    }
+                })
+                .collect();
+            let shown_to = page.offset + hits.len();
+            let summary = format!(
+                "{}–{} of {} message{}",
+                if hits.is_empty() { 0 } else { page.offset + 1 },
+                shown_to,
+                page.total,
+                if page.total == 1 { "" } else { "s" }
+            );
+            let prev =
+                (offset > 0).then(|| link(&sort_key, order, offset.saturating_sub(PAGE_SIZE)));
+            let next = (shown_to < page.total).then(|| link(&sort_key, order, shown_to));
+            (StatusCode::OK, None, hits, summary, prev, next)
+        }
+        Err(e) => {
+            let e = WebError::from(e);
+            (
+                e.status,
+                Some(e.message),
+                Vec::new(),
+                String::new(),
+                None,
+                None,
+            )
+        }
+    };
+    html(
+        status,
+        pages::Search {
+            bar,
+            folders: rows,
+            heading,
+            summary,
+            error,
+            columns,
+            hits,
+            prev,
+            next,
+        }
+        .render(),
+    )
+}
+
+/// What a message page needs from the archive, read once on a blocking thread.
+struct Loaded {
+    view: arkiv_archive::stats::MessageView,
+    raw: Vec<u8>,
+    may_delete: bool,
+}
+
+async fn load(state: &Arc<AppState>, caller: &Caller, id: &str) -> Result<Loaded, WebError> {
+    let mid = message_id(id)?;
+    let (st, c) = (state.clone(), caller.clone());
+    blocking(move || {
+        let m = st.archive.readable(&c, mid)?;
+        let view = st.archive.message_view(m.id)?;
+        let raw = st.archive.message_bytes_to_show(&m)?;
+        let may_delete = st.archive.deletable(&c, mid).is_ok();
+        Ok(Loaded {
+            view,
+            raw,
+            may_delete,
+        })
+    })
+    .await
+}
+
+fn show_addrs(a: &[arkiv_message::Addr]) -> String {
+    a.iter()
+        .map(|x| match &x.name {
+            Some(n) if !x.address.is_empty() => format!("{n} <{}>", x.address),
+            Some(n) => n.clone(),
+            None => x.address.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn message(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let l = match load(&state, &p.caller, &id).await {
+        Ok(l) => l,
+        Err(e) => return p.web_error(e),
+    };
+    let images = query_map(q.as_deref()).contains_key("images");
+    let d = arkiv_message::display::display(&l.raw);
+    let blocked = match &d.html {
+        Some(h) if !images => {
+            sanitize::clean(h, &arkiv_message::display::inline_images(&l.raw), false).blocked
+        }
+        _ => 0,
+    };
+    let v = &l.view;
+    let page = pages::Message {
+        bar: p.bar("", None),
+        id: v.id.clone(),
+        subject: if v.subject.is_empty() {
+            "(no subject)".into()
+        } else {
+            v.subject.clone()
+        },
+        from: v.from.clone(),
+        to: v.to.clone(),
+        cc: show_addrs(&d.summary.cc),
+        date: short_date(v.date.as_deref()),
+        folder: format!("{}/{}", v.archive, v.folder)
+            .trim_end_matches('/')
+            .to_string(),
+        problem: v.problem.clone().or(d.problem.clone()),
+        may_export: p.caller.has(Privilege::Export),
+        may_delete: l.may_delete,
+        attachments: d
+            .attachments
+            .iter()
+            .map(|a| pages::AttachmentRow {
+                index: a.index,
+                name: a.name.clone(),
+                content_type: a.content_type.clone(),
+                size: human(a.size as u64),
+            })
+            .collect(),
+        has_html: d.html.is_some(),
+        blocked,
+        images,
+        text: d.text,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+/// The sanitized HTML of a message as its own document: shown only inside the message
+/// page's sandboxed frame, under a policy that allows no script, no form and no fetch
+/// (remote images only when `?images=1`).
+async fn body(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let l = match load(&state, &p.caller, &id).await {
+        Ok(l) => l,
+        Err(e) => return p.web_error(e),
+    };
+    let images = query_map(q.as_deref()).contains_key("images");
+    let d = arkiv_message::display::display(&l.raw);
+    let clean = sanitize::clean(
+        d.html.as_deref().unwrap_or(""),
+        &arkiv_message::display::inline_images(&l.raw),
+        images,
+    );
+    let doc = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><style>body{{font-family:system-ui,sans-serif;margin:8px;overflow-wrap:anywhere}}img{{max-width:100%;height:auto}}</style></head><body>{}</body></html>",
+        clean.html
+    );
+    let remote = if images { " https: http:" } else { "" };
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:{remote}; font-src data:; \
+         base-uri 'none'; form-action 'none'; frame-ancestors 'self'; \
+         sandbox allow-popups allow-popups-to-escape-sandbox"
+    );
+    let mut r = doc.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+async fn source(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let l = match load(&state, &p.caller, &id).await {
+        Ok(l) => l,
+        Err(e) => return p.web_error(e),
+    };
+    let truncated = l.raw.len() > MAX_SOURCE;
+    let shown = &l.raw[..l.raw.len().min(MAX_SOURCE)];
+    html(
+        StatusCode::OK,
+        pages::Source {
+            bar: p.bar("", None),
+            id: l.view.id.clone(),
+            source: String::from_utf8_lossy(shown).into_owned(),
+            truncated,
+            shown: human(MAX_SOURCE as u64),
+        }
+        .render(),
+    )
+}
+
+async fn eml(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match crate::web::export_eml(&state, p.caller.clone(), p.session.ip, id).await {
+        Ok(r) => r,
+        Err(e) => p.web_error(e),
+    }
+}
+
+/// An attachment, always as a download of opaque bytes: never rendered on this origin.
+async fn attachment(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, usize)>,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let l = match load(&state, &p.caller, &id).await {
+        Ok(l) => l,
+        Err(e) => return p.web_error(e),
+    };
+    let Some(a) = arkiv_message::display::attachment(&l.raw, n) else {
+        return p.error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "The message has no such attachment.",
+        );
+    };
+    let name = a.name.unwrap_or_else(|| format!("attachment-{}", n + 1));
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        enc(&name).replace('+', "%20")
+    );
+    let mut r = a.data.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn delete(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Some(r) = p.refuse_csrf(&form_map(&body)) {
+        return r;
+    }
+    match crate::web::delete_as(&state, p.caller.clone(), p.session.ip, id).await {
+        Ok(()) => see_other("/web/search"),
+        Err(e) => p.web_error(e),
+    }
+}
+
+async fn password_form(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    html(
+        StatusCode::OK,
+        pages::Password {
+            bar: p.bar("", None),
+            error: None,
+            done: false,
+        }
+        .render(),
+    )
+}
+
+async fn password(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = match page(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let form = form_map(&body);
+    if let Some(r) = p.refuse_csrf(&form) {
+        return r;
+    }
+    let old = form.get("oldPassword").cloned().unwrap_or_default();
+    let new = form.get("newPassword").cloned().unwrap_or_default();
+    match crate::web::change_password_of(&state, p.caller.name(), p.session.ip, &old, &new).await {
+        Ok((token, csrf)) => {
+            let mut bar = p.bar("", None);
+            bar.csrf = csrf;
+            let mut r = html(
+                StatusCode::OK,
+                pages::Password {
+                    bar,
+                    error: None,
+                    done: true,
+                }
+                .render(),
+            );
+            set_session_cookie(&mut r, &token);
+            r
+        }
+        Err(e) => {
+            let error = if e.status == StatusCode::UNAUTHORIZED {
+                "The current password is wrong.".to_string()
+            } else {
+                e.message
+            };
+            html(
+                e.status,
+                pages::Password {
+                    bar: p.bar("", None),
+                    error: Some(error),
+                    done: false,
+                }
+                .render(),
+            )
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Web Access (D1) in a real browser: headless Chromium driven over WebDriver against a
+//! real `arkiv serve`, with CPython's test messages and hostile mail written for the test.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::server::Server;
+use crate::support::{Env, cpython_email_data};
+use crate::webdriver::Browser;
+
+const ALICE_PW: &str = "Bright-Harbor-2026x";
+const BOB_PW: &str = "Quiet-Meadow-2026x";
+
+/// alice with CPython's messages in `Inbox` (login, export, changePassword); bob (login).
+fn setup(env: &Env) -> Server {
+    env.import(&[
+        "eml",
+        cpython_email_data().to_str().unwrap(),
+        "--user",
+        "alice",
+        "--extensions",
+        "txt",
+        "--folder",
+        "Inbox",
+    ]);
+    let srv = Server::start(env);
+    srv.ok(
+        "/api/invoke/SetUserPassword",
+        &format!("userName=alice&password={ALICE_PW}"),
+    );
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=login,export,changePassword",
+    );
+    srv.ok(
+        "/api/invoke/CreateUser",
+        &format!("userName=bob&privileges=login&password={BOB_PW}"),
+    );
+    srv
+}
+
+fn base(srv: &Server) -> String {
+    format!("https://127.0.0.1:{}", srv.https)
+}
+
+/// Signs in by keyboard alone: the user name field has the focus, Tab, Enter.
+fn sign_in(b: &Browser, srv: &Server, user: &str, pw: &str) {
+    b.goto(&format!("{}/web/login", base(srv)));
+    b.wait_for("the sign-in page", |b| b.count("#userName") == 1);
+    b.keys(&format!("{user}\u{E004}{pw}\u{E007}"));
+}
+
+fn sign_out(b: &Browser) {
+    b.click("nav.user button");
+    b.wait_for("the signed-out page", |b| b.url().contains("signedOut"));
+}
+
+#[test]
+fn a_user_signs_in_searches_reads_downloads_and_changes_password() {
+    let env = Env::new();
+    let srv = setup(&env);
+    let b = Browser::start("web_user_journey");
+
+    // The root leads to the sign-in page; a wrong password is told as such.
+    b.goto(&format!("{}/", base(&srv)));
+    b.wait_for("the sign-in page", |b| b.url().ends_with("/web/login"));
+    sign_in(&b, &srv, "alice", "not-her-Password-1");
+    b.wait_for("the refusal", |b| {
+        b.source().contains("Wrong user name or password")
+    });
+    sign_in(&b, &srv, "alice", ALICE_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    assert!(b.source().contains("Newest messages"));
+    assert!(b.count("nav.folders a") >= 2, "the folder tree");
+
+    // Quick search with the manual's syntax, hits highlighted.
+    b.type_into("#q", "subject:imap\u{E007}");
+    b.wait_for("the results", |b| b.source().contains("file test"));
+    assert!(b.count("td.subject mark") >= 1, "{}", b.source());
+    assert_eq!(b.count("td.subject a"), 1);
+
+    // The message, its attachment listed, and its download byte for byte.
+    b.click("td.subject a");
+    b.wait_for("the message", |b| b.title().starts_with("IMAP file test"));
+    let page = b.source();
+    assert!(page.contains("Father Time"), "{page}");
+    assert!(page.contains("clock.bmp"), "the attachment is listed");
+    b.click("nav.actions a[href$='/eml']");
+    let original = std::fs::read(cpython_email_data().join("msg_26.txt")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let downloaded = loop {
+        let done: Vec<_> = std::fs::read_dir(&b.downloads)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        if let Some(p) = done.first() {
+            break std::fs::read(p).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the download did not arrive");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        downloaded == original,
+        "the .eml is the original, byte for byte"
+    );
+    let message_url = b.url();
+
+    // The source view.
+    b.click("nav.actions a[href$='/source']");
+    b.wait_for("the source", |b| b.source().contains("Content-Type"));
+
+    // bob never sees alice's message, by any URL.
+    sign_out(&b);
+    sign_in(&b, &srv, "bob", BOB_PW);
+    b.wait_for("bob's archive", |b| b.url().contains("/web/search"));
+    assert!(!b.source().contains("Father Time"));
+    b.goto(&format!("{}/web/search?q=subject%3Aimap", base(&srv)));
+    b.wait_for("bob's search", |b| b.source().contains("No messages"));
+    assert!(!b.source().contains("Father Time"));
+    for suffix in ["", "/body", "/source", "/attachments/0"] {
+        b.goto(&format!("{message_url}{suffix}"));
+        let s = b.source();
+        assert!(
+            !s.contains("Father Time") && !s.contains("clock"),
+            "{suffix}: {s}"
+        );
+    }
+    b.goto(&format!("{message_url}/eml"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        std::fs::read_dir(&b.downloads)
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "eml"))
+            .count(),
+        1,
+        "no second download"
+    );
+    sign_out(&b);
+
+    // alice changes her password; the old one no longer works, the new one does.
+    sign_in(&b, &srv, "alice", ALICE_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    b.goto(&format!("{}/web/password", base(&srv)));
+    let new_pw = "Silver-Lantern-2027y";
+    b.type_into("#old", ALICE_PW);
+    b.type_into("#new", &format!("{new_pw}\u{E007}"));
+    b.wait_for("the confirmation", |b| {
+        b.source().contains("Your password was changed")
+    });
+    sign_out(&b);
+    sign_in(&b, &srv, "alice", ALICE_PW);
+    b.wait_for("the refusal", |b| {
+        b.source().contains("Wrong user name or password")
+    });
+    sign_in(&b, &srv, "alice", new_pw);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    drop(b);
+    let (_, log) = srv.stop();
+    let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    for what in [
+        "web logon",
+        "export message",
+        "change password",
+        "web logoff",
+    ] {
+        assert!(audit.contains(what), "{what} audited: {log:?}");
+    }
+}
+
+/// A local web server that counts every request (path by path).
+fn tripwire() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let h = hits.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let path = req.split_whitespace().nth(1).unwrap_or("?").to_string();
+            h.lock().unwrap().push(path);
+            // A 1x1 GIF for whatever asked.
+            let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+            let _ = s.write_all(
+                format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: image/gif\r\nContent-Length: {}\r\n\r\n",
+                    gif.len()
+                )
+                .as_bytes(),
+            );
+            let _ = s.write_all(gif);
+        }
+    });
+    (port, hits)
+}
+
+fn hostile_message(port: u16) -> String {
+    let u = format!("http://127.0.0.1:{port}");
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    format!(
+        "From: Mallory <mallory@example.net>\r\nTo: alice@example.com\r\nSubject: Hostile newsletter\r\n\
+Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/related; boundary=REL\r\n\r\n--REL\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+<html><head><meta http-equiv=\"refresh\" content=\"0;url={u}/refresh\"><base href=\"{u}/base/\">\
+<link rel=\"stylesheet\" href=\"{u}/link.css\"><link rel=\"prefetch\" href=\"{u}/prefetch\">\
+<style>@import url({u}/import.css); body {{ background: url({u}/style-bg) }}</style>\
+<script src=\"{u}/script.js\"></script><script>new Image().src='{u}/inline-script'; alert('script ran'); parent.document.title='pwned';</script></head>\
+<body onload=\"fetch('{u}/onload')\"><h1 id=\"headline\">Big news</h1>\
+<img src=\"{u}/remote.gif\" alt=\"remote\"><img src=\"x\" onerror=\"fetch('{u}/onerror')\">\
+<img src=\"cid:logo@example.net\" alt=\"logo\">\
+<a href=\"javascript:fetch('{u}/js-link')\">click</a>\
+<form action=\"{u}/form\" method=\"post\"><input name=\"a\" value=\"b\"><button>go</button></form>\
+<svg xmlns=\"http://www.w3.org/2000/svg\"><script>fetch('{u}/svg-script')</script><image href=\"{u}/svg-image\"/></svg>\
+<iframe src=\"{u}/iframe\"></iframe><object data=\"{u}/object\"></object><embed src=\"{u}/embed\">\
+<video poster=\"{u}/poster\"></video><table background=\"{u}/table-bg\"><tr><td>t</td></tr></table>\
+<div style=\"background-image: url('{u}/inline-style')\">styled</div>\
+<picture><source srcset=\"{u}/srcset\"><img src=\"{u}/picture.gif\"></picture>\
+</body></html>\r\n--REL\r\nContent-Type: image/png\r\nContent-ID: <logo@example.net>\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{png}\r\n--REL--\r\n"
+    )
+}
+
+#[test]
+fn hostile_mail_runs_nothing_and_fetches_nothing_until_images_are_allowed() {
+    let env = Env::new();
+    let (port, hits) = tripwire();
+    let dir = env.path("hostile");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("evil.eml"), hostile_message(port)).unwrap();
+    env.import(&["eml", dir.to_str().unwrap(), "--user", "alice"]);
+    let srv = setup(&env);
+    let b = Browser::start("web_hostile_mail");
+    sign_in(&b, &srv, "alice", ALICE_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    b.goto(&format!("{}/web/search?q=hostile", base(&srv)));
+    b.click("td.subject a");
+    b.wait_for("the message", |b| {
+        b.title().starts_with("Hostile newsletter")
+    });
+    b.wait_for("the message body frame", |b| {
+        b.script(
+            "const f = document.querySelector('iframe.body'); \
+             return !!(f && f.contentDocument === null || f && f.contentDocument && f.contentDocument.readyState === 'complete');",
+        )
+        .as_bool()
+        .unwrap_or(false)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(b.alert(), None, "no script ran");
+    assert!(b.title().starts_with("Hostile newsletter"), "{}", b.title());
+    assert!(
+        hits.lock().unwrap().is_empty(),
+        "requests left for remote resources: {:?}",
+        hits.lock().unwrap()
+    );
+    let page = b.source();
+    assert!(page.contains("Remote images blocked"), "{page}");
+    assert!(
+        b.url().contains("/web/messages/"),
+        "no redirect: {}",
+        b.url()
+    );
+
+    // The body document itself: sanitized, the inline image from the message.
+    let id = b.url().rsplit('/').next().unwrap().to_string();
+    b.goto(&format!("{}/web/messages/{id}/body", base(&srv)));
+    let body = b.source().to_ascii_lowercase();
+    assert!(body.contains("big news"));
+    for bad in [
+        "<script",
+        "onload=",
+        "onerror=",
+        "javascript:",
+        "<form",
+        "<svg",
+        "<iframe",
+        "<object",
+        "<embed",
+        "url(",
+    ] {
+        assert!(!body.contains(bad), "{bad} in the body: {body}");
+    }
+    assert!(
+        body.contains("data:image/png;base64"),
+        "the cid: image inline"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        hits.lock().unwrap().is_empty(),
+        "{:?}",
+        hits.lock().unwrap()
+    );
+
+    // Allowed for this message: the remote images come, nothing else does.
+    b.goto(&format!("{}/web/messages/{id}", base(&srv)));
+    b.click("p.notice a");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hits.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the allowed images were not loaded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let got = hits.lock().unwrap().clone();
+    for path in &got {
+        assert!(
+            path == "/remote.gif" || path == "/picture.gif",
+            "only images were fetched: {got:?}"
+        );
+    }
+    assert_eq!(b.alert(), None);
+}
+
+#[test]
+fn phone_width_and_keyboard_only() {
+    let env = Env::new();
+    let srv = setup(&env);
+    let b = Browser::start("web_phone_keyboard");
+    b.window(360, 740);
+    let fits = |b: &Browser| {
+        b.script("return document.documentElement.scrollWidth <= window.innerWidth + 1;")
+            .as_bool()
+            .unwrap()
+    };
+    b.goto(&format!("{}/web/login", base(&srv)));
+    assert!(fits(&b), "sign-in fits 360 px");
+    sign_in(&b, &srv, "alice", ALICE_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    assert!(fits(&b), "the archive fits 360 px");
+
+    // Keyboard only: Tab to the search box, type, Enter; Tab to the first hit, Enter.
+    let active = |b: &Browser, js: &str| {
+        b.script(&format!("const a = document.activeElement; return {js};"))
+    };
+    let mut n = 0;
+    while active(&b, "a.id").as_str() != Some("q") {
+        b.keys("\u{E004}");
+        n += 1;
+        assert!(n < 10, "the search box is reachable by Tab");
+    }
+    b.keys("subject:imap\u{E007}");
+    b.wait_for("the results", |b| b.source().contains("file test"));
+    assert!(fits(&b), "results fit 360 px");
+    let mut n = 0;
+    while !active(&b, "a.href || ''")
+        .as_str()
+        .unwrap()
+        .contains("/web/messages/")
+    {
+        b.keys("\u{E004}");
+        n += 1;
+        assert!(n < 60, "a hit is reachable by Tab");
+    }
+    b.keys("\u{E007}");
+    b.wait_for("the message", |b| b.title().starts_with("IMAP file test"));
+    assert!(fits(&b), "the message fits 360 px");
+    // Focus is visible: the stylesheet gives focused controls an outline.
+    let outline = b.script(
+        "document.querySelector('nav.actions a').focus(); \
+         return getComputedStyle(document.activeElement).outlineStyle;",
+    );
+    assert_eq!(outline.as_str(), Some("solid"));
+}
