@@ -373,3 +373,134 @@ fn phone_width_and_keyboard_only() {
     );
     assert_eq!(outline.as_str(), Some("solid"));
 }
+
+#[test]
+fn the_main_pages_pass_an_accessibility_check() {
+    let env = Env::new();
+    let srv = setup(&env);
+    let b = Browser::start("web_accessibility");
+    let mut found = Vec::new();
+    b.goto(&format!("{}/web/login", base(&srv)));
+    found.extend(
+        b.accessibility_violations()
+            .into_iter()
+            .map(|v| format!("sign-in: {v}")),
+    );
+    sign_in(&b, &srv, "alice", ALICE_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    found.extend(
+        b.accessibility_violations()
+            .into_iter()
+            .map(|v| format!("archive: {v}")),
+    );
+    b.goto(&format!("{}/web/search?q=subject%3Aimap", base(&srv)));
+    found.extend(
+        b.accessibility_violations()
+            .into_iter()
+            .map(|v| format!("results: {v}")),
+    );
+    b.click("td.subject a");
+    b.wait_for("the message", |b| b.title().starts_with("IMAP file test"));
+    found.extend(
+        b.accessibility_violations()
+            .into_iter()
+            .map(|v| format!("message: {v}")),
+    );
+    b.goto(&format!("{}/web/password", base(&srv)));
+    found.extend(
+        b.accessibility_violations()
+            .into_iter()
+            .map(|v| format!("password: {v}")),
+    );
+    b.goto(&format!("{}/web/messages/9:999", base(&srv)));
+    found.extend(
+        b.accessibility_violations()
+            .into_iter()
+            .map(|v| format!("not found: {v}")),
+    );
+    assert!(
+        found.is_empty(),
+        "serious or critical violations:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn pages_are_compressed_cacheable_and_under_a_strict_policy() {
+    use crate::server::web_call;
+    let env = Env::new();
+    let srv = Server::start(&env);
+    let (code, head, body) = web_call(
+        srv.https,
+        "GET",
+        "/web/login",
+        &["Accept-Encoding: gzip"],
+        None,
+    );
+    assert_eq!(code, 200);
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(body.starts_with(&[0x1f, 0x8b]), "gzip bytes");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(head.contains("x-frame-options: deny"), "{head}");
+    assert!(
+        !head.contains("script-src"),
+        "no script is allowed on pages: {head}"
+    );
+    let (code, head, _) = web_call(srv.https, "GET", "/web/static/app.css", &[], None);
+    assert_eq!(code, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("max-age=31536000, immutable"),
+        "{head}"
+    );
+    // Signed out, every page leads to the sign-in page.
+    for p in [
+        "/web/search",
+        "/web/messages/1:1",
+        "/web/messages/1:1/body",
+        "/web/password",
+    ] {
+        let (code, head, _) = web_call(srv.https, "GET", p, &[], None);
+        assert_eq!(code, 303, "{p}");
+        assert!(
+            head.to_ascii_lowercase().contains("location: /web/login"),
+            "{p}: {head}"
+        );
+    }
+    let (code, _, _) = web_call(srv.https, "POST", "/web/logout", &[], None);
+    assert_eq!(code, 303, "no session: to the sign-in page");
+    // With a session, a form without its CSRF token is refused (another site's page could
+    // post it; it cannot read the token).
+    srv.ok(
+        "/api/invoke/SetUserPassword",
+        &format!("userName=alice&password={ALICE_PW}"),
+    );
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=login",
+    );
+    let jar = env.path("cookies");
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
+            .arg(&jar)
+            .arg("-c")
+            .arg(&jar)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let url = |p: &str| format!("https://127.0.0.1:{}{p}", srv.https);
+    let logon = format!("userName=alice&password={ALICE_PW}");
+    assert_eq!(curl(&["-d", &logon, &url("/web/login")]), "303");
+    assert_eq!(curl(&[&url("/web/search")]), "200");
+    assert_eq!(curl(&["-d", "csrf=forged", &url("/web/logout")]), "403");
+    assert_eq!(curl(&["-d", "", &url("/web/messages/1:1/delete")]), "403");
+    assert_eq!(curl(&[&url("/web/search")]), "200", "still signed in");
+    srv.stop();
+}

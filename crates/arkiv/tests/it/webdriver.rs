@@ -240,6 +240,42 @@ impl Browser {
         self.must("POST", "/execute/sync", json!({"script": js, "args": []}))
     }
 
+    /// Runs an asynchronous script: it ends by calling its last argument with the value.
+    pub fn script_async(&self, js: &str) -> Value {
+        self.must("POST", "/execute/async", json!({"script": js, "args": []}))
+    }
+
+    /// axe-core's serious and critical accessibility violations on the current page (axe
+    /// from `crates/arkiv/tests/web`, installed by scripts/test).
+    pub fn accessibility_violations(&self) -> Vec<String> {
+        let axe = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/web/node_modules/axe-core/axe.min.js");
+        let src = std::fs::read_to_string(&axe).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: install it with `cd crates/arkiv/tests/web && npm ci` (scripts/test does)",
+                axe.display()
+            )
+        });
+        self.script(&format!("{src}\n;return true;"));
+        let r = self.script_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document).then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, \
+               help: v.help, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)})))) \
+               .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));",
+        );
+        r.as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .map(|v| {
+                format!(
+                    "{} ({}): {} at {}",
+                    v["id"], v["impact"], v["help"], v["nodes"]
+                )
+            })
+            .collect()
+    }
+
     /// The text of an open alert, if a page managed to open one.
     pub fn alert(&self) -> Option<String> {
         self.cmd("GET", "/alert/text", json!({}))
