@@ -17,13 +17,13 @@
 
 mod pages;
 mod sanitize;
+mod search;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arkiv_archive::access::{Caller, Privilege, Via};
-use arkiv_archive::search::{SearchQuery, SortBy};
 use askama::Template;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
@@ -34,7 +34,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 use crate::sessions::WebSession;
 use crate::web::{WebError, blocking, message_id, record, session, set_session_cookie};
-use pages::{Bar, Column, FolderRow, Hit};
+use pages::Bar;
 
 /// Changes with every release, so the stylesheet can be cached for good.
 pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -60,7 +60,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/web/static/app.css", get(css))
         .route("/web/login", get(login_form).post(login))
         .route("/web/logout", post(logout))
-        .route("/web/search", get(search))
+        .route("/web/search", get(search::search))
+        .route("/web/advanced", get(search::advanced))
+        .route("/web/saved", post(search::save))
+        .route("/web/saved/delete", post(search::delete_saved))
+        .route("/web/saved/{name}", get(search::run_saved))
         .route("/web/messages/{id}", get(message))
         .route("/web/messages/{id}/body", get(body))
         .route("/web/messages/{id}/source", get(source))
@@ -392,160 +396,6 @@ async fn logout(
         ),
     );
     r
-}
-
-async fn search(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let q = query_map(q.as_deref());
-    let text = q.get("q").cloned().unwrap_or_default();
-    let folder = q.get("folder").cloned().filter(|f| !f.is_empty());
-    let offset = q
-        .get("offset")
-        .and_then(|o| o.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(1_000_000);
-    let sort_key = q.get("sort").cloned().unwrap_or_else(|| "date".into());
-    let sort = match sort_key.as_str() {
-        "from" => SortBy::From,
-        "subject" => SortBy::Subject,
-        "size" => SortBy::Size,
-        _ => SortBy::Date,
-    };
-    let ascending = q.get("order").is_some_and(|o| o == "asc");
-    let sq = SearchQuery {
-        text: text.clone(),
-        folder: folder.clone(),
-        offset,
-        limit: PAGE_SIZE,
-        sort,
-        ascending,
-        ..Default::default()
-    };
-    let (st, caller) = (state.clone(), p.caller.clone());
-    let r = blocking(move || {
-        let folders = crate::web::readable_folder_list(&st, &caller)?;
-        // An empty search box and no folder: the newest mail of everything one may read.
-        let page = st.archive.search(&caller, &sq);
-        Ok((folders, page))
-    })
-    .await;
-    let (folders, result) = match r {
-        Ok(x) => x,
-        Err(e) => return p.web_error(e),
-    };
-    let mut rows: Vec<FolderRow> = folders
-        .into_iter()
-        .map(|f| FolderRow {
-            depth: f.path.matches('/').count(),
-            name: f.path.rsplit('/').next().unwrap_or(&f.path).to_string(),
-            current: folder.as_deref() == Some(f.path.as_str()),
-            count: f.messages,
-            path: f.path,
-        })
-        .collect();
-    rows.sort_by(|a, b| a.path.cmp(&b.path));
-    // Links keep the search and folder, and change one thing.
-    let link = |sort: &str, order: &str, offset: usize| {
-        let mut l = format!("/web/search?q={}", enc(&text));
-        if let Some(f) = &folder {
-            l.push_str(&format!("&folder={}", enc(f)));
-        }
-        l.push_str(&format!("&sort={sort}&order={order}"));
-        if offset > 0 {
-            l.push_str(&format!("&offset={offset}"));
-        }
-        l
-    };
-    let order = if ascending { "asc" } else { "desc" };
-    let columns = [
-        ("From", "from"),
-        ("Subject", "subject"),
-        ("Date", "date"),
-        ("Size", "size"),
-    ]
-    .into_iter()
-    .map(|(label, key)| {
-        let current = sort_key == key
-            || (key == "date" && !["from", "subject", "size"].contains(&sort_key.as_str()));
-        let next_order = if current && !ascending { "asc" } else { "desc" };
-        Column {
-            label,
-            href: link(key, next_order, 0),
-            sorted: current.then_some(if ascending { "ascending" } else { "descending" }),
-        }
-    })
-    .collect();
-    let heading = match (&folder, text.is_empty()) {
-        (Some(f), true) => f.clone(),
-        (Some(f), false) => format!("Search in {f}"),
-        (None, true) => "Newest messages".into(),
-        (None, false) => "Search results".into(),
-    };
-    let bar = p.bar(&text, folder.clone());
-    let (status, error, hits, summary, prev, next) = match result {
-        Ok(page) => {
-            let hits: Vec<Hit> = page
-                .hits
-                .iter()
-                .map(|h| {
-                    let hl = h.highlights.as_ref();
-                    Hit {
-                        id: h.id.clone(),
-                        from: pages::segments(&h.from, hl.map_or(&[][..], |x| &x.from)),
-                        subject: pages::segments(&h.subject, hl.map_or(&[][..], |x| &x.subject)),
-                        date: short_date(h.date.as_deref()),
-                        size: human(h.size),
-                        attachments: !h.attachments.is_empty(),
-                    }
-                })
-                .collect();
-            let shown_to = page.offset + hits.len();
-            let summary = format!(
-                "{}–{} of {} message{}",
-                if hits.is_empty() { 0 } else { page.offset + 1 },
-                shown_to,
-                page.total,
-                if page.total == 1 { "" } else { "s" }
-            );
-            let prev =
-                (offset > 0).then(|| link(&sort_key, order, offset.saturating_sub(PAGE_SIZE)));
-            let next = (shown_to < page.total).then(|| link(&sort_key, order, shown_to));
-            (StatusCode::OK, None, hits, summary, prev, next)
-        }
-        Err(e) => {
-            let e = WebError::from(e);
-            (
-                e.status,
-                Some(e.message),
-                Vec::new(),
-                String::new(),
-                None,
-                None,
-            )
-        }
-    };
-    html(
-        status,
-        pages::Search {
-            bar,
-            folders: rows,
-            heading,
-            summary,
-            error,
-            columns,
-            hits,
-            prev,
-            next,
-        }
-        .render(),
-    )
 }
 
 /// What a message page needs from the archive, read once on a blocking thread.

@@ -57,11 +57,30 @@ pub struct Hit {
     pub attachments: bool,
 }
 
+/// A saved search in the sidebar.
+pub struct SavedRow {
+    pub name: String,
+    pub href: String,
+}
+
+/// A checkbox of a form.
+pub struct Check {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
 #[derive(Template)]
 #[template(path = "search.html")]
 pub struct Search {
     pub bar: Bar,
     pub folders: Vec<FolderRow>,
+    pub saved: Vec<SavedRow>,
+    /// This search's URL query, for "Save this search".
+    pub this_search: String,
+    pub advanced_href: String,
+    /// A search (not just a folder listing): it can be saved.
+    pub searching: bool,
     pub heading: String,
     pub summary: String,
     pub error: Option<String>,
@@ -69,6 +88,29 @@ pub struct Search {
     pub hits: Vec<Hit>,
     pub prev: Option<String>,
     pub next: Option<String>,
+}
+
+/// The advanced search form (manual §3.2), filled with the search it refines.
+#[derive(Template)]
+#[template(path = "advanced.html")]
+pub struct Advanced {
+    pub bar: Bar,
+    pub text: String,
+    pub search_in: Vec<Check>,
+    pub folders: Vec<FolderRow>,
+    pub subfolders: bool,
+    pub from: String,
+    pub to: String,
+    pub date_from: String,
+    pub date_to: String,
+    pub archived_from: String,
+    pub archived_to: String,
+    pub store: String,
+    /// `any`, `with` or `without`.
+    pub attachments: &'static str,
+    pub min_size: String,
+    pub max_size: String,
+    pub priority: Vec<Check>,
 }
 
 /// An attachment in the message view.

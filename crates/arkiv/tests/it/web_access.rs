@@ -380,44 +380,31 @@ fn the_main_pages_pass_an_accessibility_check() {
     let srv = setup(&env);
     let b = Browser::start("web_accessibility");
     let mut found = Vec::new();
+    // Inline styles would be refused by the pages' policy (style-src 'self').
+    let check = |b: &Browser, page: &str, found: &mut Vec<String>| {
+        found.extend(
+            b.accessibility_violations()
+                .into_iter()
+                .map(|v| format!("{page}: {v}")),
+        );
+        if b.source().contains(" style=\"") {
+            found.push(format!("{page}: an inline style attribute"));
+        }
+    };
     b.goto(&format!("{}/web/login", base(&srv)));
-    found.extend(
-        b.accessibility_violations()
-            .into_iter()
-            .map(|v| format!("sign-in: {v}")),
-    );
+    check(&b, "sign-in", &mut found);
     sign_in(&b, &srv, "alice", ALICE_PW);
     b.wait_for("the archive", |b| b.url().contains("/web/search"));
-    found.extend(
-        b.accessibility_violations()
-            .into_iter()
-            .map(|v| format!("archive: {v}")),
-    );
+    check(&b, "archive", &mut found);
     b.goto(&format!("{}/web/search?q=subject%3Aimap", base(&srv)));
-    found.extend(
-        b.accessibility_violations()
-            .into_iter()
-            .map(|v| format!("results: {v}")),
-    );
+    check(&b, "results", &mut found);
     b.click("td.subject a");
     b.wait_for("the message", |b| b.title().starts_with("IMAP file test"));
-    found.extend(
-        b.accessibility_violations()
-            .into_iter()
-            .map(|v| format!("message: {v}")),
-    );
+    check(&b, "message", &mut found);
     b.goto(&format!("{}/web/password", base(&srv)));
-    found.extend(
-        b.accessibility_violations()
-            .into_iter()
-            .map(|v| format!("password: {v}")),
-    );
+    check(&b, "password", &mut found);
     b.goto(&format!("{}/web/messages/9:999", base(&srv)));
-    found.extend(
-        b.accessibility_violations()
-            .into_iter()
-            .map(|v| format!("not found: {v}")),
-    );
+    check(&b, "not found", &mut found);
     assert!(
         found.is_empty(),
         "serious or critical violations:\n{}",
@@ -503,4 +490,79 @@ fn pages_are_compressed_cacheable_and_under_a_strict_policy() {
     assert_eq!(curl(&["-d", "", &url("/web/messages/1:1/delete")]), "403");
     assert_eq!(curl(&[&url("/web/search")]), "200", "still signed in");
     srv.stop();
+}
+
+#[test]
+fn advanced_search_and_saved_searches() {
+    let env = Env::new();
+    let srv = setup(&env);
+    let b = Browser::start("web_advanced_search");
+    sign_in(&b, &srv, "alice", ALICE_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+
+    // The form of manual §3.2: From, with attachments.
+    b.click(".results-head a");
+    b.wait_for("the advanced search form", |b| {
+        b.count("form.advanced") == 1
+    });
+    assert!(
+        b.accessibility_violations().is_empty(),
+        "{:?}",
+        b.accessibility_violations()
+    );
+    b.type_into("#adv-from", "father");
+    b.click("input[name=attachments][value=with]");
+    b.click("form.advanced button[type=submit]");
+    b.wait_for("the results", |b| b.source().contains("Search results"));
+    let s = b.source();
+    assert!(s.contains("file test"), "{s}");
+    assert_eq!(
+        b.count("td.subject a"),
+        1,
+        "only Father Time's message with attachments"
+    );
+
+    // Without attachments, the same sender has none.
+    b.click(".results-head a");
+    b.wait_for("the form, filled in", |b| b.count("form.advanced") == 1);
+    let from = b.script("return document.querySelector('#adv-from').value;");
+    assert_eq!(
+        from.as_str(),
+        Some("father"),
+        "the form refines the search it came from"
+    );
+    b.click("input[name=attachments][value=without]");
+    b.click("form.advanced button[type=submit]");
+    b.wait_for("the results", |b| b.source().contains("Search results"));
+    assert_eq!(b.count("td.subject a"), 0);
+    b.wait_for("no results", |b| b.source().contains("No messages match"));
+
+    // A bad criterion is told, not a crash.
+    b.goto(&format!("{}/web/search?q=&minSize=lots", base(&srv)));
+    assert!(b.source().contains("role=\"alert\""), "{}", b.source());
+
+    // Save a search, run it from the sidebar, delete it.
+    b.goto(&format!(
+        "{}/web/search?q=&from=father&attachments=with",
+        base(&srv)
+    ));
+    b.type_into("#saveName", "Clocks\u{E007}");
+    b.wait_for("the saved search's results", |b| {
+        b.url().contains("/web/search") && b.source().contains("file test")
+    });
+    assert!(b.source().contains(">Clocks</a>"), "listed in the sidebar");
+    b.goto(&format!("{}/web/search", base(&srv)));
+    b.click("li.saved a");
+    b.wait_for("the saved search's results", |b| {
+        b.count("td.subject a") == 1
+    });
+    b.click("li.saved button");
+    b.wait_for("the sidebar without it", |b| {
+        !b.source().contains(">Clocks</a>")
+    });
+    drop(b);
+    srv.stop();
+    // The same saved search store as the CLI.
+    let out = String::from_utf8(env.ok(&["saved", "list", "--user", "alice"])).unwrap();
+    assert!(!out.contains("Clocks"), "{out}");
 }
