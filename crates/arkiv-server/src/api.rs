@@ -403,90 +403,114 @@ async fn invoke(
     let ip = peer.ip();
     let run = async {
         let caller = authenticate(&state, &headers, ip, &function).await?;
-        let via = caller.via;
-        let Some(f) = functions::find(&function) else {
-            audit(
-                &state,
-                caller.name(),
-                ip,
-                via,
-                &function,
-                &[],
-                "refused: unknown function",
-            )
-            .await?;
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                Kind::NotFound,
-                format!(
-                    "unknown function '{}' (POST /api/get-metadata lists them)",
-                    log_safe(&function)
-                ),
-            ));
-        };
         let form = parse_form(body)?;
-        let user = caller.name().to_string();
-        let args = match Args::new(f, form.clone(), caller) {
-            Ok(a) => a,
-            Err(e) => {
-                audit(
-                    &state,
-                    &user,
-                    ip,
-                    via,
-                    f.name,
-                    &form,
-                    &format!("refused: {e}"),
-                )
-                .await?;
-                return Err(e.into());
-            }
-        };
-        crate::log!("INFO", "API {} by {} from {ip}", f.name, log_safe(&user));
-        match f.run {
-            functions::Run::Quick(run) => {
-                let st = state.clone();
-                let r = tokio::task::spawn_blocking(move || run(&st, &args))
-                    .await
-                    .map_err(|_| FnError::internal("the function failed unexpectedly"))?;
-                let outcome = match &r {
-                    Ok(_) => "succeeded".to_string(),
-                    Err(e) => format!("failed: {}", e.message),
-                };
-                // The record is on disk before the answer; without it, the call fails.
-                audit(&state, &user, ip, via, f.name, &form, &outcome).await?;
-                Ok(done(r?))
-            }
-            functions::Run::Long(run) => {
-                audit(&state, &user, ip, via, f.name, &form, "started").await?;
-                let st = state.clone();
-                let name = f.name;
-                let task = state.tasks.start(move |t| {
-                    let r = run(&st, &args, t);
-                    let outcome = match &r {
-                        Ok(_) => "finished: succeeded".to_string(),
-                        Err(e) => format!("finished: failed: {}", e.message),
-                    };
-                    let audited = st.archive.audit(&arkiv_archive::audit::Entry {
-                        user: &user,
-                        client: &ip.to_string(),
-                        via: via.as_str(),
-                        function: name,
-                        args: &form,
-                        outcome: &outcome,
-                    });
-                    match audited {
-                        Ok(()) => r,
-                        Err(e) => Err(FnError::internal(format!(
-                            "the audit log could not be written: {e}"
-                        ))),
-                    }
-                });
-                Ok(snapshot(task.snapshot(0)))
-            }
-        }
+        Ok(match call(&state, caller, ip, &function, form).await? {
+            Called::Done(v) => done(v),
+            Called::Started(s) => snapshot(s),
+        })
     };
     run.await.unwrap_or_else(|e: ApiError| e.into_response())
+}
+
+/// What a function call gave: a quick function's result, or a long one's first status.
+pub(crate) enum Called {
+    Done(Value),
+    Started(crate::tasks::Snapshot),
+}
+
+/// Calls an Administration API function as an authenticated caller: the one path every
+/// door takes to a privileged action (the API, the management shell, the web
+/// administration pages). The function table checks the arguments and that the caller is an
+/// administrator; the call is audited with its outcome before the answer (a long function
+/// when it starts and when it ends); without the audit record, the call fails.
+pub(crate) async fn call(
+    state: &Arc<AppState>,
+    caller: Caller,
+    ip: IpAddr,
+    function: &str,
+    form: Vec<(String, String)>,
+) -> Result<Called, ApiError> {
+    let via = caller.via;
+    let Some(f) = functions::find(function) else {
+        audit(
+            state,
+            caller.name(),
+            ip,
+            via,
+            function,
+            &[],
+            "refused: unknown function",
+        )
+        .await?;
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            Kind::NotFound,
+            format!(
+                "unknown function '{}' (POST /api/get-metadata lists them)",
+                log_safe(function)
+            ),
+        ));
+    };
+    let user = caller.name().to_string();
+    let args = match Args::new(f, form.clone(), caller) {
+        Ok(a) => a,
+        Err(e) => {
+            audit(
+                state,
+                &user,
+                ip,
+                via,
+                f.name,
+                &form,
+                &format!("refused: {e}"),
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    crate::log!("INFO", "API {} by {} from {ip}", f.name, log_safe(&user));
+    match f.run {
+        functions::Run::Quick(run) => {
+            let st = state.clone();
+            let r = tokio::task::spawn_blocking(move || run(&st, &args))
+                .await
+                .map_err(|_| FnError::internal("the function failed unexpectedly"))?;
+            let outcome = match &r {
+                Ok(_) => "succeeded".to_string(),
+                Err(e) => format!("failed: {}", e.message),
+            };
+            // The record is on disk before the answer; without it, the call fails.
+            audit(state, &user, ip, via, f.name, &form, &outcome).await?;
+            Ok(Called::Done(r?))
+        }
+        functions::Run::Long(run) => {
+            audit(state, &user, ip, via, f.name, &form, "started").await?;
+            let st = state.clone();
+            let name = f.name;
+            let task = state.tasks.start(move |t| {
+                let r = run(&st, &args, t);
+                let outcome = match &r {
+                    Ok(_) => "finished: succeeded".to_string(),
+                    Err(e) => format!("finished: failed: {}", e.message),
+                };
+                let audited = st.archive.audit(&arkiv_archive::audit::Entry {
+                    user: &user,
+                    client: &ip.to_string(),
+                    via: via.as_str(),
+                    function: name,
+                    args: &form,
+                    outcome: &outcome,
+                });
+                match audited {
+                    Ok(()) => r,
+                    Err(e) => Err(FnError::internal(format!(
+                        "the audit log could not be written: {e}"
+                    ))),
+                }
+            });
+            Ok(Called::Started(task.snapshot(0)))
+        }
+    }
 }
 
 async fn get_status(

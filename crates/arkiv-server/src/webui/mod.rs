@@ -15,6 +15,7 @@
 //! (always a download), `POST /web/messages/{id}/delete`, `/web/password`, `POST
 //! /web/logout`.
 
+mod admin;
 mod pages;
 mod sanitize;
 mod search;
@@ -72,6 +73,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/web/messages/{id}/attachments/{n}", get(attachment))
         .route("/web/messages/{id}/delete", post(delete))
         .route("/web/password", get(password_form).post(password))
+        .route("/web/admin", get(admin::dashboard))
+        .route(
+            "/web/admin/users",
+            get(admin::users).post(admin::create_user),
+        )
+        .route(
+            "/web/admin/users/{name}",
+            get(admin::user).post(admin::user_action),
+        )
         .layer(axum::middleware::from_fn(gzip))
         .with_state(state)
 }
@@ -162,6 +172,7 @@ impl Page {
             query: query.to_string(),
             folder,
             may_change_password: self.caller.has(Privilege::ChangePassword),
+            admin: self.caller.is_admin(),
         }
     }
 

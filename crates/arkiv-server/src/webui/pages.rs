@@ -11,6 +11,8 @@ pub struct Bar {
     pub query: String,
     pub folder: Option<String>,
     pub may_change_password: bool,
+    /// The administration pages are linked for administrators.
+    pub admin: bool,
 }
 
 #[derive(Template)]

@@ -566,3 +566,93 @@ fn advanced_search_and_saved_searches() {
     let out = String::from_utf8(env.ok(&["saved", "list", "--user", "alice"])).unwrap();
     assert!(!out.contains("Clocks"), "{out}");
 }
+
+#[test]
+fn an_administrator_manages_users_in_the_browser_and_others_cannot() {
+    let env = Env::new();
+    let srv = setup(&env);
+    let b = Browser::start("web_admin_users");
+    sign_in(&b, &srv, "admin", crate::support::ADMIN_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    b.click("nav.user a[href='/web/admin']");
+    b.wait_for("the dashboard", |b| b.source().contains("Archive stores"));
+    assert!(b.source().contains("No warnings"), "{}", b.source());
+    assert!(
+        b.accessibility_violations().is_empty(),
+        "{:?}",
+        b.accessibility_violations()
+    );
+
+    // Create carol with login and export.
+    b.click("nav.adminnav a[href='/web/admin/users']");
+    b.wait_for("the users", |b| b.count("#nu-name") == 1);
+    assert!(
+        b.accessibility_violations().is_empty(),
+        "{:?}",
+        b.accessibility_violations()
+    );
+    b.type_into("#nu-name", "carol");
+    b.type_into("#nu-full", "Carol Example");
+    b.type_into("#nu-pw", "Amber-Falcon-2026z");
+    b.click("input[name=privilege][value=changePassword]");
+    b.click("input[name=privilege][value=export]");
+    b.click("form.stack button[type=submit]");
+    b.wait_for("carol's page", |b| b.title().starts_with("User carol"));
+    assert!(
+        b.accessibility_violations().is_empty(),
+        "{:?}",
+        b.accessibility_violations()
+    );
+    let checked = b.script(
+        "return [...document.querySelectorAll('input[name=privilege]:checked')].map(e => e.value).join(',');",
+    );
+    assert_eq!(checked.as_str(), Some("login,export"));
+    b.type_into("#u-emails", "carol@example.com");
+    b.click("form.stack:nth-of-type(2) button");
+    b.wait_for("saved", |b| b.source().contains("E-mail addresses saved"));
+    // A weak password is refused with the policy's reason.
+    b.type_into("#u-pw", "short");
+    b.click("form.stack:nth-of-type(3) button");
+    b.wait_for("the refusal", |b| b.source().contains("role=\"alert\""));
+    sign_out(&b);
+
+    // carol signs in to Web Access; the administration pages are not hers.
+    sign_in(&b, &srv, "carol", "Amber-Falcon-2026z");
+    b.wait_for("carol's archive", |b| b.url().contains("/web/search"));
+    assert_eq!(b.count("nav.user a[href='/web/admin']"), 0);
+    for p in ["/web/admin", "/web/admin/users", "/web/admin/users/alice"] {
+        b.goto(&format!("{}{p}", base(&srv)));
+        assert!(b.source().contains("Not allowed"), "{p}");
+        assert!(
+            !b.source().contains("Archive stores") && !b.source().contains("bob"),
+            "{p}"
+        );
+    }
+    sign_out(&b);
+
+    // The administrator deletes carol, confirming by name.
+    sign_in(&b, &srv, "admin", crate::support::ADMIN_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    b.goto(&format!("{}/web/admin/users/carol", base(&srv)));
+    b.click(".danger-zone button");
+    b.wait_for("the confirmation asked", |b| {
+        b.source().contains("to confirm the deletion")
+    });
+    b.type_into("#u-confirm", "carol");
+    b.click(".danger-zone button");
+    b.wait_for("the deletion", |b| b.source().contains("was deleted"));
+    assert!(!b.source().contains(">carol</a>"));
+    drop(b);
+    srv.stop();
+    let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    for f in ["CreateUser", "SetUserEmailAddresses", "DeleteUser"] {
+        let line = audit
+            .lines()
+            .find(|l| l.contains(f) && l.contains("carol"))
+            .unwrap_or_else(|| panic!("{f} not audited"));
+        assert!(
+            line.contains("\"via\":\"Web"),
+            "the door is recorded: {line}"
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! Web administration (D2), for administrators only: every page reads and every form acts
+//! through the Administration API's function table (`crate::api::call`), so the browser can do
+//! exactly what the API allows, with the same argument checks and the same audit record
+//! (door `Web`). So far: the dashboard and the users (create, privileges, e-mail addresses,
+//! password, delete).
+
+use std::sync::Arc;
+
+use arkiv_archive::access::Privilege;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::{Page, enc, html, human, page, see_other};
+use crate::AppState;
+use crate::api::{Called, call};
+
+/// The signed-in administrator of an admin page; others get "not allowed".
+async fn admin(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Page, Response> {
+    let p = page(state, headers).await?;
+    if !p.caller.is_admin() {
+        return Err(p.error(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "The administration pages are for administrators.",
+        ));
+    }
+    Ok(p)
+}
+
+/// Calls an Administration API function as the page's administrator.
+async fn invoke(
+    state: &Arc<AppState>,
+    p: &Page,
+    function: &str,
+    form: &[(&str, &str)],
+) -> Result<Value, String> {
+    let form = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    match call(state, p.caller.clone(), p.session.ip, function, form).await {
+        Ok(Called::Done(v)) => Ok(v),
+        Ok(Called::Started(s)) => Ok(serde_json::json!({"token": s.token})),
+        Err(e) => Err(e.message),
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A row of a simple table.
+pub struct Row(pub Vec<String>);
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+struct Dashboard {
+    bar: super::pages::Bar,
+    version: String,
+    machine: String,
+    stores: Vec<Row>,
+    indexes: Vec<Row>,
+    jobs: Vec<Row>,
+    profiles: Vec<Row>,
+    warnings: Vec<String>,
+}
+
+pub(super) async fn dashboard(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let p = match admin(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut warnings = Vec::new();
+    let mut get = async |f: &str, form: &[(&str, &str)]| match invoke(&state, &p, f, form).await {
+        Ok(v) => v,
+        Err(e) => {
+            warnings.push(format!("{f}: {e}"));
+            Value::Null
+        }
+    };
+    let info = get("GetServerInfo", &[]).await;
+    let stores = get("GetStores", &[]).await;
+    let indexes = get("GetStoreIndexes", &[]).await;
+    let now = jiff::Timestamp::now();
+    let week = now - jiff::SignedDuration::from_hours(24 * 7);
+    let fmt = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let (from, to) = (fmt(week), fmt(now + jiff::SignedDuration::from_hours(1)));
+    let jobs = get(
+        "GetJobResults",
+        &[
+            ("fromIncluding", &from),
+            ("toExcluding", &to),
+            ("timeZoneId", "UTC"),
+        ],
+    )
+    .await;
+    let runs = get(
+        "GetWorkerResults",
+        &[
+            ("fromIncluding", &from),
+            ("toExcluding", &to),
+            ("timeZoneID", "UTC"),
+        ],
+    )
+    .await;
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let mut store_rows = Vec::new();
+    for st in list(&stores) {
+        if !st["error"].is_null() {
+            warnings.push(format!("Store {}: {}", s(&st, "name"), s(&st, "error")));
+        }
+        store_rows.push(Row(vec![
+            s(&st, "id"),
+            s(&st, "name"),
+            s(&st, "requestedState"),
+            st["size"].as_u64().map(human).unwrap_or_default(),
+            s(&st, "error"),
+        ]));
+    }
+    let mut index_rows = Vec::new();
+    for ix in list(&indexes) {
+        if s(&ix, "status") != "ok" || !ix["rebuildReason"].is_null() {
+            warnings.push(format!(
+                "The search index of store {} needs a rebuild: {}",
+                s(&ix, "storeName"),
+                s(&ix, "rebuildReason")
+            ));
+        }
+        index_rows.push(Row(vec![
+            s(&ix, "storeName"),
+            s(&ix, "status"),
+            ix["size"].as_u64().map(human).unwrap_or_default(),
+            s(&ix, "builtWith"),
+        ]));
+    }
+    let mut job_rows: Vec<Row> = list(&jobs)
+        .iter()
+        .rev()
+        .take(10)
+        .map(|j| Row(vec![s(j, "jobName"), s(j, "startTime"), s(j, "result")]))
+        .collect();
+    for j in list(&jobs).iter().filter(|j| s(j, "result") == "failed") {
+        warnings.push(format!(
+            "Job '{}' failed at {}",
+            s(j, "jobName"),
+            s(j, "startTime")
+        ));
+    }
+    job_rows.truncate(10);
+    let profile_rows: Vec<Row> = list(&runs)
+        .iter()
+        .rev()
+        .take(10)
+        .map(|r| {
+            Row(vec![
+                s(r, "profileName"),
+                s(r, "startTime"),
+                s(r, "result"),
+                s(r, "archived"),
+                s(r, "failed"),
+            ])
+        })
+        .collect();
+    for r in list(&runs).iter().filter(|r| s(r, "result") == "failed") {
+        warnings.push(format!(
+            "Archiving profile '{}' failed at {}: {}",
+            s(r, "profileName"),
+            s(r, "startTime"),
+            s(r, "error")
+        ));
+    }
+    let page = Dashboard {
+        bar: p.bar("", None),
+        version: s(&info, "version"),
+        machine: s(&info, "machineName"),
+        stores: store_rows,
+        indexes: index_rows,
+        jobs: job_rows,
+        profiles: profile_rows,
+        warnings,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct Users {
+    bar: super::pages::Bar,
+    users: Vec<Row>,
+    privileges: Vec<&'static str>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn users_page(
+    state: &Arc<AppState>,
+    p: &Page,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let users = invoke(state, p, "GetUsers", &[])
+        .await
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|u| {
+            Row(vec![
+                s(u, "userName"),
+                s(u, "fullName"),
+                s(u, "authentication"),
+                format!(
+                    "/web/admin/users/{}",
+                    enc(&s(u, "userName")).replace('+', "%20")
+                ),
+            ])
+        })
+        .collect();
+    html(
+        status,
+        Users {
+            bar: p.bar("", None),
+            users,
+            privileges: Privilege::ALL.iter().map(|p| p.name()).collect(),
+            error,
+            notice,
+        }
+        .render(),
+    )
+}
+
+pub(super) async fn users(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match admin(&state, &headers).await {
+        Ok(p) => users_page(&state, &p, StatusCode::OK, None, None).await,
+        Err(r) => r,
+    }
+}
+
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+fn one<'a>(form: &'a [(String, String)], k: &str) -> &'a str {
+    form.iter()
+        .find(|(n, _)| n == k)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// The privileges ticked in a form, as `CreateUser`/`SetUserPrivileges` take them.
+fn ticked(form: &[(String, String)]) -> String {
+    let v: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "privilege")
+        .map(|(_, v)| v.as_str())
+        .filter(|v| Privilege::ALL.iter().any(|p| p.name() == *v))
+        .collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(",")
+    }
+}
+
+fn csrf_map(form: &[(String, String)]) -> std::collections::HashMap<String, String> {
+    form.iter().filter(|(k, _)| k == "csrf").cloned().collect()
+}
+
+pub(super) async fn create_user(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = match admin(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let form = pairs(&body);
+    if let Some(r) = p.refuse_csrf(&csrf_map(&form)) {
+        return r;
+    }
+    let name = one(&form, "userName").trim().to_string();
+    let privileges = ticked(&form);
+    let mut args = vec![
+        ("userName", name.as_str()),
+        ("privileges", privileges.as_str()),
+    ];
+    let full = one(&form, "fullName").trim();
+    if !full.is_empty() {
+        args.push(("fullName", full));
+    }
+    let pw = one(&form, "password");
+    if !pw.is_empty() {
+        args.push(("password", pw));
+    }
+    match invoke(&state, &p, "CreateUser", &args).await {
+        Ok(_) => see_other(&format!(
+            "/web/admin/users/{}",
+            enc(&name).replace('+', "%20")
+        )),
+        Err(e) => users_page(&state, &p, StatusCode::BAD_REQUEST, Some(e), None).await,
+    }
+}
+
+/// A privilege checkbox on the user page.
+pub struct PrivilegeBox {
+    pub name: &'static str,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_user.html")]
+struct UserPage {
+    bar: super::pages::Bar,
+    name: String,
+    full_name: String,
+    authentication: String,
+    privileges: Vec<PrivilegeBox>,
+    emails: String,
+    folder_rights: Vec<Row>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn user_page(
+    state: &Arc<AppState>,
+    p: &Page,
+    name: &str,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let info = match invoke(state, p, "GetUserInfo", &[("userName", name)]).await {
+        Ok(v) => v,
+        Err(e) => return p.error(StatusCode::NOT_FOUND, "Not found", &e),
+    };
+    let has: Vec<String> = s(&info, "privileges")
+        .split(',')
+        .map(|x| x.trim().to_string())
+        .collect();
+    let emails = info["emailAddresses"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let folder_rights = info["privilegesOnFolders"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| Row(vec![s(f, "folder"), s(f, "privileges")]))
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    html(
+        status,
+        UserPage {
+            bar: p.bar("", None),
+            name: s(&info, "userName"),
+            full_name: s(&info, "fullName"),
+            authentication: s(&info, "authentication"),
+            privileges: Privilege::ALL
+                .iter()
+                .map(|pr| PrivilegeBox {
+                    name: pr.name(),
+                    checked: has.iter().any(|h| h == pr.name()),
+                })
+                .collect(),
+            emails,
+            folder_rights,
+            error,
+            notice,
+        }
+        .render(),
+    )
+}
+
+pub(super) async fn user(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    match admin(&state, &headers).await {
+        Ok(p) => user_page(&state, &p, &name, None, None).await,
+        Err(r) => r,
+    }
+}
+
+/// One form of the user page: `action` says which (privileges, emails, password, delete).
+pub(super) async fn user_action(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let p = match admin(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let form = pairs(&body);
+    if let Some(r) = p.refuse_csrf(&csrf_map(&form)) {
+        return r;
+    }
+    let r = match one(&form, "action") {
+        "privileges" => {
+            let privileges = ticked(&form);
+            invoke(
+                &state,
+                &p,
+                "SetUserPrivileges",
+                &[("userName", &name), ("privileges", &privileges)],
+            )
+            .await
+            .map(|_| "Privileges saved.")
+        }
+        "emails" => {
+            let list: Vec<&str> = one(&form, "emails")
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|x| !x.is_empty())
+                .collect();
+            let joined = list.join(",");
+            invoke(
+                &state,
+                &p,
+                "SetUserEmailAddresses",
+                &[("userName", &name), ("emailAddresses", &joined)],
+            )
+            .await
+            .map(|_| "E-mail addresses saved.")
+        }
+        "password" => invoke(
+            &state,
+            &p,
+            "SetUserPassword",
+            &[("userName", &name), ("password", one(&form, "password"))],
+        )
+        .await
+        .map(|_| "Password set."),
+        "delete" => {
+            if one(&form, "confirm") != name {
+                Err(format!(
+                    "type the user name '{name}' to confirm the deletion"
+                ))
+            } else {
+                match invoke(&state, &p, "DeleteUser", &[("userName", &name)]).await {
+                    Ok(_) => {
+                        return users_page(
+                            &state,
+                            &p,
+                            StatusCode::OK,
+                            None,
+                            Some(format!("User '{name}' was deleted; their archive is kept.")),
+                        )
+                        .await;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        other => Err(format!("unknown action '{other}'")),
+    };
+    match r {
+        Ok(notice) => user_page(&state, &p, &name, None, Some(notice.into())).await,
+        Err(e) => user_page(&state, &p, &name, Some(e), None).await,
+    }
+}
