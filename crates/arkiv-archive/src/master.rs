@@ -314,6 +314,17 @@ impl Archive {
         }
     }
 
+    /// The audit log for an administrator: matching records, newest first, and whether its
+    /// hash chain holds (manual §5.14). Others are refused.
+    pub fn audit_view(
+        &self,
+        caller: &crate::access::Caller,
+        filter: &crate::audit::Filter,
+    ) -> Result<crate::audit::View> {
+        caller.require_admin()?;
+        crate::audit::read(&self.audit_path(), filter)
+    }
+
     /// Where the audit log is.
     pub fn audit_path(&self) -> PathBuf {
         self.dir.join("audit.log")

@@ -477,3 +477,121 @@ pub(super) async fn user_action(
         Err(e) => user_page(&state, &p, &name, Some(e), None).await,
     }
 }
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct Audit {
+    bar: super::pages::Bar,
+    from: String,
+    to: String,
+    user: String,
+    text: String,
+    records: Vec<Row>,
+    matched: usize,
+    chain_ok: bool,
+    chain: String,
+    error: Option<String>,
+}
+
+/// Records shown per page of the audit log.
+const AUDIT_ROWS: usize = 500;
+
+/// The audit log (manual §5.14): filter by days, user and action; the hash chain's state.
+/// Reading it is itself recorded.
+pub(super) async fn audit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let p = match admin(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let q = super::query_map(q.as_deref());
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let (from, to, user, text) = (get("from"), get("to"), get("user"), get("text"));
+    let day = |d: &str| d.is_empty() || jiff::civil::Date::strptime("%Y-%m-%d", d).is_ok();
+    let mut error = None;
+    if !day(&from) || !day(&to) {
+        error = Some("Dates are written 2026-12-01.".to_string());
+    }
+    let filter = arkiv_archive::audit::Filter {
+        from: (!from.is_empty() && day(&from)).then(|| from.clone()),
+        to: (!to.is_empty() && day(&to)).then(|| to.clone()),
+        user: (!user.is_empty()).then(|| user.clone()),
+        text: (!text.is_empty()).then(|| text.clone()),
+        limit: AUDIT_ROWS,
+    };
+    let (st, caller) = (state.clone(), p.caller.clone());
+    let view =
+        match crate::web::blocking(move || Ok(st.archive.audit_view(&caller, &filter)?)).await {
+            Ok(v) => v,
+            Err(e) => return p.web_error(e),
+        };
+    let _ = crate::web::record(
+        &state,
+        p.caller.name(),
+        p.session.ip,
+        "view audit log",
+        &[
+            ("from".into(), from.clone()),
+            ("to".into(), to.clone()),
+            ("user".into(), user.clone()),
+            ("text".into(), text.clone()),
+        ],
+        "succeeded",
+    )
+    .await;
+    let records = view
+        .records
+        .iter()
+        .map(|r| {
+            let args = r["args"]
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| {
+                            format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            Row(vec![
+                s(r, "time")
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .to_string(),
+                s(r, "user"),
+                s(r, "via"),
+                s(r, "client"),
+                s(r, "function"),
+                args,
+                s(r, "outcome"),
+            ])
+        })
+        .collect();
+    let (chain_ok, chain) = match &view.chain {
+        Ok(n) => (
+            true,
+            format!("The hash chain of all {n} records is intact."),
+        ),
+        Err(e) => (false, format!("The hash chain is broken: {e}")),
+    };
+    html(
+        StatusCode::OK,
+        Audit {
+            bar: p.bar("", None),
+            from,
+            to,
+            user,
+            text,
+            records,
+            matched: view.matched,
+            chain_ok,
+            chain,
+            error,
+        }
+        .render(),
+    )
+}

@@ -74,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/web/messages/{id}/delete", post(delete))
         .route("/web/password", get(password_form).post(password))
         .route("/web/admin", get(admin::dashboard))
+        .route("/web/admin/audit", get(admin::audit))
         .route(
             "/web/admin/users",
             get(admin::users).post(admin::create_user),

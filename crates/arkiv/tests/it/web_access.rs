@@ -642,9 +642,35 @@ fn an_administrator_manages_users_in_the_browser_and_others_cannot() {
     b.click(".danger-zone button");
     b.wait_for("the deletion", |b| b.source().contains("was deleted"));
     assert!(!b.source().contains(">carol</a>"));
+
+    // The audit log in the browser: filtered, newest first, its chain checked.
+    b.click("nav.adminnav a[href='/web/admin/audit']");
+    b.wait_for("the audit log", |b| b.source().contains("hash chain"));
+    assert!(b.source().contains("is intact"), "{}", b.source());
+    assert!(
+        b.accessibility_violations().is_empty(),
+        "{:?}",
+        b.accessibility_violations()
+    );
+    b.type_into("#a-user", "admin");
+    b.type_into("#a-text", "DeleteUser\u{E007}");
+    b.wait_for("the filtered log", |b| b.url().contains("text=DeleteUser"));
+    let rows = b.script(
+        "return [...document.querySelectorAll('table.grid tbody tr')].map(r => r.innerText);",
+    );
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].as_str().unwrap().contains("userName=carol"),
+        "{rows:?}"
+    );
     drop(b);
     srv.stop();
     let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    assert!(
+        audit.contains("view audit log"),
+        "reading the audit log is recorded"
+    );
     for f in ["CreateUser", "SetUserEmailAddresses", "DeleteUser"] {
         let line = audit
             .lines()
