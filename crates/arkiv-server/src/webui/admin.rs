@@ -1,8 +1,8 @@
 //! Web administration (D2), for administrators only: every page reads and every form acts
 //! through the Administration API's function table (`crate::api::call`), so the browser can do
 //! exactly what the API allows, with the same argument checks and the same audit record
-//! (door `Web`). So far: the dashboard and the users (create, privileges, e-mail addresses,
-//! password, delete).
+//! (door `WebAccess`). So far: the dashboard, the users (create, privileges, e-mail
+//! addresses, folder access, password, delete) and the audit log.
 
 use std::sync::Arc;
 
@@ -440,6 +440,31 @@ pub(super) async fn user_action(
             )
             .await
             .map(|_| "E-mail addresses saved.")
+        }
+        "grant" => {
+            let rights: Vec<&str> = form
+                .iter()
+                .filter(|(k, _)| k == "right")
+                .map(|(_, v)| v.as_str())
+                .filter(|v| ["read", "write", "delete"].contains(v))
+                .collect();
+            let rights = if rights.is_empty() {
+                "none".to_string()
+            } else {
+                rights.join(",")
+            };
+            invoke(
+                &state,
+                &p,
+                "SetUserPrivilegesOnFolder",
+                &[
+                    ("userName", &name),
+                    ("folder", one(&form, "folder").trim()),
+                    ("privileges", &rights),
+                ],
+            )
+            .await
+            .map(|_| "Folder access saved.")
         }
         "password" => invoke(
             &state,

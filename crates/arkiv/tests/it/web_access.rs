@@ -614,11 +614,59 @@ fn an_administrator_manages_users_in_the_browser_and_others_cannot() {
     b.type_into("#u-pw", "short");
     b.click("form.stack:nth-of-type(3) button");
     b.wait_for("the refusal", |b| b.source().contains("role=\"alert\""));
+    // Folder access to alice's Inbox: refused while compliance blocks administrators'
+    // access to other archives (the same rule as the API's), allowed once it is unblocked.
+    b.type_into("#g-folder", "alice/Inbox");
+    b.click("form.grant button");
+    b.wait_for("the refusal", |b| b.source().contains("compliance blocks"));
+    drop(b);
+    srv.stop();
+    env.set_config(
+        "admin_archive_access = false",
+        "admin_archive_access = true",
+    );
+    let srv = Server::start(&env);
+    let b = Browser::start("web_admin_users");
+    sign_in(&b, &srv, "admin", crate::support::ADMIN_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    b.goto(&format!("{}/web/admin/users/carol", base(&srv)));
+    b.type_into("#g-folder", "alice/Inbox");
+    b.click("form.grant button");
+    b.wait_for("the grant", |b| b.source().contains("Folder access saved"));
+    assert!(
+        b.source().contains("<td>alice/Inbox</td>"),
+        "{}",
+        b.source()
+    );
     sign_out(&b);
 
-    // carol signs in to Web Access; the administration pages are not hers.
+    // carol reads the granted folder in Web Access, nothing of bob's.
     sign_in(&b, &srv, "carol", "Amber-Falcon-2026z");
     b.wait_for("carol's archive", |b| b.url().contains("/web/search"));
+    b.goto(&format!("{}/web/search?q=subject%3Aimap", base(&srv)));
+    b.wait_for("the granted message", |b| {
+        b.source().contains("Father Time")
+    });
+    sign_out(&b);
+
+    // The administrator takes the access back.
+    sign_in(&b, &srv, "admin", crate::support::ADMIN_PW);
+    b.wait_for("the archive", |b| b.url().contains("/web/search"));
+    b.goto(&format!("{}/web/admin/users/carol", base(&srv)));
+    b.click("table.grid form button");
+    b.wait_for("the grant removed", |b| {
+        b.source().contains("No folder of another archive")
+    });
+    sign_out(&b);
+
+    // carol signs in to Web Access; the granted folder is gone and the administration pages
+    // are not hers.
+    sign_in(&b, &srv, "carol", "Amber-Falcon-2026z");
+    b.wait_for("carol's archive", |b| b.url().contains("/web/search"));
+    assert!(
+        !b.source().contains("Father Time"),
+        "the grant was taken back"
+    );
     assert_eq!(b.count("nav.user a[href='/web/admin']"), 0);
     for p in ["/web/admin", "/web/admin/users", "/web/admin/users/alice"] {
         b.goto(&format!("{}{p}", base(&srv)));
