@@ -75,7 +75,8 @@ pub struct Highlights {
     pub to: Vec<[usize; 2]>,
 }
 
-pub(crate) fn show_addrs(a: &[arkiv_message::Addr]) -> String {
+/// Addresses as people read them: `Name <address>`, comma-separated.
+pub fn show_addrs(a: &[arkiv_message::Addr]) -> String {
     a.iter()
         .map(|x| match &x.name {
             Some(n) if !x.address.is_empty() => format!("{n} <{}>", x.address),

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
-use crate::summary::{Attachment, Summary};
+use crate::summary::{Attachment, Summary, content_type};
 use crate::text;
 
 /// One attachment as listed under a message.
@@ -33,6 +33,9 @@ pub struct Display {
     /// The first HTML body, decoded to UTF-8 and unsanitized: hostile input.
     pub html: Option<String>,
     pub attachments: Vec<Listed>,
+    /// The images an HTML body may refer to by `cid:` (each at most [`MAX_INLINE_IMAGE`];
+    /// empty without an HTML body).
+    pub inline_images: Vec<InlineImage>,
     /// Why the message could not be fully understood (shown; the source is still there).
     pub problem: Option<String>,
 }
@@ -50,10 +53,11 @@ pub fn display(raw: &[u8]) -> Display {
     };
     let bodies = catch_unwind(AssertUnwindSafe(|| bodies(raw)));
     match bodies {
-        Ok(Some((text, html, attachments))) => {
+        Ok(Some((text, html, attachments, inline))) => {
             d.text = text;
             d.html = html;
             d.attachments = attachments;
+            d.inline_images = inline;
         }
         Ok(None) => {}
         Err(_) => {
@@ -64,7 +68,10 @@ pub fn display(raw: &[u8]) -> Display {
     d
 }
 
-type Bodies = (String, Option<String>, Vec<Listed>);
+/// An inline image: (content id, content type, bytes).
+pub type InlineImage = (String, String, Vec<u8>);
+
+type Bodies = (String, Option<String>, Vec<Listed>, Vec<InlineImage>);
 
 fn bodies(raw: &[u8]) -> Option<Bodies> {
     let mut msg = MessageParser::default().parse(raw)?;
@@ -87,79 +94,74 @@ fn bodies(raw: &[u8]) -> Option<Bodies> {
             PartType::Html(h) => Some(h.to_string()),
             _ => None,
         });
-    let mut listed = Vec::new();
+    let mut all = Vec::new();
+    let mut inline = Vec::new();
     for (index, part) in msg.attachments().enumerate() {
-        let name = text::attachment_name(part, raw, hint, &mut notes)
-            .or_else(|| match &part.body {
-                PartType::Message(m) => m.subject().map(|s| format!("{s}.eml")),
-                _ => None,
-            })
-            .unwrap_or_else(|| format!("attachment-{}", index + 1));
-        listed.push(Listed {
-            index,
-            name: name.chars().filter(|c| !c.is_control()).collect(),
-            content_type: content_type(part),
-            size: part.contents().len(),
-            content_id: part
-                .content_id()
-                .map(|c| c.trim().trim_matches(['<', '>']).to_string())
-                .filter(|c| !c.is_empty()),
-        });
+        let l = listed(part, index, raw, hint, &mut notes);
+        // Only an HTML body refers to images by `cid:`.
+        if html.is_some()
+            && let Some(cid) = &l.content_id
+            && l.content_type.starts_with("image/")
+            && l.size <= MAX_INLINE_IMAGE
+        {
+            inline.push((
+                cid.clone(),
+                l.content_type.clone(),
+                part.contents().to_vec(),
+            ));
+        }
+        all.push(l);
     }
-    Some((plain, html, listed))
+    Some((plain, html, all, inline))
 }
 
-fn content_type(part: &mail_parser::MessagePart<'_>) -> String {
-    match (part.content_type(), &part.body) {
-        (_, PartType::Message(_)) => "message/rfc822".to_string(),
-        (Some(ct), _) => match ct.subtype() {
-            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-            None => ct.ctype().to_ascii_lowercase(),
-        },
-        (None, PartType::Text(_)) => "text/plain".to_string(),
-        (None, PartType::Html(_)) => "text/html".to_string(),
-        (None, _) => "application/octet-stream".to_string(),
+/// How an attachment is listed: its name (the file name, an attached message's subject, or
+/// `attachment-N`), type, decoded size and content id.
+fn listed(
+    part: &mail_parser::MessagePart<'_>,
+    index: usize,
+    raw: &[u8],
+    hint: Option<crate::charset::Charset>,
+    notes: &mut text::Notes,
+) -> Listed {
+    let name = text::attachment_name(part, raw, hint, notes)
+        .or_else(|| match &part.body {
+            PartType::Message(m) => m.subject().map(|s| format!("{s}.eml")),
+            _ => None,
+        })
+        .unwrap_or_else(|| format!("attachment-{}", index + 1));
+    Listed {
+        index,
+        name: name.chars().filter(|c| !c.is_control()).collect(),
+        content_type: content_type(part),
+        size: part.contents().len(),
+        content_id: part
+            .content_id()
+            .map(|c| c.trim().trim_matches(['<', '>']).to_string())
+            .filter(|c| !c.is_empty()),
     }
 }
 
-/// The decoded contents of attachment `index` (as numbered by [`display`]).
+/// The decoded contents of attachment `index` (as numbered by [`display`]), from one parse.
 pub fn attachment(raw: &[u8], index: usize) -> Option<Attachment> {
-    let listed = display(raw).attachments.into_iter().nth(index)?;
     catch_unwind(AssertUnwindSafe(|| {
         let msg = MessageParser::default().parse(raw)?;
         let part = msg.attachments().nth(index)?;
+        let l = listed(
+            part,
+            index,
+            raw,
+            text::hint(&msg),
+            &mut text::Notes::default(),
+        );
         Some(Attachment {
-            name: Some(listed.name.clone()),
-            content_type: listed.content_type.clone(),
+            name: Some(l.name),
+            content_type: l.content_type,
             data: part.contents().to_vec(),
         })
     }))
     .ok()
     .flatten()
-}
-
-/// The images a message carries for `cid:` references: (content id, content type, bytes),
-/// each at most [`MAX_INLINE_IMAGE`].
-pub fn inline_images(raw: &[u8]) -> Vec<(String, String, Vec<u8>)> {
-    catch_unwind(AssertUnwindSafe(|| {
-        let Some(msg) = MessageParser::default().parse(raw) else {
-            return Vec::new();
-        };
-        msg.attachments()
-            .filter_map(|part| {
-                let cid = part
-                    .content_id()?
-                    .trim()
-                    .trim_matches(['<', '>'])
-                    .to_string();
-                let ct = content_type(part);
-                let data = part.contents();
-                (ct.starts_with("image/") && !cid.is_empty() && data.len() <= MAX_INLINE_IMAGE)
-                    .then(|| (cid, ct, data.to_vec()))
-            })
-            .collect()
-    }))
-    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -183,7 +185,7 @@ mod tests {
         let a = attachment(MIXED, 1).unwrap();
         assert_eq!(a.data, b"%PDF-1.4");
         assert!(attachment(MIXED, 2).is_none());
-        let imgs = inline_images(MIXED);
+        let imgs = display(MIXED).inline_images;
         assert_eq!(imgs.len(), 1);
         assert_eq!(imgs[0].0, "logo@x");
         assert_eq!(&imgs[0].2[..4], b"\x89PNG");

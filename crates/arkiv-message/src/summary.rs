@@ -209,16 +209,7 @@ fn parse_inner(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Option<
         if let Some(n) = &name {
             summary.attachment_names.push(n.clone());
         }
-        let content_type = match (part.content_type(), &part.body) {
-            (_, PartType::Message(_)) => "message/rfc822".to_string(),
-            (Some(ct), _) => match ct.subtype() {
-                Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-                None => ct.ctype().to_ascii_lowercase(),
-            },
-            (None, PartType::Text(_)) => "text/plain".to_string(),
-            (None, PartType::Html(_)) => "text/html".to_string(),
-            (None, _) => "application/octet-stream".to_string(),
-        };
+        let content_type = content_type(part);
         if want(name.as_deref(), &content_type) {
             attachments.push(Attachment {
                 name,
@@ -288,6 +279,21 @@ fn parse_inner(raw: &[u8], want: &dyn Fn(Option<&str>, &str) -> bool) -> Option<
         body_text,
         attachments,
     })
+}
+
+/// A part's `type/subtype`, lower case (`message/rfc822` for an attached message;
+/// `application/octet-stream` when the part does not say).
+pub(crate) fn content_type(part: &mail_parser::MessagePart<'_>) -> String {
+    match (part.content_type(), &part.body) {
+        (_, PartType::Message(_)) => "message/rfc822".to_string(),
+        (Some(ct), _) => match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        },
+        (None, PartType::Text(_)) => "text/plain".to_string(),
+        (None, PartType::Html(_)) => "text/html".to_string(),
+        (None, _) => "application/octet-stream".to_string(),
+    }
 }
 
 fn clean(s: &str) -> String {

@@ -267,6 +267,16 @@ pub(crate) fn set_session_cookie(r: &mut Response, token: &str) {
     }
 }
 
+/// Ends the session cookie in the browser.
+pub(crate) fn clear_session_cookie(r: &mut Response) {
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        header::HeaderValue::from_static(
+            "arkiv_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+}
+
 /// Audits an action of a web user; a failed audit write fails the request.
 pub(crate) async fn record(
     state: &Arc<AppState>,
@@ -330,12 +340,7 @@ async fn logoff(
     state.sessions.close_web(&token);
     record(&state, caller.name(), s.ip, "web logoff", &[], "succeeded").await?;
     let mut r = ok(json!({}));
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        header::HeaderValue::from_static(
-            "arkiv_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    clear_session_cookie(&mut r);
     Ok(r)
 }
 

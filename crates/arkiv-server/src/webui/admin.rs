@@ -8,26 +8,36 @@ use std::sync::Arc;
 
 use arkiv_archive::access::Privilege;
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{Page, enc, html, human, page, see_other};
+use super::{Page, enc, html, human, see_other};
 use crate::AppState;
 use crate::api::{Called, call};
 
-/// The signed-in administrator of an admin page; others get "not allowed".
-async fn admin(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Page, Response> {
-    let p = page(state, headers).await?;
-    if !p.caller.is_admin() {
-        return Err(p.error(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "The administration pages are for administrators.",
-        ));
+/// The signed-in administrator of an admin page (an extractor); others get "not allowed".
+pub(super) struct Admin(Page);
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let p = Page::from_request_parts(parts, state).await?;
+        if !p.caller.is_admin() {
+            return Err(p.error(
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                "The administration pages are for administrators.",
+            ));
+        }
+        Ok(Admin(p))
     }
-    Ok(p)
 }
 
 /// Calls an Administration API function as the page's administrator.
@@ -72,11 +82,7 @@ struct Dashboard {
     warnings: Vec<String>,
 }
 
-pub(super) async fn dashboard(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let p = match admin(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admin) -> Response {
     let mut warnings = Vec::new();
     let mut get = async |f: &str, form: &[(&str, &str)]| match invoke(&state, &p, f, form).await {
         Ok(v) => v,
@@ -237,11 +243,8 @@ async fn users_page(
     )
 }
 
-pub(super) async fn users(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    match admin(&state, &headers).await {
-        Ok(p) => users_page(&state, &p, StatusCode::OK, None, None).await,
-        Err(r) => r,
-    }
+pub(super) async fn users(State(state): State<Arc<AppState>>, Admin(p): Admin) -> Response {
+    users_page(&state, &p, StatusCode::OK, None, None).await
 }
 
 fn pairs(body: &[u8]) -> Vec<(String, String)> {
@@ -269,21 +272,13 @@ fn ticked(form: &[(String, String)]) -> String {
     }
 }
 
-fn csrf_map(form: &[(String, String)]) -> std::collections::HashMap<String, String> {
-    form.iter().filter(|(k, _)| k == "csrf").cloned().collect()
-}
-
 pub(super) async fn create_user(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Admin(p): Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let p = match admin(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(&csrf_map(&form)) {
+    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
     let name = one(&form, "userName").trim().to_string();
@@ -390,28 +385,21 @@ async fn user_page(
 
 pub(super) async fn user(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Admin(p): Admin,
     Path(name): Path<String>,
 ) -> Response {
-    match admin(&state, &headers).await {
-        Ok(p) => user_page(&state, &p, &name, None, None).await,
-        Err(r) => r,
-    }
+    user_page(&state, &p, &name, None, None).await
 }
 
 /// One form of the user page: `action` says which (privileges, emails, password, delete).
 pub(super) async fn user_action(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Admin(p): Admin,
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let p = match admin(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(&csrf_map(&form)) {
+    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
     let r = match one(&form, "action") {
@@ -525,13 +513,9 @@ const AUDIT_ROWS: usize = 500;
 /// Reading it is itself recorded.
 pub(super) async fn audit(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Admin(p): Admin,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Response {
-    let p = match admin(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let q = super::query_map(q.as_deref());
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let (from, to, user, text) = (get("from"), get("to"), get("user"), get("text"));

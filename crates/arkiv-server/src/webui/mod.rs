@@ -27,7 +27,8 @@ use std::sync::Arc;
 use arkiv_archive::access::{Caller, Privilege, Via};
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -178,8 +179,8 @@ impl Page {
     }
 
     /// A form's CSRF token must be the session's: `None` when it is, else the refusal.
-    fn refuse_csrf(&self, form: &HashMap<String, String>) -> Option<Response> {
-        if form.get("csrf").map(String::as_str) == Some(self.session.csrf.as_str()) {
+    fn refuse_csrf(&self, token: Option<&str>) -> Option<Response> {
+        if token == Some(self.session.csrf.as_str()) {
             None
         } else {
             Some(self.error(
@@ -215,6 +216,18 @@ fn error_page(status: StatusCode, bar: Option<Bar>, title: &str, message: &str) 
         }
         .render(),
     )
+}
+
+/// A page request's session as an extractor: without one (or expired), the sign-in page.
+impl FromRequestParts<Arc<AppState>> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        page(state, &parts.headers).await
+    }
 }
 
 /// The session of a page request; without one (or expired), the sign-in page.
@@ -378,16 +391,8 @@ async fn login(
     r
 }
 
-async fn logout(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if let Some(r) = p.refuse_csrf(&form_map(&body)) {
+async fn logout(State(state): State<Arc<AppState>>, p: Page, body: axum::body::Bytes) -> Response {
+    if let Some(r) = p.refuse_csrf(form_map(&body).get("csrf").map(String::as_str)) {
         return r;
     }
     state.sessions.close_web(&p.token);
@@ -401,12 +406,7 @@ async fn logout(
     )
     .await;
     let mut r = see_other("/web/login?signedOut=1");
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "arkiv_session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    crate::web::clear_session_cookie(&mut r);
     r
 }
 
@@ -434,27 +434,12 @@ async fn load(state: &Arc<AppState>, caller: &Caller, id: &str) -> Result<Loaded
     .await
 }
 
-fn show_addrs(a: &[arkiv_message::Addr]) -> String {
-    a.iter()
-        .map(|x| match &x.name {
-            Some(n) if !x.address.is_empty() => format!("{n} <{}>", x.address),
-            Some(n) => n.clone(),
-            None => x.address.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 async fn message(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let l = match load(&state, &p.caller, &id).await {
         Ok(l) => l,
         Err(e) => return p.web_error(e),
@@ -462,9 +447,7 @@ async fn message(
     let images = query_map(q.as_deref()).contains_key("images");
     let d = arkiv_message::display::display(&l.raw);
     let blocked = match &d.html {
-        Some(h) if !images => {
-            sanitize::clean(h, &arkiv_message::display::inline_images(&l.raw), false).blocked
-        }
+        Some(h) if !images => sanitize::clean(h, &d.inline_images, false).blocked,
         _ => 0,
     };
     let v = &l.view;
@@ -478,7 +461,7 @@ async fn message(
         },
         from: v.from.clone(),
         to: v.to.clone(),
-        cc: show_addrs(&d.summary.cc),
+        cc: arkiv_archive::stats::show_addrs(&d.summary.cc),
         date: short_date(v.date.as_deref()),
         folder: format!("{}/{}", v.archive, v.folder)
             .trim_end_matches('/')
@@ -509,25 +492,17 @@ async fn message(
 /// (remote images only when `?images=1`).
 async fn body(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let l = match load(&state, &p.caller, &id).await {
         Ok(l) => l,
         Err(e) => return p.web_error(e),
     };
     let images = query_map(q.as_deref()).contains_key("images");
     let d = arkiv_message::display::display(&l.raw);
-    let clean = sanitize::clean(
-        d.html.as_deref().unwrap_or(""),
-        &arkiv_message::display::inline_images(&l.raw),
-        images,
-    );
+    let clean = sanitize::clean(d.html.as_deref().unwrap_or(""), &d.inline_images, images);
     let doc = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><style>body{{font-family:system-ui,sans-serif;margin:8px;overflow-wrap:anywhere}}img{{max-width:100%;height:auto}}</style></head><body>{}</body></html>",
         clean.html
@@ -559,15 +534,7 @@ async fn body(
     r
 }
 
-async fn source(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn source(State(state): State<Arc<AppState>>, p: Page, Path(id): Path<String>) -> Response {
     let l = match load(&state, &p.caller, &id).await {
         Ok(l) => l,
         Err(e) => return p.web_error(e),
@@ -587,15 +554,7 @@ async fn source(
     )
 }
 
-async fn eml(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn eml(State(state): State<Arc<AppState>>, p: Page, Path(id): Path<String>) -> Response {
     match crate::web::export_eml(&state, p.caller.clone(), p.session.ip, id).await {
         Ok(r) => r,
         Err(e) => p.web_error(e),
@@ -605,13 +564,9 @@ async fn eml(
 /// An attachment, always as a download of opaque bytes: never rendered on this origin.
 async fn attachment(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     Path((id, n)): Path<(String, usize)>,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let l = match load(&state, &p.caller, &id).await {
         Ok(l) => l,
         Err(e) => return p.web_error(e),
@@ -661,15 +616,11 @@ async fn attachment(
 
 async fn delete(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if let Some(r) = p.refuse_csrf(&form_map(&body)) {
+    if let Some(r) = p.refuse_csrf(form_map(&body).get("csrf").map(String::as_str)) {
         return r;
     }
     match crate::web::delete_as(&state, p.caller.clone(), p.session.ip, id).await {
@@ -678,11 +629,7 @@ async fn delete(
     }
 }
 
-async fn password_form(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn password_form(p: Page) -> Response {
     html(
         StatusCode::OK,
         pages::Password {
@@ -696,15 +643,11 @@ async fn password_form(State(state): State<Arc<AppState>>, headers: HeaderMap) -
 
 async fn password(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     body: axum::body::Bytes,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let form = form_map(&body);
-    if let Some(r) = p.refuse_csrf(&form) {
+    if let Some(r) = p.refuse_csrf(form.get("csrf").map(String::as_str)) {
         return r;
     }
     let old = form.get("oldPassword").cloned().unwrap_or_default();

@@ -10,11 +10,11 @@ use arkiv_archive::advanced::{Criteria, SearchIn};
 use arkiv_archive::search::{SearchQuery, SortBy};
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::pages::{self, Column, FolderRow, Hit};
-use super::{PAGE_SIZE, enc, html, human, page, see_other, short_date};
+use super::{PAGE_SIZE, Page, enc, html, human, see_other, short_date};
 use crate::AppState;
 use crate::web::{WebError, blocking};
 
@@ -230,13 +230,9 @@ fn saved_rows(list: &[arkiv_archive::saved::SavedSearch]) -> Vec<pages::SavedRow
 
 pub(super) async fn search(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let params = Params::parse(q.as_deref());
     let sq = params.to_search();
     let (st, caller) = (state.clone(), p.caller.clone());
@@ -352,13 +348,9 @@ pub(super) async fn search(
 /// The advanced search form, filled with the search it refines.
 pub(super) async fn advanced(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let params = Params::parse(q.as_deref());
     let (st, caller) = (state.clone(), p.caller.clone());
     let folders = match blocking(move || crate::web::readable_folder_list(&st, &caller)).await {
@@ -417,15 +409,11 @@ fn form_of(body: &[u8]) -> std::collections::HashMap<String, String> {
 /// Saves the search the results page shows under a name ("Create Search Folder").
 pub(super) async fn save(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     body: axum::body::Bytes,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let form = form_of(&body);
-    if let Some(r) = p.refuse_csrf(&form) {
+    if let Some(r) = p.refuse_csrf(form.get("csrf").map(String::as_str)) {
         return r;
     }
     let name = form.get("name").cloned().unwrap_or_default();
@@ -443,13 +431,9 @@ pub(super) async fn save(
 /// Runs a saved search: its results page.
 pub(super) async fn run_saved(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     Path(name): Path<String>,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let (st, user) = (state.clone(), p.caller.name().to_string());
     match blocking(move || Ok(st.archive.saved_search(&user, &name)?)).await {
         Ok(s) => {
@@ -465,15 +449,11 @@ pub(super) async fn run_saved(
 
 pub(super) async fn delete_saved(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    p: Page,
     body: axum::body::Bytes,
 ) -> Response {
-    let p = match page(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let form = form_of(&body);
-    if let Some(r) = p.refuse_csrf(&form) {
+    if let Some(r) = p.refuse_csrf(form.get("csrf").map(String::as_str)) {
         return r;
     }
     let name = form.get("name").cloned().unwrap_or_default();
