@@ -249,7 +249,24 @@ impl Config {
             "# Arkiv data directory settings. Unknown keys are refused.\n{}",
             toml::to_string_pretty(self).expect("config serializes")
         );
-        std::fs::write(path, text).map_err(|e| io_err(path, e))
+        // Written beside and renamed over: a crash leaves the old file or the new one,
+        // never half of each.
+        let tmp = path.with_extension("toml.tmp");
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io_err(path, e)
+        })
     }
 }
 

@@ -52,6 +52,9 @@ pub struct InitOutcome {
 pub struct Archive {
     pub(crate) dir: PathBuf,
     pub(crate) config: Config,
+    /// `[compliance] admin_archive_access`, changed at run time by
+    /// [`Archive::set_compliance`] (the rest of `config` is fixed while the archive is open).
+    pub(crate) admin_archive_access: std::sync::atomic::AtomicBool,
     pub(crate) master: MasterKey,
     /// Behind a lock only so that compaction can have it to itself (redb needs `&mut`).
     pub(crate) db: std::sync::RwLock<MasterDb>,
@@ -289,6 +292,7 @@ impl Archive {
         );
         Archive {
             dir: dir.to_path_buf(),
+            admin_archive_access: config.compliance.admin_archive_access.into(),
             config,
             sealer: master.sealer("master-db"),
             names: master.hasher("master-db names"),
@@ -334,8 +338,45 @@ impl Archive {
         &self.dir
     }
 
+    /// The settings the archive was opened with; the compliance settings as they are now
+    /// come from [`Archive::compliance`].
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The compliance settings in force (manual §5.11).
+    pub fn compliance(&self) -> crate::ComplianceConfig {
+        crate::ComplianceConfig {
+            admin_archive_access: self
+                .admin_archive_access
+                .load(std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+
+    /// Changes the compliance settings (administrators only): written to `arkiv.toml` first
+    /// (atomically; the file's other settings as they are on disk), in force at once after.
+    /// Recording the change with its reason is the door's business, as for every call.
+    pub fn set_compliance(
+        &self,
+        caller: &crate::access::Caller,
+        new: crate::ComplianceConfig,
+    ) -> Result<()> {
+        caller.require_admin()?;
+        if matches!(
+            &*self.db.read().unwrap_or_else(|p| p.into_inner()),
+            MasterDb::Ro(_)
+        ) {
+            return Err(self.dberr("the archive was opened read-only"));
+        }
+        let path = self.dir.join(CONFIG);
+        let mut on_disk = Config::load(&path)?;
+        on_disk.compliance = new.clone();
+        on_disk.save(&path)?;
+        self.admin_archive_access.store(
+            new.admin_archive_access,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        Ok(())
     }
 
     pub(crate) fn db_path(&self) -> PathBuf {

@@ -163,7 +163,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
     // The start is audited with the settings that decide who reads what: unblocking archive
     // access (a configuration change and a restart) is a line in the audit log. A server that
     // cannot write its audit log does not start.
-    let compliance = &state.archive.config().compliance;
+    let compliance = state.archive.compliance();
     state
         .archive
         .audit(&arkiv_archive::audit::Entry {

@@ -52,6 +52,36 @@ impl Reloadable {
             .1
             .clone()
     }
+
+    /// The served certificate's subject, issuer and validity (RFC 3339, UTC), for
+    /// `GetServiceConfiguration`; `None` for a certificate x509-parser cannot read.
+    pub fn details(&self) -> Option<CertDetails> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        let der = current.0.cert.first()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+        let time = |t: x509_parser::time::ASN1Time| {
+            jiff::Timestamp::from_second(t.timestamp())
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        let v = cert.validity();
+        Some(CertDetails {
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            not_before: time(v.not_before),
+            not_after: time(v.not_after),
+            self_signed: cert.subject() == cert.issuer(),
+        })
+    }
+}
+
+/// What `Reloadable::details` tells about the served certificate.
+pub struct CertDetails {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub self_signed: bool,
 }
 
 impl ResolvesServerCert for Reloadable {

@@ -1,6 +1,6 @@
 //! The Administration API's functions (manual §7.2), one module per domain: [`users`],
 //! [`folders`] (and their messages), [`stores`], [`indexes`], [`jobs`], [`profiles`]
-//! (archiving from mail servers), [`maintenance`], [`service`]. Names, argument names and values are exactly the manual's.
+//! (archiving from mail servers), [`maintenance`], [`service`], [`compliance`]. Names, argument names and values are exactly the manual's.
 //!
 //! Each module holds a table of [`Function`]s; together they are the one table that
 //! `get-metadata` and the OpenAPI description ([`describe`]) print and that [`Args::new`]
@@ -8,6 +8,7 @@
 //! and answers a JSON value or a transport-free [`FnError`]; the access rules are the
 //! archive's (`arkiv_archive::access`), asked through its typed API.
 
+pub mod compliance;
 pub mod describe;
 pub mod folders;
 pub mod indexes;
@@ -88,6 +89,7 @@ pub(crate) const fn opt(name: &'static str, ty: Type) -> Arg {
 pub fn all() -> impl Iterator<Item = &'static Function> {
     [
         service::FUNCTIONS,
+        compliance::FUNCTIONS,
         users::FUNCTIONS,
         folders::FUNCTIONS,
         stores::FUNCTIONS,

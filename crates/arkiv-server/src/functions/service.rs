@@ -46,6 +46,7 @@ fn get_server_info(_: &Arc<AppState>, _: &Args) -> Result<Value, FnError> {
 
 fn get_service_configuration(st: &Arc<AppState>, _: &Args) -> Result<Value, FnError> {
     let dir = st.archive.dir();
+    let cert = st.certificate.details();
     Ok(json!({
         "dataDirectory": dir.display().to_string(),
         "masterDatabasePath": dir.join("master.redb").display().to_string(),
@@ -53,6 +54,11 @@ fn get_service_configuration(st: &Arc<AppState>, _: &Args) -> Result<Value, FnEr
         "services": *st.endpoints.lock().unwrap_or_else(|p| p.into_inner()),
         "serverName": st.server_name,
         "certificateFingerprint": st.certificate.fingerprint(),
+        "certificateSubject": cert.as_ref().map(|c| c.subject.clone()),
+        "certificateIssuer": cert.as_ref().map(|c| c.issuer.clone()),
+        "certificateNotBefore": cert.as_ref().map(|c| c.not_before.clone()),
+        "certificateNotAfter": cert.as_ref().map(|c| c.not_after.clone()),
+        "certificateSelfSigned": cert.as_ref().map(|c| c.self_signed),
         "uptimeSeconds": st.started.elapsed().as_secs(),
     }))
 }

@@ -84,6 +84,28 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/web/admin/users/{name}",
             get(admin::user).post(admin::user_action),
         )
+        .route(
+            "/web/admin/stores",
+            get(admin::stores).post(admin::store_action),
+        )
+        .route(
+            "/web/admin/tasks/{token}",
+            get(admin::task).post(admin::task_action),
+        )
+        .route("/web/admin/jobs", get(admin::jobs).post(admin::job_action))
+        .route(
+            "/web/admin/compliance",
+            get(admin::compliance).post(admin::compliance_action),
+        )
+        .route("/web/admin/service", get(admin::service))
+        .route(
+            "/web/admin/archives",
+            get(admin::archives).post(admin::archive_action),
+        )
+        .route(
+            "/web/admin/profiles",
+            get(admin::profiles).post(admin::profile_action),
+        )
         .layer(axum::middleware::from_fn(gzip))
         .with_state(state)
 }

@@ -2574,3 +2574,72 @@ fn a_store_of_another_installation_is_attached_and_unlocked() {
     let v = a.json(&["verify", "--json"]);
     assert_eq!(v["clean"], true, "{v}");
 }
+
+/// `GetComplianceConfiguration` / `SetComplianceConfiguration` (manual §7.2): a key this
+/// server does not have is refused, the change is in force at once (no restart), written to
+/// arkiv.toml for the next start, and audited with its reason.
+#[test]
+fn compliance_settings_change_through_the_api_at_once_and_stay() {
+    let env = Env::new();
+    let dir = env.path("alice-inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("1.eml"), "Subject: beta note\n\nx\n").unwrap();
+    env.import(&[
+        "eml",
+        dir.to_str().unwrap(),
+        "--user",
+        "alice",
+        "--folder",
+        "Inbox",
+    ]);
+    let srv = Server::start(&env);
+    assert_eq!(
+        srv.ok("/api/invoke/GetComplianceConfiguration", ""),
+        serde_json::json!({"adminArchiveAccess": false})
+    );
+    let messages = |srv: &Server| {
+        srv.admin("/api/invoke/GetMessages", Some("folder=alice%2FInbox"))
+            .1["statusCode"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(messages(&srv), "failed", "blocked by default");
+    for bad in [
+        "config=%7B%22legalHoldEnabled%22%3Atrue%7D",
+        "config=%7B%22adminArchiveAccess%22%3A%22yes%22%7D",
+        "config=not-json",
+    ] {
+        let (code, v) = srv.admin("/api/invoke/SetComplianceConfiguration", Some(bad));
+        assert_eq!(
+            (code, v["statusCode"].as_str()),
+            (400, Some("failed")),
+            "{bad}: {v}"
+        );
+    }
+    assert_eq!(messages(&srv), "failed");
+    let v = srv.ok(
+        "/api/invoke/SetComplianceConfiguration",
+        "config=%7B%22adminArchiveAccess%22%3Atrue%7D&reason=audit%20of%20case%2042",
+    );
+    assert_eq!(v, serde_json::json!({"adminArchiveAccess": true}));
+    assert_eq!(messages(&srv), "succeeded", "in force without a restart");
+    srv.stop();
+    let toml = std::fs::read_to_string(env.data().join("arkiv.toml")).unwrap();
+    assert!(toml.contains("admin_archive_access = true"), "{toml}");
+    let srv = Server::start(&env);
+    assert_eq!(messages(&srv), "succeeded", "kept across a restart");
+    srv.ok(
+        "/api/invoke/SetComplianceConfiguration",
+        "config=%7B%22adminArchiveAccess%22%3Afalse%7D",
+    );
+    assert_eq!(messages(&srv), "failed", "blocked again at once");
+    srv.stop();
+    let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("SetComplianceConfiguration") && l.contains("audit of case 42")),
+        "the change and its reason are audited"
+    );
+}

@@ -191,6 +191,28 @@ impl Browser {
             .to_string()
     }
 
+    /// The rendered text of the first element matching a CSS selector.
+    pub fn text(&self, css: &str) -> String {
+        self.try_text(css)
+            .unwrap_or_else(|| panic!("no element '{css}' on {}", self.url()))
+    }
+
+    /// The same, or `None` while there is no such element (a page being loaded).
+    pub fn try_text(&self, css: &str) -> Option<String> {
+        let v = self
+            .cmd(
+                "POST",
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .ok()?;
+        let el = v.as_object()?.values().next()?.as_str()?.to_string();
+        let t = self
+            .cmd("GET", &format!("/element/{el}/text"), json!({}))
+            .ok()?;
+        Some(t.as_str()?.to_string())
+    }
+
     pub fn count(&self, css: &str) -> usize {
         self.must(
             "POST",

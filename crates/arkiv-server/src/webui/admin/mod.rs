@@ -1,8 +1,10 @@
 //! Web administration (D2), for administrators only: every page reads and every form acts
 //! through the Administration API's function table (`crate::api::call`), so the browser can do
 //! exactly what the API allows, with the same argument checks and the same audit record
-//! (door `WebAccess`). So far: the dashboard, the users (create, privileges, e-mail
-//! addresses, folder access, password, delete) and the audit log.
+//! (door `WebAccess`): the dashboard, the users (create, privileges, e-mail addresses, folder
+//! access, password, delete), archives and folders, archiving profiles ([`archives`]),
+//! stores and their long-running work ([`stores`]), jobs ([`jobs`]), compliance and the
+//! service ([`settings`]), and the audit log.
 
 use std::sync::Arc;
 
@@ -13,6 +15,16 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::Value;
+
+mod archives;
+mod jobs;
+mod settings;
+mod stores;
+
+pub(super) use archives::{archive_action, archives, profile_action, profiles};
+pub(super) use jobs::{job_action, jobs};
+pub(super) use settings::{compliance, compliance_action, service};
+pub(super) use stores::{store_action, stores, task, task_action};
 
 use super::{Page, enc, html, human, see_other};
 use crate::AppState;
@@ -41,7 +53,7 @@ impl FromRequestParts<Arc<AppState>> for Admin {
 }
 
 /// Calls an Administration API function as the page's administrator.
-async fn invoke(
+pub(super) async fn invoke(
     state: &Arc<AppState>,
     p: &Page,
     function: &str,
@@ -58,7 +70,15 @@ async fn invoke(
     }
 }
 
-fn s(v: &Value, k: &str) -> String {
+/// What a form of a long-running function leads to: its task page, where progress shows.
+pub(super) fn started(v: Value) -> Result<Response, String> {
+    match v["token"].as_str() {
+        Some(t) => Ok(see_other(&format!("/web/admin/tasks/{t}"))),
+        None => Err("the function did not start a task".into()),
+    }
+}
+
+pub(super) fn s(v: &Value, k: &str) -> String {
     match &v[k] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -92,7 +112,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admi
         }
     };
     let info = get("GetServerInfo", &[]).await;
-    let stores = get("GetStores", &[]).await;
+    let stores = get("GetStores", &[("includeSize", "true")]).await;
     let indexes = get("GetStoreIndexes", &[]).await;
     let now = jiff::Timestamp::now();
     let week = now - jiff::SignedDuration::from_hours(24 * 7);
@@ -247,11 +267,11 @@ pub(super) async fn users(State(state): State<Arc<AppState>>, Admin(p): Admin) -
     users_page(&state, &p, StatusCode::OK, None, None).await
 }
 
-fn pairs(body: &[u8]) -> Vec<(String, String)> {
+pub(super) fn pairs(body: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(body).unwrap_or_default()
 }
 
-fn one<'a>(form: &'a [(String, String)], k: &str) -> &'a str {
+pub(super) fn one<'a>(form: &'a [(String, String)], k: &str) -> &'a str {
     form.iter()
         .find(|(n, _)| n == k)
         .map_or("", |(_, v)| v.as_str())

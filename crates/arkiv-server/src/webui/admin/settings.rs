@@ -1,0 +1,227 @@
+//! Compliance settings (manual §5.11: archive access for administrators, changed only with
+//! the password entered again and an optional reason, both in the audit log) and the service
+//! page (listeners, the TLS certificate with its fingerprint and expiry, active sessions).
+
+use std::sync::Arc;
+
+use arkiv_archive::access::Via;
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::{Admin, Row, invoke, one, pairs, s};
+use crate::AppState;
+use crate::webui::{Page, html};
+
+#[derive(Template)]
+#[template(path = "admin_compliance.html")]
+struct Compliance {
+    bar: crate::webui::pages::Bar,
+    admin_archive_access: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn compliance_page(
+    state: &Arc<AppState>,
+    p: &Page,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let (v, error) = match invoke(state, p, "GetComplianceConfiguration", &[]).await {
+        Ok(v) => (v, error),
+        Err(e) => (Value::Null, Some(e)),
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    html(
+        status,
+        Compliance {
+            bar: p.bar("", None),
+            admin_archive_access: v["adminArchiveAccess"].as_bool().unwrap_or(false),
+            error,
+            notice,
+        }
+        .render(),
+    )
+}
+
+pub(in crate::webui) async fn compliance(
+    State(state): State<Arc<AppState>>,
+    Admin(p): Admin,
+) -> Response {
+    compliance_page(&state, &p, None, None).await
+}
+
+/// Blocks or unblocks archive access: the administrator's password is checked again (a wrong
+/// one counts toward lockout like any logon), then `SetComplianceConfiguration` with the reason.
+pub(in crate::webui) async fn compliance_action(
+    State(state): State<Arc<AppState>>,
+    Admin(p): Admin,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = pairs(&body);
+    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
+        return r;
+    }
+    let password = one(&form, "password");
+    if password.is_empty() {
+        return compliance_page(
+            &state,
+            &p,
+            Some("Enter your password to change a compliance setting.".into()),
+            None,
+        )
+        .await;
+    }
+    if let Err(e) = crate::api::logon(
+        &state,
+        p.caller.name(),
+        password,
+        p.session.ip,
+        Via::Web,
+        "confirm password",
+    )
+    .await
+    {
+        let why = if e.status == StatusCode::UNAUTHORIZED {
+            "The password is wrong; the setting was not changed.".to_string()
+        } else {
+            e.message
+        };
+        return compliance_page(&state, &p, Some(why), None).await;
+    }
+    let on = one(&form, "adminArchiveAccess") == "unblocked";
+    let config = serde_json::json!({ "adminArchiveAccess": on }).to_string();
+    let reason = one(&form, "reason").trim();
+    let mut args = vec![("config", config.as_str())];
+    if !reason.is_empty() {
+        args.push(("reason", reason));
+    }
+    match invoke(&state, &p, "SetComplianceConfiguration", &args).await {
+        Ok(_) => {
+            let notice = if on {
+                "Archive access is unblocked: administrators can read every archive."
+            } else {
+                "Archive access is blocked: administrators read only their own archive."
+            };
+            compliance_page(&state, &p, None, Some(notice.into())).await
+        }
+        Err(e) => compliance_page(&state, &p, Some(e), None).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_service.html")]
+struct Service {
+    bar: crate::webui::pages::Bar,
+    version: String,
+    machine: String,
+    server_name: String,
+    uptime: String,
+    data_dir: String,
+    audit_log: String,
+    listeners: Vec<Row>,
+    cert: Vec<(&'static str, String)>,
+    expiry_warning: Option<String>,
+    sessions: Vec<Row>,
+    error: Option<String>,
+}
+
+/// Days until an RFC 3339 time, negative when past.
+fn days_until(t: &str) -> Option<i64> {
+    let t: jiff::Timestamp = t.parse().ok()?;
+    Some((t - jiff::Timestamp::now()).as_secs() / 86_400)
+}
+
+pub(in crate::webui) async fn service(
+    State(state): State<Arc<AppState>>,
+    Admin(p): Admin,
+) -> Response {
+    let mut error = None;
+    let mut get = async |f: &str| match invoke(&state, &p, f, &[]).await {
+        Ok(v) => v,
+        Err(e) => {
+            error.get_or_insert(e);
+            Value::Null
+        }
+    };
+    let info = get("GetServerInfo").await;
+    let conf = get("GetServiceConfiguration").await;
+    let sessions = get("GetActiveSessions").await;
+    let listeners = conf["services"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|l| {
+            Row(vec![
+                s(l, "name"),
+                s(l, "address"),
+                s(l, "protocol"),
+                if l["enabled"].as_bool() == Some(true) {
+                    "on".into()
+                } else {
+                    "off".into()
+                },
+            ])
+        })
+        .collect();
+    let not_after = s(&conf, "certificateNotAfter");
+    let expiry_warning = match days_until(&not_after) {
+        Some(d) if d < 0 => Some(format!("The TLS certificate expired on {not_after}.")),
+        Some(d) if d < 30 => Some(format!(
+            "The TLS certificate expires in {d} days ({not_after}): renew it and send the server SIGHUP."
+        )),
+        _ => None,
+    };
+    let up = conf["uptimeSeconds"].as_u64().unwrap_or(0);
+    let page = Service {
+        bar: p.bar("", None),
+        version: s(&info, "version"),
+        machine: s(&info, "machineName"),
+        server_name: s(&conf, "serverName"),
+        uptime: format!("{}d {}h {}m", up / 86_400, up / 3600 % 24, up / 60 % 60),
+        data_dir: s(&conf, "dataDirectory"),
+        audit_log: s(&conf, "auditLogPath"),
+        listeners,
+        cert: vec![
+            ("SHA-256 fingerprint", s(&conf, "certificateFingerprint")),
+            ("Subject", s(&conf, "certificateSubject")),
+            ("Issuer", s(&conf, "certificateIssuer")),
+            ("Valid from", s(&conf, "certificateNotBefore")),
+            ("Valid until", not_after.clone()),
+            (
+                "Self-signed",
+                match conf["certificateSelfSigned"].as_bool() {
+                    Some(true) => "yes".into(),
+                    Some(false) => "no".into(),
+                    None => String::new(),
+                },
+            ),
+        ],
+        expiry_warning,
+        sessions: sessions
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|x| {
+                Row(vec![
+                    s(x, "userName"),
+                    s(x, "clientAddress"),
+                    s(x, "source"),
+                    s(x, "startTime"),
+                    s(x, "lastAccessTime"),
+                ])
+            })
+            .collect(),
+        error,
+    };
+    html(StatusCode::OK, page.render())
+}
