@@ -252,4 +252,30 @@ impl Client {
         })?;
         Ok((status, v))
     }
+
+    /// Sends any request without the Administration API's credentials (the web benchmark
+    /// signs in with a form and a session cookie); returns the status, the headers and the
+    /// body exactly as it came over the wire (not decompressed).
+    pub async fn request(
+        &mut self,
+        method: hyper::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<(u16, hyper::HeaderMap, Bytes)> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, &self.host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::from(body)))?;
+        self.send.ready().await?;
+        let resp = self.send.send_request(req).await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((status, headers, bytes))
+    }
 }

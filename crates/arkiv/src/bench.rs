@@ -64,6 +64,12 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             repeats,
             json,
         } => crate::bench_search::run(&corpus, &work, no_peers, repeats, json),
+        BenchCommand::Web {
+            corpus,
+            work,
+            requests,
+            json,
+        } => crate::bench_web::run(&corpus, &work, requests, json),
     }
 }
 

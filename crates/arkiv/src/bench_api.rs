@@ -25,10 +25,12 @@ use crate::output::print_json;
 
 const PASSWORD: &str = "Bench-Harbor-2026x";
 
-/// A server started for the benchmark; killed when dropped.
-struct Served {
-    child: Child,
-    api: u16,
+/// A server started for a benchmark; killed when dropped.
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    /// The Administration API's port and Web Access's.
+    pub(crate) api: u16,
+    pub(crate) web: u16,
 }
 
 impl Drop for Served {
@@ -38,7 +40,8 @@ impl Drop for Served {
     }
 }
 
-fn serve(data: &Path, cache: bool) -> Result<Served> {
+/// Starts `arkiv serve` on `data` with both services on free ports of 127.0.0.1.
+pub(crate) fn serve(data: &Path, cache: bool) -> Result<Served> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .arg("--data")
@@ -65,20 +68,26 @@ fn serve(data: &Path, cache: bool) -> Result<Served> {
         }
     });
     let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut api, mut web) = (None, None);
     loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .context("the server did not start")?;
-        if let Some(rest) = line.split("listening on https://").nth(1)
-            && rest.contains("(Administration API)")
-        {
+        if let Some(rest) = line.split("listening on https://").nth(1) {
             let port = rest
                 .split(' ')
                 .next()
                 .and_then(|a| a.rsplit(':').next())
-                .and_then(|p| p.parse().ok())
-                .context("the API's port")?;
-            return Ok(Served { child, api: port });
+                .and_then(|p| p.parse::<u16>().ok())
+                .context("a listener's port")?;
+            if rest.contains("(Administration API)") {
+                api = Some(port);
+            } else if rest.contains("(Web Access)") {
+                web = Some(port);
+            }
+        }
+        if let (Some(api), Some(web)) = (api, web) {
+            return Ok(Served { child, api, web });
         }
     }
 }

@@ -47,9 +47,9 @@ struct Stat {
 
 /// One query in the three spellings (`None`: the tool cannot express it) and what it gave.
 #[derive(Serialize)]
-struct QueryResult {
+pub(crate) struct QueryResult {
     kind: &'static str,
-    arkiv: Option<String>,
+    pub(crate) arkiv: Option<String>,
     mu: Option<String>,
     notmuch: Option<String>,
     /// Hits counted by arkiv, mu and notmuch.
@@ -538,7 +538,7 @@ fn prose_lines<'a>(head: &'a str, body: &'a str) -> impl Iterator<Item = Vec<&'a
 }
 
 /// A fixed list of queries from the first 2,000 generated messages, so that each has hits.
-fn derive_queries(spec: &CorpusSpec) -> Result<Vec<QueryResult>> {
+pub(crate) fn derive_queries(spec: &CorpusSpec) -> Result<Vec<QueryResult>> {
     // Per word, phrase, subject word, sender, month: how many messages have it.
     let mut df: [HashMap<String, usize>; 5] = Default::default();
     let mon = [

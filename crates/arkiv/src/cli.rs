@@ -752,4 +752,23 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Web Access latency: the search page, the message view (page and sanitized body) and,
+    /// as the baseline, the JSON API's search, over HTTPS keep-alive with gzip at 1 and 8
+    /// concurrent signed-in clients (p50/p95, bytes transferred), and the size of the first
+    /// page load. Goals: search page p95 <= 30 ms, message view p95 <= 40 ms at 100,000
+    /// messages, first load <= 150 KB.
+    Web {
+        /// A corpus made by `arkiv bench corpus` (e.g. --messages 100000 --profile text-only).
+        #[arg(long)]
+        corpus: PathBuf,
+        /// Working directory: the archive is built there once (the same one `bench search`
+        /// builds) and reused by later runs.
+        #[arg(long)]
+        work: PathBuf,
+        /// Rounds per concurrency (each: a search page, a message view, a JSON search).
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }

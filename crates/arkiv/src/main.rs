@@ -4,6 +4,7 @@ mod bench;
 mod bench_api;
 mod bench_imap;
 mod bench_search;
+mod bench_web;
 mod cli;
 mod cmd;
 mod output;

@@ -320,6 +320,52 @@ async fn css() -> Response {
     r
 }
 
+/// The cookie that carries the sign-in form's token: another site can make a browser post
+/// the form (and sign it in as someone else, "login CSRF"), but it can neither read the token
+/// nor send this cookie (SameSite=Strict).
+const LOGIN_COOKIE: &str = "arkiv_login";
+
+/// The sign-in page with a fresh form token, set in its cookie too.
+fn login_page(
+    status: StatusCode,
+    user: String,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let csrf = crate::tasks::random_hex(16);
+    let mut r = html(
+        status,
+        pages::Login {
+            user,
+            csrf: csrf.clone(),
+            error,
+            notice,
+        }
+        .render(),
+    );
+    let cookie =
+        format!("{LOGIN_COOKIE}={csrf}; Path=/web/login; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Whether a posted sign-in form carries the token its page was given.
+fn login_token_ok(headers: &HeaderMap, sent: Option<&String>) -> bool {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(LOGIN_COOKIE)
+                .and_then(|r| r.strip_prefix('='))
+        });
+    matches!((cookie, sent), (Some(c), Some(s)) if !c.is_empty() && c.as_bytes() == s.as_bytes())
+}
+
 async fn login_form(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -332,36 +378,26 @@ async fn login_form(
     let notice = q
         .contains_key("signedOut")
         .then(|| "You are signed out.".to_string());
-    html(
-        StatusCode::OK,
-        pages::Login {
-            user: String::new(),
-            error: None,
-            notice,
-        }
-        .render(),
-    )
+    login_page(StatusCode::OK, String::new(), None, notice)
 }
 
 async fn login(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let form = form_map(&body);
     let user = form.get("userName").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let again = |status: StatusCode, error: String| {
-        html(
-            status,
-            pages::Login {
-                user: user.clone(),
-                error: Some(error),
-                notice: None,
-            }
-            .render(),
-        )
-    };
+    let again =
+        |status: StatusCode, error: String| login_page(status, user.clone(), Some(error), None);
+    if !login_token_ok(&headers, form.get("csrf")) {
+        return again(
+            StatusCode::FORBIDDEN,
+            "The sign-in form had expired or came from another site. Sign in again here.".into(),
+        );
+    }
     if user.is_empty() || password.is_empty() {
         return again(
             StatusCode::BAD_REQUEST,

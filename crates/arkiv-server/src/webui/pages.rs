@@ -19,6 +19,8 @@ pub struct Bar {
 #[template(path = "login.html")]
 pub struct Login {
     pub user: String,
+    /// The sign-in form's own CSRF token (also in the `arkiv_login` cookie).
+    pub csrf: String,
     pub error: Option<String>,
     pub notice: Option<String>,
 }
@@ -208,6 +210,7 @@ mod tests {
     fn templates_escape() {
         let page = Login {
             user: "<script>".into(),
+            csrf: "\"><b>".into(),
             error: Some("a & b".into()),
             notice: None,
         }
@@ -215,5 +218,6 @@ mod tests {
         .unwrap();
         assert!(page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"));
         assert!(!page.contains("<script>"));
+        assert!(!page.contains("\"><b>"), "attribute values are escaped too");
     }
 }

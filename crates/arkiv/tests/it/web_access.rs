@@ -483,8 +483,38 @@ fn pages_are_compressed_cacheable_and_under_a_strict_policy() {
         String::from_utf8(out.stdout).unwrap()
     };
     let url = |p: &str| format!("https://127.0.0.1:{}{p}", srv.https);
+    // The sign-in form has its own token (login CSRF): a form posted from elsewhere, without
+    // the token its page set in a cookie, signs no one in.
     let logon = format!("userName=alice&password={ALICE_PW}");
-    assert_eq!(curl(&["-d", &logon, &url("/web/login")]), "303");
+    assert_eq!(curl(&["-d", &logon, &url("/web/login")]), "403");
+    assert_eq!(curl(&[&url("/web/search")]), "303", "not signed in");
+    // Each sign-in page sets a fresh token.
+    let token = || {
+        let page = std::process::Command::new("curl")
+            .args(["-sk", "-b"])
+            .arg(&jar)
+            .arg("-c")
+            .arg(&jar)
+            .arg(url("/web/login"))
+            .output()
+            .unwrap();
+        let page = String::from_utf8(page.stdout).unwrap();
+        page.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("the form's token")
+            .to_string()
+    };
+    let t = token();
+    assert_eq!(
+        curl(&["-d", &format!("{logon}&csrf=forged{t}"), &url("/web/login")]),
+        "403"
+    );
+    let t = token();
+    assert_eq!(
+        curl(&["-d", &format!("{logon}&csrf={t}"), &url("/web/login")]),
+        "303"
+    );
     assert_eq!(curl(&[&url("/web/search")]), "200");
     assert_eq!(curl(&["-d", "csrf=forged", &url("/web/logout")]), "403");
     assert_eq!(curl(&["-d", "", &url("/web/messages/1:1/delete")]), "403");
