@@ -519,6 +519,35 @@ fn pages_are_compressed_cacheable_and_under_a_strict_policy() {
     assert_eq!(curl(&["-d", "csrf=forged", &url("/web/logout")]), "403");
     assert_eq!(curl(&["-d", "", &url("/web/messages/1:1/delete")]), "403");
     assert_eq!(curl(&[&url("/web/search")]), "200", "still signed in");
+    // A user who is not an administrator cannot act through an admin form, even with a
+    // valid token of their own session.
+    let search = std::process::Command::new("curl")
+        .args(["-sk", "-b"])
+        .arg(&jar)
+        .arg(url("/web/search"))
+        .output()
+        .unwrap();
+    let search = String::from_utf8(search.stdout).unwrap();
+    let csrf = search
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the session's token");
+    for (path, form) in [
+        (
+            "/web/admin/compliance",
+            format!("csrf={csrf}&adminArchiveAccess=unblocked&password={ALICE_PW}"),
+        ),
+        ("/web/admin/stores", format!("csrf={csrf}&action=verifyAll")),
+        (
+            "/web/admin/users",
+            format!("csrf={csrf}&userName=mallory&privilege=login"),
+        ),
+    ] {
+        assert_eq!(curl(&["-d", &form, &url(path)]), "403", "{path}");
+    }
+    let compliance = srv.ok("/api/invoke/GetComplianceConfiguration", "");
+    assert_eq!(compliance["adminArchiveAccess"], false);
     srv.stop();
 }
 
@@ -712,7 +741,19 @@ fn an_administrator_manages_users_in_the_browser_and_others_cannot() {
         "the grant was taken back"
     );
     assert_eq!(b.count("nav.user a[href='/web/admin']"), 0);
-    for p in ["/web/admin", "/web/admin/users", "/web/admin/users/alice"] {
+    for p in [
+        "/web/admin",
+        "/web/admin/users",
+        "/web/admin/users/alice",
+        "/web/admin/stores",
+        "/web/admin/tasks/0123abcd",
+        "/web/admin/jobs",
+        "/web/admin/archives",
+        "/web/admin/profiles",
+        "/web/admin/compliance",
+        "/web/admin/service",
+        "/web/admin/audit",
+    ] {
         b.goto(&format!("{}{p}", base(&srv)));
         assert!(b.source().contains("Not allowed"), "{p}");
         assert!(
