@@ -132,6 +132,43 @@ impl Archive {
         Ok((archive, FolderPath::from_names(names)))
     }
 
+    /// [`Archive::folder_location`] of many folders at once: one read transaction, each
+    /// folder record opened once however many of the folders lie below it (the folder list of
+    /// a page names every folder a user may read).
+    pub fn folder_locations(
+        &self,
+        ids: &[FolderId],
+    ) -> Result<std::collections::HashMap<FolderId, (String, FolderPath)>> {
+        let t = self.read_txn()?;
+        let f = t.open_table(FOLDERS).map_err(|e| self.dberr(e))?;
+        let mut records: std::collections::HashMap<u64, FolderRecord> = Default::default();
+        let mut out = std::collections::HashMap::new();
+        for &id in ids {
+            let mut names = Vec::new();
+            let mut cur = Some(id);
+            while let Some(c) = cur {
+                if !records.contains_key(&c.0) {
+                    let v = f
+                        .get(c.0)
+                        .map_err(|e| self.dberr(e))?
+                        .ok_or_else(|| ArchiveError::NoSuchFolder(format!("#{}", c.0)))?;
+                    let rec: FolderRecord = self.open_sealed("folders", c.0, v.value())?;
+                    records.insert(c.0, rec);
+                }
+                let rec = &records[&c.0];
+                names.push(rec.name.clone());
+                cur = rec.parent;
+                if names.len() > 10_000 {
+                    return Err(self.dberr("folder tree has a cycle"));
+                }
+            }
+            names.reverse();
+            let archive = names.remove(0);
+            out.insert(id, (archive, FolderPath::from_names(names)));
+        }
+        Ok(out)
+    }
+
     /// Children of a folder (or, for `None`, every user archive), sorted by name.
     pub fn child_folders(&self, parent: Option<FolderId>) -> Result<Vec<(FolderId, String)>> {
         let t = self.read_txn()?;
@@ -153,12 +190,25 @@ impl Archive {
 
     /// A folder and all folders below it.
     pub fn folder_subtree(&self, root: FolderId) -> Result<Vec<FolderId>> {
+        // Ids only, in one read transaction: no folder record needs opening.
+        let t = self.read_txn()?;
         let mut out = vec![root];
+        let Some(tree) = self.optional_table(&t, FOLDER_TREE)? else {
+            return Ok(out);
+        };
         let mut i = 0;
         while i < out.len() {
-            let kids = self.child_folders(Some(out[i]))?;
-            out.extend(kids.into_iter().map(|(id, _)| id));
+            let p = out[i].0;
+            for r in tree
+                .range((p, 0)..=(p, u64::MAX))
+                .map_err(|e| self.dberr(e))?
+            {
+                out.push(FolderId(r.map_err(|e| self.dberr(e))?.0.value().1));
+            }
             i += 1;
+            if out.len() > 10_000_000 {
+                return Err(self.dberr("folder tree has a cycle"));
+            }
         }
         Ok(out)
     }

@@ -452,9 +452,13 @@ pub(crate) fn readable_folder_list(
             *counts.entry(f).or_default() += n;
         }
     }
+    let ids = st.archive.readable_folders(caller)?;
+    let mut locations = st.archive.folder_locations(&ids)?;
     let mut out = Vec::new();
-    for id in st.archive.readable_folders(caller)? {
-        let (archive, path) = st.archive.folder_location(id)?;
+    for id in ids {
+        let Some((archive, path)) = locations.remove(&id) else {
+            continue;
+        };
         let name = if path.is_root() {
             archive.clone()
         } else {
@@ -467,6 +471,7 @@ pub(crate) fn readable_folder_list(
             messages,
         });
     }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
 
