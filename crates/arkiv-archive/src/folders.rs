@@ -147,15 +147,16 @@ impl Archive {
             let mut names = Vec::new();
             let mut cur = Some(id);
             while let Some(c) = cur {
-                if !records.contains_key(&c.0) {
-                    let v = f
-                        .get(c.0)
-                        .map_err(|e| self.dberr(e))?
-                        .ok_or_else(|| ArchiveError::NoSuchFolder(format!("#{}", c.0)))?;
-                    let rec: FolderRecord = self.open_sealed("folders", c.0, v.value())?;
-                    records.insert(c.0, rec);
-                }
-                let rec = &records[&c.0];
+                let rec = match records.entry(c.0) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let v = f
+                            .get(c.0)
+                            .map_err(|e| self.dberr(e))?
+                            .ok_or_else(|| ArchiveError::NoSuchFolder(format!("#{}", c.0)))?;
+                        e.insert(self.open_sealed("folders", c.0, v.value())?)
+                    }
+                };
                 names.push(rec.name.clone());
                 cur = rec.parent;
                 if names.len() > 10_000 {
