@@ -55,6 +55,8 @@ pub struct Archive {
     /// `[compliance] admin_archive_access`, changed at run time by
     /// [`Archive::set_compliance`] (the rest of `config` is fixed while the archive is open).
     pub(crate) admin_archive_access: std::sync::atomic::AtomicBool,
+    /// One compliance change at a time, so the file and the flag never disagree.
+    compliance_change: Mutex<()>,
     pub(crate) master: MasterKey,
     /// Behind a lock only so that compaction can have it to itself (redb needs `&mut`).
     pub(crate) db: std::sync::RwLock<MasterDb>,
@@ -293,6 +295,7 @@ impl Archive {
         Archive {
             dir: dir.to_path_buf(),
             admin_archive_access: config.compliance.admin_archive_access.into(),
+            compliance_change: Mutex::new(()),
             config,
             sealer: master.sealer("master-db"),
             names: master.hasher("master-db names"),
@@ -368,6 +371,10 @@ impl Archive {
         ) {
             return Err(self.dberr("the archive was opened read-only"));
         }
+        let _one = self
+            .compliance_change
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let path = self.dir.join(CONFIG);
         let mut on_disk = Config::load(&path)?;
         on_disk.compliance = new.clone();

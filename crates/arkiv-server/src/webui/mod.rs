@@ -13,9 +13,15 @@
 //! text; HTML in a sandboxed frame from `/web/messages/{id}/body`, see [`sanitize`]),
 //! `/web/messages/{id}/source`, `/eml` (download, needs `export`), `/attachments/{n}`
 //! (always a download), `POST /web/messages/{id}/delete`, `/web/password`, `POST
-//! /web/logout`.
+//! /web/logout`; the administration pages under `/web/admin` ([`admin`]).
+//!
+//! Every text a page shows lives in the message catalogue [`i18n`] (English first; the
+//! pseudo-locale `en-XA` for checking): each request's language is negotiated from
+//! `Accept-Language` once, by the [`Page`] extractor or the sign-in and error pages, and every
+//! template gets it as `t`.
 
 mod admin;
+pub mod i18n;
 mod pages;
 mod sanitize;
 mod search;
@@ -36,6 +42,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 use crate::sessions::WebSession;
 use crate::web::{WebError, blocking, message_id, record, session, set_session_cookie};
+use i18n::{Text, fill};
 use pages::Bar;
 
 /// Changes with every release, so the stylesheet can be cached for good.
@@ -144,7 +151,7 @@ async fn gzip(req: axum::extract::Request, next: axum::middleware::Next) -> Resp
     let packed = std::io::Write::write_all(&mut enc, &bytes).and_then(|_| enc.finish());
     parts
         .headers
-        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        .append(header::VARY, HeaderValue::from_static("accept-encoding"));
     match packed {
         Ok(z) => {
             parts
@@ -174,6 +181,8 @@ fn html(status: StatusCode, page: Result<String, askama::Error>) -> Response {
         HeaderValue::from_static(PAGE_CSP),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The language comes from Accept-Language.
+    h.insert(header::VARY, HeaderValue::from_static("accept-language"));
     r
 }
 
@@ -186,6 +195,8 @@ struct Page {
     token: String,
     session: WebSession,
     caller: Caller,
+    /// The request's language.
+    t: &'static Text,
 }
 
 impl Page {
@@ -207,31 +218,47 @@ impl Page {
         } else {
             Some(self.error(
                 StatusCode::FORBIDDEN,
-                "Refused",
-                "This form is outdated or did not come from Arkiv. Reload the page and try again.",
+                self.t.error_refused,
+                self.t.error_form_outdated,
             ))
         }
     }
 
     fn error(&self, status: StatusCode, title: &str, message: &str) -> Response {
-        error_page(status, Some(self.bar("", None)), title, message)
+        error_page(status, self.t, Some(self.bar("", None)), title, message)
+    }
+
+    /// "Not found" with a message.
+    fn not_found(&self, message: &str) -> Response {
+        self.error(StatusCode::NOT_FOUND, self.t.error_not_found, message)
     }
 
     fn web_error(&self, e: WebError) -> Response {
-        let title = match e.status {
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::FORBIDDEN => "Not allowed",
-            StatusCode::BAD_REQUEST => "Cannot do that",
-            _ => "Something went wrong",
-        };
-        self.error(e.status, title, &e.message)
+        self.error(e.status, error_title(self.t, e.status), &e.message)
     }
 }
 
-fn error_page(status: StatusCode, bar: Option<Bar>, title: &str, message: &str) -> Response {
+/// An error page's title for its status.
+fn error_title(t: &'static Text, status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => t.error_not_found,
+        StatusCode::FORBIDDEN => t.error_not_allowed,
+        StatusCode::BAD_REQUEST => t.error_cannot,
+        _ => t.error_went_wrong,
+    }
+}
+
+fn error_page(
+    status: StatusCode,
+    t: &'static Text,
+    bar: Option<Bar>,
+    title: &str,
+    message: &str,
+) -> Response {
     html(
         status,
         pages::ErrorPage {
+            t,
             bar,
             title: title.into(),
             message: message.into(),
@@ -254,17 +281,20 @@ impl FromRequestParts<Arc<AppState>> for Page {
 
 /// The session of a page request; without one (or expired), the sign-in page.
 async fn page(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Page, Response> {
+    let t = i18n::negotiate(headers);
     match session(state, &Method::GET, headers).await {
         Ok((token, session, caller)) => Ok(Page {
             token,
             session,
             caller,
+            t,
         }),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => Err(see_other("/web/login")),
         Err(e) => Err(error_page(
             e.status,
+            t,
             None,
-            "Something went wrong",
+            t.error_went_wrong,
             &e.message,
         )),
     }
@@ -328,6 +358,7 @@ const LOGIN_COOKIE: &str = "arkiv_login";
 /// The sign-in page with a fresh form token, set in its cookie too.
 fn login_page(
     status: StatusCode,
+    t: &'static Text,
     user: String,
     error: Option<String>,
     notice: Option<String>,
@@ -336,6 +367,7 @@ fn login_page(
     let mut r = html(
         status,
         pages::Login {
+            t,
             user,
             csrf: csrf.clone(),
             error,
@@ -374,11 +406,12 @@ async fn login_form(
     if page(&state, &headers).await.is_ok() {
         return see_other("/web/search");
     }
+    let t = i18n::negotiate(&headers);
     let q = query_map(q.as_deref());
     let notice = q
         .contains_key("signedOut")
-        .then(|| "You are signed out.".to_string());
-    login_page(StatusCode::OK, String::new(), None, notice)
+        .then(|| t.signed_out.to_string());
+    login_page(StatusCode::OK, t, String::new(), None, notice)
 }
 
 async fn login(
@@ -387,22 +420,17 @@ async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let t = i18n::negotiate(&headers);
     let form = form_map(&body);
     let user = form.get("userName").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let again =
-        |status: StatusCode, error: String| login_page(status, user.clone(), Some(error), None);
+        |status: StatusCode, error: String| login_page(status, t, user.clone(), Some(error), None);
     if !login_token_ok(&headers, form.get("csrf")) {
-        return again(
-            StatusCode::FORBIDDEN,
-            "The sign-in form had expired or came from another site. Sign in again here.".into(),
-        );
+        return again(StatusCode::FORBIDDEN, t.sign_in_form_expired.into());
     }
     if user.is_empty() || password.is_empty() {
-        return again(
-            StatusCode::BAD_REQUEST,
-            "Enter your user name and password.".into(),
-        );
+        return again(StatusCode::BAD_REQUEST, t.sign_in_enter_both.into());
     }
     let caller =
         match crate::api::logon(&state, &user, &password, peer.ip(), Via::Web, "web logon").await {
@@ -411,7 +439,7 @@ async fn login(
                 return again(e.status, e.message);
             }
             Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-                return again(e.status, "Wrong user name or password.".into());
+                return again(e.status, t.sign_in_wrong.into());
             }
             Err(e) => return again(e.status, e.message),
         };
@@ -427,7 +455,10 @@ async fn login(
         .await;
         return again(
             StatusCode::FORBIDDEN,
-            format!("'{}' may not sign in here: {why}.", caller.name()),
+            fill(
+                t.sign_in_not_here,
+                &[("user", caller.name()), ("reason", &why)],
+            ),
         );
     }
     if let Err(e) = record(
@@ -510,10 +541,11 @@ async fn message(
     };
     let v = &l.view;
     let page = pages::Message {
+        t: p.t,
         bar: p.bar("", None),
         id: v.id.clone(),
         subject: if v.subject.is_empty() {
-            "(no subject)".into()
+            p.t.no_subject.into()
         } else {
             v.subject.clone()
         },
@@ -524,7 +556,11 @@ async fn message(
         folder: format!("{}/{}", v.archive, v.folder)
             .trim_end_matches('/')
             .to_string(),
-        problem: v.problem.clone().or(d.problem.clone()),
+        problem: v
+            .problem
+            .as_ref()
+            .or(d.problem.as_ref())
+            .map(|problem| fill(p.t.message_problem, &[("problem", problem)])),
         may_export: p.caller.has(Privilege::Export),
         may_delete: l.may_delete,
         attachments: d
@@ -602,6 +638,7 @@ async fn source(State(state): State<Arc<AppState>>, p: Page, Path(id): Path<Stri
     html(
         StatusCode::OK,
         pages::Source {
+            t: p.t,
             bar: p.bar("", None),
             id: l.view.id.clone(),
             source: String::from_utf8_lossy(shown).into_owned(),
@@ -630,11 +667,7 @@ async fn attachment(
         Err(e) => return p.web_error(e),
     };
     let Some(a) = arkiv_message::display::attachment(&l.raw, n) else {
-        return p.error(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "The message has no such attachment.",
-        );
+        return p.not_found(p.t.error_no_attachment);
     };
     let name = a.name.unwrap_or_else(|| format!("attachment-{}", n + 1));
     let ascii: String = name
@@ -691,6 +724,7 @@ async fn password_form(p: Page) -> Response {
     html(
         StatusCode::OK,
         pages::Password {
+            t: p.t,
             bar: p.bar("", None),
             error: None,
             done: false,
@@ -717,6 +751,7 @@ async fn password(
             let mut r = html(
                 StatusCode::OK,
                 pages::Password {
+                    t: p.t,
                     bar,
                     error: None,
                     done: true,
@@ -728,13 +763,14 @@ async fn password(
         }
         Err(e) => {
             let error = if e.status == StatusCode::UNAUTHORIZED {
-                "The current password is wrong.".to_string()
+                p.t.password_wrong.to_string()
             } else {
                 e.message
             };
             html(
                 e.status,
                 pages::Password {
+                    t: p.t,
                     bar: p.bar("", None),
                     error: Some(error),
                     done: false,

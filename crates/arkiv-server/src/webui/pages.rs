@@ -1,8 +1,13 @@
 //! The pages of Web Access as askama templates (`crates/arkiv-server/templates/`), checked
 //! when the crate compiles. Every value is escaped by the template; sanitized message HTML
-//! never goes into these pages (it has its own sandboxed document, `sanitize`).
+//! never goes into these pages (it has its own sandboxed document, `sanitize`). Every page
+//! has the request's catalogue as `t` ([`super::i18n`]): its texts are `{{ t.key }}`.
 
 use askama::Template;
+
+use super::i18n::Text;
+// The templates' `|fill` filter.
+use super::i18n::filters;
 
 /// The top bar: quick search, who is signed in, the sign-out form with its CSRF token.
 pub struct Bar {
@@ -18,6 +23,7 @@ pub struct Bar {
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct Login {
+    pub t: &'static Text,
     pub user: String,
     /// The sign-in form's own CSRF token (also in the `arkiv_login` cookie).
     pub csrf: String,
@@ -28,6 +34,7 @@ pub struct Login {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
+    pub t: &'static Text,
     pub bar: Option<Bar>,
     pub title: String,
     pub message: String,
@@ -77,6 +84,7 @@ pub struct Check {
 #[derive(Template)]
 #[template(path = "search.html")]
 pub struct Search {
+    pub t: &'static Text,
     pub bar: Bar,
     pub folders: Vec<FolderRow>,
     pub saved: Vec<SavedRow>,
@@ -98,6 +106,7 @@ pub struct Search {
 #[derive(Template)]
 #[template(path = "advanced.html")]
 pub struct Advanced {
+    pub t: &'static Text,
     pub bar: Bar,
     pub text: String,
     pub search_in: Vec<Check>,
@@ -128,6 +137,7 @@ pub struct AttachmentRow {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct Message {
+    pub t: &'static Text,
     pub bar: Bar,
     pub id: String,
     pub subject: String,
@@ -149,6 +159,7 @@ pub struct Message {
 #[derive(Template)]
 #[template(path = "source.html")]
 pub struct Source {
+    pub t: &'static Text,
     pub bar: Bar,
     pub id: String,
     pub source: String,
@@ -159,6 +170,7 @@ pub struct Source {
 #[derive(Template)]
 #[template(path = "password.html")]
 pub struct Password {
+    pub t: &'static Text,
     pub bar: Bar,
     pub error: Option<String>,
     pub done: bool,
@@ -209,6 +221,7 @@ mod tests {
     #[test]
     fn templates_escape() {
         let page = Login {
+            t: &crate::webui::i18n::EN,
             user: "<script>".into(),
             csrf: "\"><b>".into(),
             error: Some("a & b".into()),

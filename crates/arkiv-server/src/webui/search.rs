@@ -13,6 +13,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::i18n::{Text, fill};
 use super::pages::{self, Column, FolderRow, Hit};
 use super::{PAGE_SIZE, Page, enc, html, human, see_other, short_date};
 use crate::AppState;
@@ -30,25 +31,24 @@ pub(super) struct Params {
     pub criteria: Criteria,
 }
 
-const SEARCH_IN: [(&str, SearchIn, &str); 5] = [
-    ("subject", SearchIn::Subject, "Subject"),
-    (
-        "senderRecipient",
-        SearchIn::SenderRecipient,
-        "Sender/Recipient",
-    ),
-    ("body", SearchIn::Body, "Message body"),
-    (
-        "attachmentNames",
-        SearchIn::AttachmentNames,
-        "Attachment file names",
-    ),
-    (
-        "attachmentContents",
-        SearchIn::AttachmentContents,
-        "Attachment contents",
-    ),
+const SEARCH_IN: [(&str, SearchIn); 5] = [
+    ("subject", SearchIn::Subject),
+    ("senderRecipient", SearchIn::SenderRecipient),
+    ("body", SearchIn::Body),
+    ("attachmentNames", SearchIn::AttachmentNames),
+    ("attachmentContents", SearchIn::AttachmentContents),
 ];
+
+/// The form's label of a part of a message to search in.
+fn search_in_label(t: &'static Text, s: SearchIn) -> &'static str {
+    match s {
+        SearchIn::Subject => t.subject,
+        SearchIn::SenderRecipient => t.search_in_sender_recipient,
+        SearchIn::Body => t.search_in_body,
+        SearchIn::AttachmentNames => t.search_in_attachment_names,
+        SearchIn::AttachmentContents => t.search_in_attachment_contents,
+    }
+}
 
 fn nonempty(v: &str) -> Option<String> {
     let v = v.trim();
@@ -72,7 +72,7 @@ impl Params {
                 "order" => p.ascending = v == "asc",
                 "offset" => p.offset = v.parse::<usize>().unwrap_or(0).min(1_000_000),
                 "in" => {
-                    if let Some((_, s, _)) = SEARCH_IN.iter().find(|x| x.0 == v)
+                    if let Some((_, s)) = SEARCH_IN.iter().find(|x| x.0 == v)
                         && !p.criteria.search_in.contains(s)
                     {
                         p.criteria.search_in.push(*s);
@@ -133,7 +133,7 @@ impl Params {
             q.push(("subfolders".into(), "0".into()));
         }
         for s in &c.search_in {
-            if let Some((name, _, _)) = SEARCH_IN.iter().find(|x| x.1 == *s) {
+            if let Some((name, _)) = SEARCH_IN.iter().find(|x| x.1 == *s) {
                 q.push(("in".into(), (*name).into()));
             }
         }
@@ -248,11 +248,12 @@ pub(super) async fn search(
         Ok(x) => x,
         Err(e) => return p.web_error(e),
     };
+    let t = p.t;
     let columns = [
-        ("From", "from"),
-        ("Subject", "subject"),
-        ("Date", "date"),
-        ("Size", "size"),
+        (t.from, "from"),
+        (t.subject, "subject"),
+        (t.date, "date"),
+        (t.size, "size"),
     ]
     .into_iter()
     .map(|(label, key)| {
@@ -271,9 +272,9 @@ pub(super) async fn search(
     let searching = !params.text.is_empty() || params.is_advanced();
     let heading = match (&params.folder, searching) {
         (Some(f), false) => f.clone(),
-        (Some(f), true) => format!("Search in {f}"),
-        (None, false) => "Newest messages".into(),
-        (None, true) => "Search results".into(),
+        (Some(f), true) => fill(t.search_in_folder, &[("folder", f)]),
+        (None, false) => t.newest_messages.into(),
+        (None, true) => t.search_results.into(),
     };
     let bar = p.bar(&params.text, params.folder.clone());
     let (status, error, hits, summary, prev, next) = match result {
@@ -294,12 +295,18 @@ pub(super) async fn search(
                 })
                 .collect();
             let shown_to = page.offset + hits.len();
-            let summary = format!(
-                "{}–{} of {} message{}",
-                if hits.is_empty() { 0 } else { page.offset + 1 },
-                shown_to,
-                page.total,
-                if page.total == 1 { "" } else { "s" }
+            let first = if hits.is_empty() { 0 } else { page.offset + 1 };
+            let summary = fill(
+                if page.total == 1 {
+                    t.results_summary_one
+                } else {
+                    t.results_summary
+                },
+                &[
+                    ("first", &first.to_string()),
+                    ("last", &shown_to.to_string()),
+                    ("total", &page.total.to_string()),
+                ],
             );
             let prev = (params.offset > 0).then(|| {
                 params.link(
@@ -327,6 +334,7 @@ pub(super) async fn search(
     html(
         status,
         pages::Search {
+            t,
             bar,
             folders: folder_rows(folders, params.folder.as_deref()),
             saved: saved_rows(&saved),
@@ -359,14 +367,16 @@ pub(super) async fn advanced(
     };
     let c = &params.criteria;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let t = p.t;
     let form = pages::Advanced {
+        t,
         bar: p.bar(&params.text, params.folder.clone()),
         text: params.text.clone(),
         search_in: SEARCH_IN
             .iter()
-            .map(|(key, s, label)| pages::Check {
+            .map(|(key, s)| pages::Check {
                 key,
-                label,
+                label: search_in_label(t, *s),
                 checked: c.search_in.is_empty() || c.search_in.contains(s),
             })
             .collect(),
@@ -391,9 +401,9 @@ pub(super) async fn advanced(
             .map(|k| pages::Check {
                 key: k,
                 label: match *k {
-                    "low" => "Low",
-                    "normal" => "Normal",
-                    _ => "High",
+                    "low" => t.priority_low,
+                    "normal" => t.priority_normal,
+                    _ => t.priority_high,
                 },
                 checked: c.priority.iter().any(|x| x == k),
             })
@@ -443,7 +453,7 @@ pub(super) async fn run_saved(
                 params.query(Some((&params.sort, params.ascending)), 0)
             ))
         }
-        Err(e) => p.error(StatusCode::NOT_FOUND, "Not found", &e.message),
+        Err(e) => p.not_found(&e.message),
     }
 }
 

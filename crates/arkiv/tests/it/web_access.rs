@@ -1034,3 +1034,395 @@ fn an_administrator_verifies_a_store_edits_a_job_and_reads_the_service() {
         );
     }
 }
+
+/// The words of a text: runs of letters, lowercased, of four letters or more (shorter ones —
+/// "to", "of", "Cc" — say too little to tell text from data).
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+}
+
+/// What a reader meets on a page: the text of its elements (the `<title>` too), and its
+/// `aria-label`, `placeholder`, `title` and `alt` attributes; a `<textarea>`'s contents are a
+/// form value, not text of the page, and are left out (as are other fields' values).
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let tag = &rest[open..open + close + 1];
+        for attr in ["aria-label", "placeholder", "title", "alt"] {
+            if let Some(v) = tag.split(&format!(" {attr}=\"")).nth(1) {
+                out.push_str(v.split('"').next().unwrap_or(""));
+                out.push(' ');
+            }
+        }
+        rest = &rest[open + close + 1..];
+        if tag.starts_with("<textarea") {
+            rest = rest.split_once("</textarea>").map_or("", |(_, r)| r);
+        }
+    }
+    out.push_str(rest);
+    out.replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#38;", "&")
+}
+
+/// A text with everything inside `⟦…⟧` (nested too) taken out.
+fn outside_brackets(text: &str) -> String {
+    let mut depth = 0usize;
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '⟦' => {
+                depth += 1;
+                out.push(' ');
+            }
+            '⟧' => {
+                depth = depth.saturating_sub(1);
+                out.push(' ');
+            }
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every string and number in a JSON value (not its keys).
+fn leaves(v: &serde_json::Value, out: &mut String) {
+    match v {
+        serde_json::Value::Array(a) => a.iter().for_each(|x| leaves(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| leaves(x, out)),
+        serde_json::Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        other => {
+            out.push_str(&other.to_string());
+            out.push('\n');
+        }
+    }
+}
+
+/// Every visible text of the pages comes from the message catalogue (`webui::i18n`).
+///
+/// As an administrator (who may read alice's archive here), with a message, a saved search,
+/// a job, an archiving profile and a finished task to show, each main page is fetched with
+/// `Accept-Language: en-XA`, the pseudo-locale that puts every catalogue text in `⟦…⟧`.
+/// What is left of the page's visible text outside the brackets must be data. Data and text
+/// cannot be told apart by looking at the page (both are plain words), so the test learns the
+/// page's data elsewhere: from the Administration API answers the page is made of (the same
+/// functions, called by the test), the message as written, the audit log file, the task's
+/// log, and the names the test chose. A word of the English catalogue (four letters or more)
+/// that is not also a word of that data must not appear outside the brackets: if it does, a
+/// text bypassed the catalogue. A catalogue word that the data happens to contain cannot be
+/// checked on that page; the other pages check it.
+///
+/// The page carries `<html lang="en-XA">`; without the header it is plain English
+/// (`lang="en"`, no bracket), and — for the pages whose data does not change from one request
+/// to the next — exactly the pseudo-localized page with its brackets removed.
+#[test]
+fn every_visible_text_comes_from_the_catalogue() {
+    use arkiv_server::webui::i18n::EN;
+    use std::collections::BTreeSet;
+
+    let env = Env::new();
+    let dir = env.path("l10n");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A message with an HTML body (a remote image to block) and an attachment.
+    let (from, to, subject, text, file) = (
+        "Zed Quokka <zed@quokka.example>",
+        "alice@example.com",
+        "Quokka zephyr rendezvous",
+        "Xylophone quokka.",
+        "zephyr.txt",
+    );
+    let message = format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Tue, 01 Dec 2026 10:00:00 +0000\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=MIX\r\n\r\n--MIX\r\n\
+Content-Type: multipart/alternative; boundary=ALT\r\n\r\n--ALT\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n--ALT\r\n\
+Content-Type: text/html; charset=utf-8\r\n\r\n\
+<p>{text}</p><img src=\"http://127.0.0.1:9/zephyr.gif\">\r\n--ALT--\r\n--MIX\r\n\
+Content-Type: text/plain; name=\"{file}\"\r\nContent-Disposition: attachment; filename=\"{file}\"\r\n\r\n\
+Zephyr.\r\n--MIX--\r\n"
+    );
+    std::fs::write(dir.join("quokka.eml"), &message).unwrap();
+    env.import(&[
+        "eml",
+        dir.to_str().unwrap(),
+        "--user",
+        "alice",
+        "--folder",
+        "Inbox",
+    ]);
+    env.set_config(
+        "admin_archive_access = false",
+        "admin_archive_access = true",
+    );
+    let srv = Server::start(&env);
+    srv.ok(
+        "/api/invoke/CreateJob",
+        "name=Nightly%20quokka&action=VerifyStores&timeZoneId=UTC&time=02%3A00&dayOfWeek=Sunday",
+    );
+    let profile = serde_json::json!({
+        "name": "Zephyr pull", "type": "imap", "host": "127.0.0.1", "port": 9,
+        "security": "tls", "userName": "zed", "password": "Quokka-2026x", "targetUser": "alice",
+    });
+    srv.ok(
+        "/api/invoke/CreateProfile",
+        &serde_urlencoded::to_string([("properties", profile.to_string())]).unwrap(),
+    );
+    // A finished task: VerifyStore, followed to its end.
+    let (_, mut v) = srv.admin("/api/invoke/VerifyStore", Some("id=1"));
+    let task = v["token"].as_str().expect("a task").to_string();
+    let mut task_log = v["logOutput"].as_str().unwrap_or("").to_string();
+    while v["statusCode"] == "running" {
+        let b = format!(
+            "token={task}&lastKnownStatusVersion={}&millisecondsTimeout=5000",
+            v["statusVersion"]
+        );
+        v = srv.admin("/api/get-status", Some(&b)).1;
+        task_log.push_str(v["logOutput"].as_str().unwrap_or(""));
+    }
+
+    let jar = env.path("cookies");
+    let url = |p: &str| format!("https://127.0.0.1:{}{p}", srv.https);
+    let get = |path: &str, lang: Option<&str>| -> (u16, String) {
+        let mut c = std::process::Command::new("curl");
+        c.args(["-sk", "-w", "\n%{http_code}", "-b"])
+            .arg(&jar)
+            .arg("-c")
+            .arg(&jar);
+        if let Some(l) = lang {
+            c.args(["-H", &format!("Accept-Language: {l}")]);
+        }
+        let out = c.arg(url(path)).output().unwrap();
+        let s = String::from_utf8(out.stdout).unwrap();
+        let (body, code) = s.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), body.to_string())
+    };
+    let post = |path: &str, form: &str| -> u16 {
+        let out = std::process::Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
+            .arg(&jar)
+            .arg("-c")
+            .arg(&jar)
+            .args(["-d", form])
+            .arg(url(path))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().parse().unwrap()
+    };
+    let csrf = |page: &str| {
+        page.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a form token")
+            .to_string()
+    };
+
+    let catalogue: BTreeSet<String> = EN
+        .entries()
+        .into_iter()
+        .flat_map(|(key, text)| {
+            // Placeholders and (in `_html` texts) tags are not words of the text.
+            let mut plain = String::new();
+            let mut skip = None;
+            for c in text.chars() {
+                match (skip, c) {
+                    (None, '{') => skip = Some('}'),
+                    (None, '<') if key.ends_with("_html") => skip = Some('>'),
+                    (Some(end), c) if c == end => skip = None,
+                    (None, c) => plain.push(c),
+                    _ => {}
+                }
+            }
+            words(&plain).collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(catalogue.len() > 300, "{}", catalogue.len());
+
+    // Checks one page in the pseudo-locale and in English; `data` is what it shows as data.
+    let checked = std::cell::Cell::new(0);
+    let check = |path: &str, data: &str, stable: bool| {
+        let (code, xa) = get(path, Some("en-XA"));
+        let (_, en) = get(path, None);
+        assert!(
+            xa.contains("<html lang=\"en-XA\">"),
+            "{path} ({code}): {xa}"
+        );
+        assert!(xa.contains('⟦'), "{path}");
+        assert!(en.contains("<html lang=\"en\">"), "{path}: {en}");
+        assert!(!en.contains('⟦') && !en.contains('⟧'), "{path}: {en}");
+        let known: BTreeSet<String> = words(data).collect();
+        let outside = outside_brackets(&visible_text(&xa));
+        let stray: BTreeSet<String> = words(&outside)
+            .filter(|w| catalogue.contains(w) && !known.contains(w))
+            .collect();
+        assert!(
+            stray.is_empty(),
+            "{path}: text outside the catalogue: {stray:?}\n{outside}"
+        );
+        if stable {
+            let token = |s: &str| s.replace(&csrf(s), "TOKEN");
+            let plain = xa
+                .replace(['⟦', '⟧'], "")
+                .replace("<html lang=\"en-XA\">", "<html lang=\"en\">");
+            let (plain, en) = if plain.contains("name=\"csrf\"") {
+                (token(&plain), token(&en))
+            } else {
+                (plain, en)
+            };
+            assert_eq!(
+                plain, en,
+                "{path}: English is the pseudo-locale unbracketed"
+            );
+        }
+        checked.set(checked.get() + 1);
+        xa
+    };
+
+    // Signed out: the sign-in page; then sign in with the form token of a fresh one.
+    check("/web/login", "", true);
+    let (_, login) = get("/web/login", None);
+    assert_eq!(
+        post(
+            "/web/login",
+            &format!(
+                "userName=admin&password={}&csrf={}",
+                crate::support::ADMIN_PW,
+                csrf(&login)
+            )
+        ),
+        303
+    );
+    let (_, search) = get("/web/search", None);
+    assert_eq!(
+        post(
+            "/web/saved",
+            &format!("csrf={}&name=Quokkas&search=q%3Dquokka", csrf(&search))
+        ),
+        303
+    );
+
+    // The data of the pages, as the API, the archive and the test know it.
+    let api = |f: &str, args: &str| {
+        let mut s = String::new();
+        leaves(&srv.ok(&format!("/api/invoke/{f}"), args), &mut s);
+        s
+    };
+    let window = "fromIncluding=2000-01-01T00%3A00%3A00&toExcluding=2100-01-01T00%3A00%3A00";
+    let common = "admin Quokkas quokka";
+    let folders = format!("{common} {}", api("GetChildFolders", ""));
+    // What the results and the message page show of it; its source shows all of it.
+    let with_message = format!("{folders} {from} {to} {subject} {text} {file} text/plain");
+    let stores = format!(
+        "{} {}",
+        api("GetStores", "includeSize=true"),
+        api("GetStoreIndexes", "")
+    );
+    let server_info = api("GetServerInfo", "");
+
+    let results = check("/web/search?q=quokka", &with_message, true);
+    let id = results
+        .split("href=\"/web/messages/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the message found")
+        .to_string();
+    check("/web/search", &with_message, true);
+    check(&format!("/web/messages/{id}"), &with_message, true);
+    check(
+        &format!("/web/messages/{id}/source"),
+        &format!("{common} {message}"),
+        true,
+    );
+    check("/web/password", common, true);
+    check("/web/advanced?q=quokka", &folders, true);
+    check(
+        "/web/admin",
+        &format!(
+            "{common} {server_info} {stores} {} {}",
+            api("GetJobResults", &format!("{window}&timeZoneId=UTC")),
+            api("GetWorkerResults", &format!("{window}&timeZoneID=UTC"))
+        ),
+        true,
+    );
+    check(
+        "/web/admin/users",
+        &format!("{common} {}", api("GetUsers", "")),
+        true,
+    );
+    check(
+        "/web/admin/users/alice",
+        &format!("{common} {}", api("GetUserInfo", "userName=alice")),
+        true,
+    );
+    check("/web/admin/stores", &format!("{common} {stores}"), true);
+    check(
+        &format!("/web/admin/tasks/{task}"),
+        &format!("{common} {task} {task_log}"),
+        true,
+    );
+    check(
+        "/web/admin/jobs",
+        &format!(
+            "{common} {} {}",
+            api("GetJobs", ""),
+            api("GetTimeZones", "")
+        ),
+        true,
+    );
+    check(
+        "/web/admin/archives",
+        &format!("{folders} {}", api("GetFolderStatistics", "")),
+        true,
+    );
+    check(
+        "/web/admin/profiles",
+        &format!(
+            "{common} {} {}",
+            api("GetProfiles", ""),
+            api("GetWorkerResults", &format!("{window}&timeZoneID=UTC"))
+        ),
+        true,
+    );
+    check("/web/admin/compliance", common, true);
+    // Sessions (their last request) and the audit log change with every request.
+    check(
+        "/web/admin/service",
+        &format!(
+            "{common} {server_info} {} {}",
+            api("GetServiceConfiguration", ""),
+            api("GetActiveSessions", "")
+        ),
+        false,
+    );
+    // The audit log shows the records written before the page.
+    let mut audit = format!("{common}\n");
+    for line in std::fs::read_to_string(env.data().join("audit.log"))
+        .unwrap()
+        .lines()
+    {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        leaves(&record, &mut audit);
+        // The arguments show as name=value.
+        if let Some(args) = record["args"].as_object() {
+            audit.extend(args.keys().map(|k| format!("{k}\n")));
+        }
+    }
+    check("/web/admin/audit", &audit, false);
+    // An error page: a task that does not exist.
+    check("/web/admin/tasks/0123abcd", common, true);
+    assert_eq!(checked.get(), 19);
+    srv.stop();
+}

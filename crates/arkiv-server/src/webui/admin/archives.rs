@@ -11,13 +11,17 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::{Admin, Row, invoke, one, pairs, s, started};
+use super::{Admin, Row, invoke, one, pairs, s, started, unknown_action};
 use crate::AppState;
+use crate::webui::i18n::{Text, fill};
+// The templates' `|fill` filter.
+use crate::webui::i18n::filters;
 use crate::webui::{Page, html, human};
 
 #[derive(Template)]
 #[template(path = "admin_archives.html")]
 struct Archives {
+    t: &'static Text,
     bar: crate::webui::pages::Bar,
     archives: Vec<Row>,
     folders: Vec<(String, usize)>,
@@ -49,6 +53,7 @@ async fn archives_page(
     html(
         status,
         Archives {
+            t: p.t,
             bar: p.bar("", None),
             archives: stats
                 .iter()
@@ -91,6 +96,7 @@ pub(in crate::webui) async fn archive_action(
     if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
+    let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let r = match f("action") {
         "move" => invoke(
@@ -100,7 +106,12 @@ pub(in crate::webui) async fn archive_action(
             &[("fromFolder", f("fromFolder")), ("toFolder", f("toFolder"))],
         )
         .await
-        .map(|_| format!("'{}' is now '{}'.", f("fromFolder"), f("toFolder"))),
+        .map(|_| {
+            fill(
+                t.folder_moved,
+                &[("from", f("fromFolder")), ("to", f("toFolder"))],
+            )
+        }),
         "deleteEmpty" => {
             let args: Vec<(&str, &str)> = if f("folder").is_empty() {
                 vec![]
@@ -113,10 +124,10 @@ pub(in crate::webui) async fn archive_action(
                     let n = v["deletedFolders"]
                         .as_array()
                         .map_or_else(|| s(&v, "deletedFolders"), |a| a.len().to_string());
-                    format!("Empty folders removed: {n}.")
+                    fill(t.empty_folders_removed, &[("count", &n)])
                 })
         }
-        other => Err(format!("unknown action '{other}'")),
+        other => Err(unknown_action(t, other)),
     };
     match r {
         Ok(n) => archives_page(&state, &p, None, Some(n)).await,
@@ -139,6 +150,7 @@ pub struct ProfileRow {
 #[derive(Template)]
 #[template(path = "admin_profiles.html")]
 struct Profiles {
+    t: &'static Text,
     bar: crate::webui::pages::Bar,
     profiles: Vec<ProfileRow>,
     runs: Vec<Row>,
@@ -148,9 +160,9 @@ struct Profiles {
 }
 
 /// An example profile for the properties field: one IMAP mailbox into a user's archive.
-fn example() -> String {
+fn example(t: &Text) -> String {
     serde_json::to_string_pretty(&json!({
-        "name": "Mailbox of alice",
+        "name": t.profile_example_name,
         "type": "imap",
         "host": "mail.example.com",
         "security": "tls",
@@ -201,6 +213,7 @@ async fn profiles_page(
     html(
         status,
         Profiles {
+            t: p.t,
             bar: p.bar("", None),
             profiles: profiles
                 .iter()
@@ -215,9 +228,9 @@ async fn profiles_page(
                     user: s(x, "userName"),
                     target: s(x, "targetUser"),
                     automatic: if x["automatic"].is_null() {
-                        "no".into()
+                        p.t.no.into()
                     } else {
-                        "yes".into()
+                        p.t.yes.into()
                     },
                     last: s(x, "lastResult"),
                     running: x["running"].as_bool().unwrap_or(false),
@@ -240,7 +253,7 @@ async fn profiles_page(
                     ])
                 })
                 .collect(),
-            properties: properties.unwrap_or_else(example),
+            properties: properties.unwrap_or_else(|| example(p.t)),
             error,
             notice,
         }
@@ -264,19 +277,20 @@ pub(in crate::webui) async fn profile_action(
     if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
+    let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let id = f("id");
     let r: Result<String, String> = match f("action") {
         "run" => match invoke(&state, &p, "RunProfile", &[("id", id)])
             .await
-            .and_then(started)
+            .and_then(|v| started(t, v))
         {
             Ok(task_page) => return task_page,
             Err(e) => Err(e),
         },
         "delete" => invoke(&state, &p, "DeleteProfile", &[("id", id)])
             .await
-            .map(|_| format!("Profile #{id} was deleted; the mail it archived stays.")),
+            .map(|_| fill(t.profile_deleted, &[("id", id)])),
         "create" => {
             let props = f("properties");
             return match invoke(&state, &p, "CreateProfile", &[("properties", props)]).await {
@@ -286,10 +300,9 @@ pub(in crate::webui) async fn profile_action(
                         &p,
                         None,
                         None,
-                        Some(format!(
-                            "Profile '{}' was created (#{}).",
-                            s(&v, "name"),
-                            s(&v, "id")
+                        Some(fill(
+                            t.profile_created,
+                            &[("name", &s(&v, "name")), ("id", &s(&v, "id"))],
                         )),
                     )
                     .await
@@ -298,7 +311,7 @@ pub(in crate::webui) async fn profile_action(
                 Err(e) => profiles_page(&state, &p, Some(props.to_string()), Some(e), None).await,
             };
         }
-        other => Err(format!("unknown action '{other}'")),
+        other => Err(unknown_action(t, other)),
     };
     match r {
         Ok(n) => profiles_page(&state, &p, None, None, Some(n)).await,

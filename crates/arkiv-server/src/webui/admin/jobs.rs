@@ -11,8 +11,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{Admin, Row, invoke, one, pairs, s};
+use super::{Admin, Row, invoke, one, pairs, s, unknown_action};
 use crate::AppState;
+use crate::webui::i18n::{Text, fill};
+// The templates' `|fill` filter.
+use crate::webui::i18n::filters;
 use crate::webui::{Page, html};
 
 /// A job and its schedule, split into the form's fields.
@@ -70,30 +73,37 @@ impl ScheduleForm {
     }
 
     /// In words, for the list.
-    fn describe(&self) -> String {
-        match self.kind.as_str() {
-            "once" => format!("once, at {}", self.date.replace('T', " ")),
-            "interval" => format!("every {} minutes", self.interval),
-            "daily" => format!("daily at {}", self.time),
-            "weekly" => format!("every {} at {}", self.day_of_week, self.time),
-            "monthly" if self.day_of_week.is_empty() => {
-                format!("monthly on day {} at {}", self.day_of_month, self.time)
-            }
-            "monthly" => format!(
-                "monthly on {} {} at {}",
-                self.day_of_month, self.day_of_week, self.time
+    fn describe(&self, t: &'static Text) -> String {
+        let weekday = weekday_label(t, &self.day_of_week);
+        let (text, values): (&str, &[(&str, &str)]) = match self.kind.as_str() {
+            "once" => (t.runs_once_at, &[("date", &self.date.replace('T', " "))]),
+            "interval" => (t.runs_every_minutes, &[("count", &self.interval)]),
+            "daily" => (t.runs_daily, &[("time", &self.time)]),
+            "weekly" => (t.runs_weekly, &[("weekday", weekday), ("time", &self.time)]),
+            "monthly" if self.day_of_week.is_empty() => (
+                t.runs_monthly_day,
+                &[("day", &self.day_of_month), ("time", &self.time)],
             ),
-            _ => "only when run by hand".into(),
-        }
+            "monthly" => (
+                t.runs_monthly_weekday,
+                &[
+                    ("day", &self.day_of_month),
+                    ("weekday", weekday),
+                    ("time", &self.time),
+                ],
+            ),
+            _ => (t.kind_manual, &[]),
+        };
+        fill(text, values)
     }
 
     /// The submitted form, as `CreateJob`'s and `SetJobSchedule`'s arguments.
-    fn args(form: &[(String, String)]) -> Result<Vec<(&'static str, String)>, String> {
+    fn args(t: &Text, form: &[(String, String)]) -> Result<Vec<(&'static str, String)>, String> {
         let f = |k: &str| one(form, k).trim().to_string();
-        let need = |k: &str, what: &str| {
+        let need = |k: &str, refusal: &str| {
             let v = f(k);
             if v.is_empty() {
-                Err(format!("a {} schedule needs {what}", f("kind")))
+                Err(refusal.to_string())
             } else {
                 Ok(v)
             }
@@ -102,61 +112,82 @@ impl ScheduleForm {
             "manual" | "" => vec![],
             "once" => {
                 // A datetime-local field sends 2026-12-24T18:00; the API wants the seconds.
-                let mut d = need("date", "a date and time")?;
+                let mut d = need("date", t.schedule_needs_date)?;
                 if d.len() == 16 {
                     d.push_str(":00");
                 }
                 vec![("date", d)]
             }
-            "interval" => vec![("interval", need("interval", "an interval")?)],
-            "daily" => vec![("time", need("time", "a time")?)],
+            "interval" => vec![("interval", need("interval", t.schedule_needs_interval)?)],
+            "daily" => vec![("time", need("time", t.schedule_needs_time)?)],
             "weekly" => vec![
-                ("time", need("time", "a time")?),
-                ("dayOfWeek", need("dayOfWeek", "a day of the week")?),
+                ("time", need("time", t.schedule_needs_time)?),
+                (
+                    "dayOfWeek",
+                    need("dayOfWeek", t.schedule_needs_day_of_week)?,
+                ),
             ],
             "monthly" => {
                 let mut v = vec![
-                    ("time", need("time", "a time")?),
-                    ("dayOfMonth", need("dayOfMonth", "a day of the month")?),
+                    ("time", need("time", t.schedule_needs_time)?),
+                    (
+                        "dayOfMonth",
+                        need("dayOfMonth", t.schedule_needs_day_of_month)?,
+                    ),
                 ];
                 if !f("dayOfWeek").is_empty() {
                     v.push(("dayOfWeek", f("dayOfWeek")));
                 }
                 v
             }
-            other => return Err(format!("unknown kind of schedule '{other}'")),
+            other => return Err(fill(t.schedule_unknown_kind, &[("kind", other)])),
         })
     }
 }
 
-pub const KINDS: &[(&str, &str)] = &[
-    ("manual", "only when run by hand"),
-    ("once", "once"),
-    ("interval", "every few minutes"),
-    ("daily", "daily"),
-    ("weekly", "weekly"),
-    ("monthly", "monthly"),
-];
+/// The kinds of schedule (the form's `kind`), with their labels.
+fn kinds(t: &'static Text) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("manual", t.kind_manual),
+        ("once", t.kind_once),
+        ("interval", t.kind_interval),
+        ("daily", t.kind_daily),
+        ("weekly", t.kind_weekly),
+        ("monthly", t.kind_monthly),
+    ]
+}
 
-pub const WEEKDAYS: &[&str] = &[
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+/// The days of the week as the API names them, with their labels.
+fn weekdays(t: &'static Text) -> [(&'static str, &'static str); 7] {
+    [
+        ("Monday", t.monday),
+        ("Tuesday", t.tuesday),
+        ("Wednesday", t.wednesday),
+        ("Thursday", t.thursday),
+        ("Friday", t.friday),
+        ("Saturday", t.saturday),
+        ("Sunday", t.sunday),
+    ]
+}
+
+/// The label of a day of the week the API names (an unknown name as it is).
+fn weekday_label<'a>(t: &'static Text, day: &'a str) -> &'a str {
+    weekdays(t)
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(day))
+        .map_or(day, |(_, label)| label)
+}
 
 #[derive(Template)]
 #[template(path = "admin_jobs.html")]
 struct Jobs {
+    t: &'static Text,
     bar: crate::webui::pages::Bar,
     jobs: Vec<JobRow>,
     results: Vec<Row>,
     zones: Vec<(String, String)>,
-    kinds: &'static [(&'static str, &'static str)],
-    weekdays: &'static [&'static str],
+    kinds: Vec<(&'static str, &'static str)>,
+    weekdays: [(&'static str, &'static str); 7],
     intervals: &'static [u32],
     blank: ScheduleForm,
     error: Option<String>,
@@ -203,6 +234,7 @@ async fn page(
     html(
         status,
         Jobs {
+            t: p.t,
             bar: p.bar("", None),
             jobs: jobs
                 .iter()
@@ -214,7 +246,7 @@ async fn page(
                         action: s(j, "action"),
                         owner: s(j, "owner"),
                         zone: s(j, "timeZoneId"),
-                        schedule: form.describe(),
+                        schedule: form.describe(p.t),
                         enabled: j["enabled"].as_bool().unwrap_or(false),
                         last: time(s(j, "lastRun")),
                         next: time(s(j, "nextRun")),
@@ -240,8 +272,8 @@ async fn page(
                 .iter()
                 .map(|z| (s(z, "id"), s(z, "displayName")))
                 .collect(),
-            kinds: KINDS,
-            weekdays: WEEKDAYS,
+            kinds: kinds(p.t),
+            weekdays: weekdays(p.t),
             intervals: arkiv_archive::jobs::INTERVALS,
             blank: ScheduleForm {
                 kind: "daily".into(),
@@ -272,12 +304,13 @@ pub(in crate::webui) async fn job_action(
     if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
+    let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let id = f("id");
     let call =
         async |function: &str, args: &[(&str, &str)]| invoke(&state, &p, function, args).await;
     let with_schedule = |mut base: Vec<(&'static str, String)>| {
-        ScheduleForm::args(&form).map(|extra| {
+        ScheduleForm::args(t, &form).map(|extra| {
             base.extend(extra);
             base
         })
@@ -290,9 +323,12 @@ pub(in crate::webui) async fn job_action(
         ]) {
             Ok(args) => {
                 let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                call("CreateJob", &args)
-                    .await
-                    .map(|j| format!("Job '{}' was created (#{}).", s(&j, "name"), s(&j, "id")))
+                call("CreateJob", &args).await.map(|j| {
+                    fill(
+                        t.job_created,
+                        &[("name", &s(&j, "name")), ("id", &s(&j, "id"))],
+                    )
+                })
             }
             Err(e) => Err(e),
         },
@@ -303,20 +339,18 @@ pub(in crate::webui) async fn job_action(
             Ok(args) => {
                 let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 call("SetJobSchedule", &args).await.map(|j| {
-                    format!(
-                        "The schedule of job #{id} was saved; next run: {}.",
-                        match s(&j, "nextRun") {
-                            n if n.is_empty() => "none".to_string(),
-                            n => n.replace('T', " "),
-                        }
-                    )
+                    let next = match s(&j, "nextRun") {
+                        n if n.is_empty() => t.next_run_none.to_string(),
+                        n => n.replace('T', " "),
+                    };
+                    fill(t.job_schedule_saved, &[("id", id), ("next", &next)])
                 })
             }
             Err(e) => Err(e),
         },
         "rename" => call("RenameJob", &[("id", id), ("name", f("name"))])
             .await
-            .map(|_| format!("Job #{id} was renamed to '{}'.", f("name"))),
+            .map(|_| fill(t.job_renamed, &[("id", id), ("name", f("name"))])),
         "enable" | "disable" => {
             let on = f("action") == "enable";
             call(
@@ -324,18 +358,23 @@ pub(in crate::webui) async fn job_action(
                 &[("id", id), ("enabled", if on { "true" } else { "false" })],
             )
             .await
-            .map(|_| format!("Job #{id} is {}.", if on { "enabled" } else { "disabled" }))
+            .map(|_| {
+                fill(
+                    if on { t.job_enabled } else { t.job_disabled },
+                    &[("id", id)],
+                )
+            })
         }
         "run" => call("RunJobAsync", &[("id", id)])
             .await
-            .map(|_| format!("Job #{id} was started; its result appears below when it ends.")),
+            .map(|_| fill(t.job_started, &[("id", id)])),
         "cancel" => call("CancelJobAsync", &[("id", id)])
             .await
-            .map(|_| format!("Job #{id} is being cancelled.")),
+            .map(|_| fill(t.job_cancelling, &[("id", id)])),
         "delete" => call("DeleteJob", &[("id", id)])
             .await
-            .map(|_| format!("Job #{id} was deleted.")),
-        other => Err(format!("unknown action '{other}'")),
+            .map(|_| fill(t.job_deleted, &[("id", id)])),
+        other => Err(unknown_action(t, other)),
     };
     match r {
         Ok(notice) => page(&state, &p, None, Some(notice)).await,

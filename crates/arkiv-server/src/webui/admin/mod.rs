@@ -26,6 +26,9 @@ pub(super) use jobs::{job_action, jobs};
 pub(super) use settings::{compliance, compliance_action, service};
 pub(super) use stores::{store_action, stores, task, task_action};
 
+use super::i18n::{Text, fill};
+// The templates' `|fill` filter.
+use super::i18n::filters;
 use super::{Page, enc, html, human, see_other};
 use crate::AppState;
 use crate::api::{Called, call};
@@ -44,15 +47,16 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         if !p.caller.is_admin() {
             return Err(p.error(
                 StatusCode::FORBIDDEN,
-                "Not allowed",
-                "The administration pages are for administrators.",
+                p.t.error_not_allowed,
+                p.t.error_admin_only,
             ));
         }
         Ok(Admin(p))
     }
 }
 
-/// Calls an Administration API function as the page's administrator.
+/// Calls an Administration API function as the page's administrator. An error is the API's
+/// own message (in English, whatever the page's language).
 pub(super) async fn invoke(
     state: &Arc<AppState>,
     p: &Page,
@@ -71,11 +75,16 @@ pub(super) async fn invoke(
 }
 
 /// What a form of a long-running function leads to: its task page, where progress shows.
-pub(super) fn started(v: Value) -> Result<Response, String> {
+pub(super) fn started(t: &Text, v: Value) -> Result<Response, String> {
     match v["token"].as_str() {
-        Some(t) => Ok(see_other(&format!("/web/admin/tasks/{t}"))),
-        None => Err("the function did not start a task".into()),
+        Some(token) => Ok(see_other(&format!("/web/admin/tasks/{token}"))),
+        None => Err(t.no_task_started.into()),
     }
+}
+
+/// The "unknown action" refusal of a form.
+pub(super) fn unknown_action(t: &Text, action: &str) -> String {
+    fill(t.unknown_action, &[("action", action)])
 }
 
 pub(super) fn s(v: &Value, k: &str) -> String {
@@ -92,6 +101,7 @@ pub struct Row(pub Vec<String>);
 #[derive(Template)]
 #[template(path = "admin_dashboard.html")]
 struct Dashboard {
+    t: &'static Text,
     bar: super::pages::Bar,
     version: String,
     machine: String,
@@ -103,6 +113,7 @@ struct Dashboard {
 }
 
 pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admin) -> Response {
+    let t = p.t;
     let mut warnings = Vec::new();
     let mut get = async |f: &str, form: &[(&str, &str)]| match invoke(&state, &p, f, form).await {
         Ok(v) => v,
@@ -140,7 +151,10 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admi
     let mut store_rows = Vec::new();
     for st in list(&stores) {
         if !st["error"].is_null() {
-            warnings.push(format!("Store {}: {}", s(&st, "name"), s(&st, "error")));
+            warnings.push(fill(
+                t.warning_store,
+                &[("name", &s(&st, "name")), ("error", &s(&st, "error"))],
+            ));
         }
         store_rows.push(Row(vec![
             s(&st, "id"),
@@ -153,10 +167,12 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admi
     let mut index_rows = Vec::new();
     for ix in list(&indexes) {
         if s(&ix, "status") != "ok" || !ix["rebuildReason"].is_null() {
-            warnings.push(format!(
-                "The search index of store {} needs a rebuild: {}",
-                s(&ix, "storeName"),
-                s(&ix, "rebuildReason")
+            warnings.push(fill(
+                t.warning_index,
+                &[
+                    ("name", &s(&ix, "storeName")),
+                    ("reason", &s(&ix, "rebuildReason")),
+                ],
             ));
         }
         index_rows.push(Row(vec![
@@ -173,10 +189,9 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admi
         .map(|j| Row(vec![s(j, "jobName"), s(j, "startTime"), s(j, "result")]))
         .collect();
     for j in list(&jobs).iter().filter(|j| s(j, "result") == "failed") {
-        warnings.push(format!(
-            "Job '{}' failed at {}",
-            s(j, "jobName"),
-            s(j, "startTime")
+        warnings.push(fill(
+            t.warning_job_failed,
+            &[("name", &s(j, "jobName")), ("time", &s(j, "startTime"))],
         ));
     }
     job_rows.truncate(10);
@@ -195,14 +210,17 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admi
         })
         .collect();
     for r in list(&runs).iter().filter(|r| s(r, "result") == "failed") {
-        warnings.push(format!(
-            "Archiving profile '{}' failed at {}: {}",
-            s(r, "profileName"),
-            s(r, "startTime"),
-            s(r, "error")
+        warnings.push(fill(
+            t.warning_profile_failed,
+            &[
+                ("name", &s(r, "profileName")),
+                ("time", &s(r, "startTime")),
+                ("error", &s(r, "error")),
+            ],
         ));
     }
     let page = Dashboard {
+        t,
         bar: p.bar("", None),
         version: s(&info, "version"),
         machine: s(&info, "machineName"),
@@ -218,9 +236,10 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admi
 #[derive(Template)]
 #[template(path = "admin_users.html")]
 struct Users {
+    t: &'static Text,
     bar: super::pages::Bar,
     users: Vec<Row>,
-    privileges: Vec<&'static str>,
+    privileges: Vec<PrivilegeBox>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -253,9 +272,13 @@ async fn users_page(
     html(
         status,
         Users {
+            t: p.t,
             bar: p.bar("", None),
             users,
-            privileges: Privilege::ALL.iter().map(|p| p.name()).collect(),
+            // A new user can sign in and change their password unless unticked.
+            privileges: privilege_boxes(p.t, |pr| {
+                matches!(pr, Privilege::Login | Privilege::ChangePassword)
+            }),
             error,
             notice,
         }
@@ -324,15 +347,38 @@ pub(super) async fn create_user(
     }
 }
 
-/// A privilege checkbox on the user page.
+/// A privilege checkbox of the user forms.
 pub struct PrivilegeBox {
+    /// The API's name, what the form sends.
     pub name: &'static str,
+    pub label: &'static str,
     pub checked: bool,
+}
+
+/// Every privilege as a checkbox.
+fn privilege_boxes(t: &'static Text, checked: impl Fn(Privilege) -> bool) -> Vec<PrivilegeBox> {
+    Privilege::ALL
+        .iter()
+        .map(|&pr| PrivilegeBox {
+            name: pr.name(),
+            label: match pr {
+                Privilege::Login => t.privilege_login,
+                Privilege::ChangePassword => t.privilege_change_password,
+                Privilege::Archive => t.privilege_archive,
+                Privilege::ModifyArchiveProfiles => t.privilege_modify_archive_profiles,
+                Privilege::Export => t.privilege_export,
+                Privilege::ModifyExportProfiles => t.privilege_modify_export_profiles,
+                Privilege::Delete => t.privilege_delete,
+            },
+            checked: checked(pr),
+        })
+        .collect()
 }
 
 #[derive(Template)]
 #[template(path = "admin_user.html")]
 struct UserPage {
+    t: &'static Text,
     bar: super::pages::Bar,
     name: String,
     full_name: String,
@@ -353,7 +399,7 @@ async fn user_page(
 ) -> Response {
     let info = match invoke(state, p, "GetUserInfo", &[("userName", name)]).await {
         Ok(v) => v,
-        Err(e) => return p.error(StatusCode::NOT_FOUND, "Not found", &e),
+        Err(e) => return p.not_found(&e),
     };
     let has: Vec<String> = s(&info, "privileges")
         .split(',')
@@ -383,17 +429,12 @@ async fn user_page(
     html(
         status,
         UserPage {
+            t: p.t,
             bar: p.bar("", None),
             name: s(&info, "userName"),
             full_name: s(&info, "fullName"),
             authentication: s(&info, "authentication"),
-            privileges: Privilege::ALL
-                .iter()
-                .map(|pr| PrivilegeBox {
-                    name: pr.name(),
-                    checked: has.iter().any(|h| h == pr.name()),
-                })
-                .collect(),
+            privileges: privilege_boxes(p.t, |pr| has.iter().any(|h| h == pr.name())),
             emails,
             folder_rights,
             error,
@@ -422,6 +463,7 @@ pub(super) async fn user_action(
     if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
+    let t = p.t;
     let r = match one(&form, "action") {
         "privileges" => {
             let privileges = ticked(&form);
@@ -432,7 +474,7 @@ pub(super) async fn user_action(
                 &[("userName", &name), ("privileges", &privileges)],
             )
             .await
-            .map(|_| "Privileges saved.")
+            .map(|_| t.privileges_saved)
         }
         "emails" => {
             let list: Vec<&str> = one(&form, "emails")
@@ -447,7 +489,7 @@ pub(super) async fn user_action(
                 &[("userName", &name), ("emailAddresses", &joined)],
             )
             .await
-            .map(|_| "E-mail addresses saved.")
+            .map(|_| t.addresses_saved)
         }
         "grant" => {
             let rights: Vec<&str> = form
@@ -472,7 +514,7 @@ pub(super) async fn user_action(
                 ],
             )
             .await
-            .map(|_| "Folder access saved.")
+            .map(|_| t.folder_access_saved)
         }
         "password" => invoke(
             &state,
@@ -481,12 +523,10 @@ pub(super) async fn user_action(
             &[("userName", &name), ("password", one(&form, "password"))],
         )
         .await
-        .map(|_| "Password set."),
+        .map(|_| t.password_set),
         "delete" => {
             if one(&form, "confirm") != name {
-                Err(format!(
-                    "type the user name '{name}' to confirm the deletion"
-                ))
+                Err(fill(t.confirm_user_deletion, &[("name", &name)]))
             } else {
                 match invoke(&state, &p, "DeleteUser", &[("userName", &name)]).await {
                     Ok(_) => {
@@ -495,7 +535,7 @@ pub(super) async fn user_action(
                             &p,
                             StatusCode::OK,
                             None,
-                            Some(format!("User '{name}' was deleted; their archive is kept.")),
+                            Some(fill(t.user_deleted, &[("name", &name)])),
                         )
                         .await;
                     }
@@ -503,7 +543,7 @@ pub(super) async fn user_action(
                 }
             }
         }
-        other => Err(format!("unknown action '{other}'")),
+        other => Err(unknown_action(t, other)),
     };
     match r {
         Ok(notice) => user_page(&state, &p, &name, None, Some(notice.into())).await,
@@ -514,13 +554,15 @@ pub(super) async fn user_action(
 #[derive(Template)]
 #[template(path = "admin_audit.html")]
 struct Audit {
+    t: &'static Text,
     bar: super::pages::Bar,
     from: String,
     to: String,
     user: String,
     text: String,
     records: Vec<Row>,
-    matched: usize,
+    /// How many records matched, how many are shown.
+    summary: String,
     chain_ok: bool,
     chain: String,
     error: Option<String>,
@@ -536,13 +578,14 @@ pub(super) async fn audit(
     Admin(p): Admin,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Response {
+    let t = p.t;
     let q = super::query_map(q.as_deref());
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let (from, to, user, text) = (get("from"), get("to"), get("user"), get("text"));
     let day = |d: &str| d.is_empty() || jiff::civil::Date::strptime("%Y-%m-%d", d).is_ok();
     let mut error = None;
     if !day(&from) || !day(&to) {
-        error = Some("Dates are written 2026-12-01.".to_string());
+        error = Some(t.dates_format.to_string());
     }
     let filter = arkiv_archive::audit::Filter {
         from: (!from.is_empty() && day(&from)).then(|| from.clone()),
@@ -601,22 +644,33 @@ pub(super) async fn audit(
         })
         .collect();
     let (chain_ok, chain) = match &view.chain {
-        Ok(n) => (
-            true,
-            format!("The hash chain of all {n} records is intact."),
-        ),
-        Err(e) => (false, format!("The hash chain is broken: {e}")),
+        Ok(n) => (true, fill(t.chain_intact, &[("count", &n.to_string())])),
+        Err(e) => (false, fill(t.chain_broken, &[("error", e)])),
     };
+    let summary = fill(
+        if view.matched > view.records.len() {
+            t.audit_summary_capped
+        } else if view.matched == 1 {
+            t.audit_summary_one
+        } else {
+            t.audit_summary
+        },
+        &[
+            ("count", &view.matched.to_string()),
+            ("shown", &view.records.len().to_string()),
+        ],
+    );
     html(
         StatusCode::OK,
         Audit {
+            t,
             bar: p.bar("", None),
             from,
             to,
             user,
             text,
             records,
-            matched: view.matched,
+            summary,
             chain_ok,
             chain,
             error,

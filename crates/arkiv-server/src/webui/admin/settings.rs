@@ -13,11 +13,13 @@ use serde_json::Value;
 
 use super::{Admin, Row, invoke, one, pairs, s};
 use crate::AppState;
+use crate::webui::i18n::{Text, fill};
 use crate::webui::{Page, html};
 
 #[derive(Template)]
 #[template(path = "admin_compliance.html")]
 struct Compliance {
+    t: &'static Text,
     bar: crate::webui::pages::Bar,
     admin_archive_access: bool,
     error: Option<String>,
@@ -42,6 +44,7 @@ async fn compliance_page(
     html(
         status,
         Compliance {
+            t: p.t,
             bar: p.bar("", None),
             admin_archive_access: v["adminArchiveAccess"].as_bool().unwrap_or(false),
             error,
@@ -74,7 +77,7 @@ pub(in crate::webui) async fn compliance_action(
         return compliance_page(
             &state,
             &p,
-            Some("Enter your password to change a compliance setting.".into()),
+            Some(p.t.compliance_password_needed.into()),
             None,
         )
         .await;
@@ -90,7 +93,7 @@ pub(in crate::webui) async fn compliance_action(
     .await
     {
         let why = if e.status == StatusCode::UNAUTHORIZED {
-            "The password is wrong; the setting was not changed.".to_string()
+            p.t.compliance_password_wrong.to_string()
         } else {
             e.message
         };
@@ -106,9 +109,9 @@ pub(in crate::webui) async fn compliance_action(
     match invoke(&state, &p, "SetComplianceConfiguration", &args).await {
         Ok(_) => {
             let notice = if on {
-                "Archive access is unblocked: administrators can read every archive."
+                p.t.access_now_unblocked
             } else {
-                "Archive access is blocked: administrators read only their own archive."
+                p.t.access_now_blocked
             };
             compliance_page(&state, &p, None, Some(notice.into())).await
         }
@@ -119,6 +122,7 @@ pub(in crate::webui) async fn compliance_action(
 #[derive(Template)]
 #[template(path = "admin_service.html")]
 struct Service {
+    t: &'static Text,
     bar: crate::webui::pages::Bar,
     version: String,
     machine: String,
@@ -143,6 +147,7 @@ pub(in crate::webui) async fn service(
     State(state): State<Arc<AppState>>,
     Admin(p): Admin,
 ) -> Response {
+    let t = p.t;
     let mut error = None;
     let mut get = async |f: &str| match invoke(&state, &p, f, &[]).await {
         Ok(v) => v,
@@ -165,42 +170,54 @@ pub(in crate::webui) async fn service(
                 s(l, "address"),
                 s(l, "protocol"),
                 if l["enabled"].as_bool() == Some(true) {
-                    "on".into()
+                    t.listener_on.into()
                 } else {
-                    "off".into()
+                    t.listener_off.into()
                 },
             ])
         })
         .collect();
     let not_after = s(&conf, "certificateNotAfter");
     let expiry_warning = match days_until(&not_after) {
-        Some(d) if d < 0 => Some(format!("The TLS certificate expired on {not_after}.")),
-        Some(d) if d < 30 => Some(format!(
-            "The TLS certificate expires in {d} days ({not_after}): renew it and send the server SIGHUP."
+        Some(d) if d < 0 => Some(fill(t.certificate_expired, &[("date", &not_after)])),
+        Some(d) if d < 30 => Some(fill(
+            t.certificate_expires,
+            &[("days", &d.to_string()), ("date", &not_after)],
         )),
         _ => None,
     };
     let up = conf["uptimeSeconds"].as_u64().unwrap_or(0);
     let page = Service {
+        t,
         bar: p.bar("", None),
         version: s(&info, "version"),
         machine: s(&info, "machineName"),
         server_name: s(&conf, "serverName"),
-        uptime: format!("{}d {}h {}m", up / 86_400, up / 3600 % 24, up / 60 % 60),
+        uptime: fill(
+            t.uptime,
+            &[
+                ("days", &(up / 86_400).to_string()),
+                ("hours", &(up / 3600 % 24).to_string()),
+                ("minutes", &(up / 60 % 60).to_string()),
+            ],
+        ),
         data_dir: s(&conf, "dataDirectory"),
         audit_log: s(&conf, "auditLogPath"),
         listeners,
         cert: vec![
-            ("SHA-256 fingerprint", s(&conf, "certificateFingerprint")),
-            ("Subject", s(&conf, "certificateSubject")),
-            ("Issuer", s(&conf, "certificateIssuer")),
-            ("Valid from", s(&conf, "certificateNotBefore")),
-            ("Valid until", not_after.clone()),
             (
-                "Self-signed",
+                t.certificate_fingerprint,
+                s(&conf, "certificateFingerprint"),
+            ),
+            (t.certificate_subject, s(&conf, "certificateSubject")),
+            (t.certificate_issuer, s(&conf, "certificateIssuer")),
+            (t.certificate_valid_from, s(&conf, "certificateNotBefore")),
+            (t.certificate_valid_until, not_after.clone()),
+            (
+                t.certificate_self_signed,
                 match conf["certificateSelfSigned"].as_bool() {
-                    Some(true) => "yes".into(),
-                    Some(false) => "no".into(),
+                    Some(true) => t.yes.into(),
+                    Some(false) => t.no.into(),
                     None => String::new(),
                 },
             ),

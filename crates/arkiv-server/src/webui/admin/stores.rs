@@ -12,17 +12,22 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{Admin, Row, invoke, one, pairs, s, started};
+use super::{Admin, Row, invoke, one, pairs, s, started, unknown_action};
 use crate::AppState;
+use crate::webui::i18n::{Text, fill};
+// The templates' `|fill` filter.
+use crate::webui::i18n::filters;
 use crate::webui::{Page, html, human, see_other};
 
 /// The states a store can be asked to be in (manual §5.15), with their labels.
-const STATES: &[(&str, &str)] = &[
-    ("current", "current (new mail goes here)"),
-    ("normal", "normal"),
-    ("writeProtected", "write-protected"),
-    ("disabled", "disabled"),
-];
+fn states(t: &'static Text) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("current", t.state_current),
+        ("normal", t.state_normal),
+        ("writeProtected", t.state_write_protected),
+        ("disabled", t.state_disabled),
+    ]
+}
 
 pub struct StoreRow {
     pub id: String,
@@ -36,10 +41,11 @@ pub struct StoreRow {
 #[derive(Template)]
 #[template(path = "admin_stores.html")]
 struct Stores {
+    t: &'static Text,
     bar: crate::webui::pages::Bar,
     stores: Vec<StoreRow>,
     indexes: Vec<Row>,
-    states: &'static [(&'static str, &'static str)],
+    states: Vec<(&'static str, &'static str)>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -71,6 +77,7 @@ async fn page(
     html(
         status,
         Stores {
+            t: p.t,
             bar: p.bar("", None),
             stores: stores
                 .iter()
@@ -92,13 +99,16 @@ async fn page(
                         if s(ix, "status") == "ok" {
                             "ok".into()
                         } else {
-                            format!("rebuild needed: {}", s(ix, "rebuildReason"))
+                            fill(
+                                p.t.index_rebuild_needed,
+                                &[("reason", &s(ix, "rebuildReason"))],
+                            )
                         },
                         ix["size"].as_u64().map(human).unwrap_or_default(),
                     ])
                 })
                 .collect(),
-            states: STATES,
+            states: states(p.t),
             error,
             notice,
         }
@@ -123,13 +133,14 @@ pub(in crate::webui) async fn store_action(
     if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
+    let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let id = f("id");
     let call =
         async |function: &str, args: &[(&str, &str)]| invoke(&state, &p, function, args).await;
     // Quick functions answer with a notice on this page, long ones with their task page.
     let done = |r: Result<Value, String>, notice: String| r.map(|_| Outcome::Done(notice));
-    let task = |r: Result<Value, String>| r.and_then(started).map(Outcome::Task);
+    let task = |r: Result<Value, String>| r.and_then(|v| started(t, v)).map(Outcome::Task);
     let r = match f("action") {
         "create" => {
             let mut args = vec![("name", f("name")), ("requestedState", f("requestedState"))];
@@ -138,7 +149,7 @@ pub(in crate::webui) async fn store_action(
             }
             done(
                 call("CreateStore", &args).await,
-                format!("Store '{}' was created.", f("name")),
+                fill(t.store_created, &[("name", f("name"))]),
             )
         }
         "attach" => done(
@@ -151,7 +162,7 @@ pub(in crate::webui) async fn store_action(
                 ],
             )
             .await,
-            format!("Store '{}' was attached.", f("name")),
+            fill(t.store_attached, &[("name", f("name"))]),
         ),
         "state" => done(
             call(
@@ -159,26 +170,23 @@ pub(in crate::webui) async fn store_action(
                 &[("id", id), ("requestedState", f("requestedState"))],
             )
             .await,
-            format!("Store #{id} is now {}.", f("requestedState")),
+            fill(
+                t.store_state_set,
+                &[("id", id), ("state", f("requestedState"))],
+            ),
         ),
         "rename" => done(
             call("RenameStore", &[("id", id), ("name", f("name"))]).await,
-            format!("Store #{id} was renamed to '{}'.", f("name")),
+            fill(t.store_renamed, &[("id", id), ("name", f("name"))]),
         ),
-        "detach" if f("confirm") != f("storeName") => Err(format!(
-            "type the store's name '{}' to confirm detaching it",
-            f("storeName")
-        )),
+        "detach" if f("confirm") != f("storeName") => {
+            Err(fill(t.confirm_store_detach, &[("name", f("storeName"))]))
+        }
         "detach" => done(
             call("DetachStore", &[("id", id)]).await,
-            format!(
-                "Store #{id} was detached; its files stay where they are (attach it again to bring it back)."
-            ),
+            fill(t.store_detached, &[("id", id)]),
         ),
-        "retry" => done(
-            call("RetryOpenStores", &[]).await,
-            "Opening the stores was tried again.".into(),
-        ),
+        "retry" => done(call("RetryOpenStores", &[]).await, t.stores_retried.into()),
         "verify" => {
             let idx = if f("includeIndexes").is_empty() {
                 "false"
@@ -200,10 +208,10 @@ pub(in crate::webui) async fn store_action(
         "merge" => task(call("MergeStore", &[("id", id), ("sourceId", f("sourceId"))]).await),
         "selectAllIndexes" => done(
             call("SelectAllStoreIndexesForRebuild", &[]).await,
-            "Every search index is selected for rebuilding; 'Rebuild' starts it.".into(),
+            t.indexes_selected.into(),
         ),
         "rebuildNeeded" => task(call("RebuildSelectedStoreIndexes", &[]).await),
-        other => Err(format!("unknown action '{other}'")),
+        other => Err(unknown_action(t, other)),
     };
     match r {
         Ok(Outcome::Task(response)) => response,
@@ -221,6 +229,7 @@ pub(super) enum Outcome {
 #[derive(Template)]
 #[template(path = "admin_task.html")]
 struct TaskPage {
+    t: &'static Text,
     bar: crate::webui::pages::Bar,
     token: String,
     running: bool,
@@ -238,24 +247,21 @@ pub(in crate::webui) async fn task(
     Admin(p): Admin,
     Path(token): Path<String>,
 ) -> Response {
-    let Some(t) = state.tasks.get(&token) else {
-        return p.error(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No such task: it is unknown, or it finished more than 15 minutes ago.",
-        );
+    let Some(task) = state.tasks.get(&token) else {
+        return p.not_found(p.t.no_such_task_any_more);
     };
-    let snap = t.snapshot(0);
+    let snap = task.snapshot(0);
     let running = snap.code == crate::tasks::Code::Running;
     let outcome = match (&snap.code, &snap.error) {
-        (crate::tasks::Code::Running, _) => "Running…".to_string(),
-        (crate::tasks::Code::Succeeded, _) => "Succeeded.".to_string(),
-        (_, Some(e)) => format!("Failed: {}", e.message),
-        _ => "Failed.".to_string(),
+        (crate::tasks::Code::Running, _) => p.t.task_running.to_string(),
+        (crate::tasks::Code::Succeeded, _) => p.t.task_succeeded.to_string(),
+        (_, Some(e)) => fill(p.t.task_failed_because, &[("error", &e.message)]),
+        _ => p.t.task_failed.to_string(),
     };
     let mut r = html(
         StatusCode::OK,
         TaskPage {
+            t: p.t,
             bar: p.bar("", None),
             token,
             running,
@@ -267,7 +273,7 @@ pub(in crate::webui) async fn task(
                 _ => snap.percent.unwrap_or(0).min(100),
             },
             log: snap.log.unwrap_or_default().replace("\r\n", "\n"),
-            cancelled: t.is_cancelled(),
+            cancelled: task.is_cancelled(),
         }
         .render(),
     );
@@ -289,25 +295,25 @@ pub(in crate::webui) async fn task_action(
     if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
         return r;
     }
-    let t = state.tasks.get(&token);
+    let task = state.tasks.get(&token);
     let _ = crate::web::record(
         &state,
         p.caller.name(),
         p.session.ip,
         "cancel-async",
         &[("token".into(), token.clone())],
-        if t.is_some() {
+        if task.is_some() {
             "succeeded"
         } else {
             "failed: no such token"
         },
     )
     .await;
-    match t {
-        Some(t) => {
-            t.cancel();
+    match task {
+        Some(task) => {
+            task.cancel();
             see_other(&format!("/web/admin/tasks/{token}"))
         }
-        None => p.error(StatusCode::NOT_FOUND, "Not found", "No such task."),
+        None => p.not_found(p.t.no_such_task),
     }
 }
