@@ -24,6 +24,7 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod functions;
+pub mod imap;
 pub mod listen;
 pub mod openapi;
 pub mod scheduler;
