@@ -34,6 +34,12 @@ pub struct ServerConfig {
     pub listen_api: String,
     /// Plain HTTP that only redirects to HTTPS ("" or "off" = off).
     pub listen_http: String,
+    /// The read-only IMAP service with STARTTLS (manual §6.2 "IMAP Server (STARTTLS)": 143;
+    /// "" or "off" = off). A port that cannot be bound (below 1024 without the right, or
+    /// taken by the mail server on the same machine) leaves the service off with a warning.
+    pub listen_imap: String,
+    /// The IMAP service with implicit TLS ("IMAP Server (SSL)": 993; "" or "off" = off).
+    pub listen_imaps: String,
     /// The name clients reach this server by: redirects from HTTP go to it ("" = this
     /// machine's host name).
     pub server_name: String,
@@ -59,6 +65,8 @@ impl Default for ServerConfig {
             listen_https: "0.0.0.0:8462".into(),
             listen_api: "0.0.0.0:8463".into(),
             listen_http: "0.0.0.0:8461".into(),
+            listen_imap: "0.0.0.0:143".into(),
+            listen_imaps: "0.0.0.0:993".into(),
             server_name: String::new(),
             max_connections: 1024,
             max_connections_per_address: 64,

@@ -68,6 +68,9 @@ pub struct ServeOptions {
     pub api: Option<SocketAddr>,
     /// Plain HTTP that redirects to HTTPS (`None`: off).
     pub http: Option<SocketAddr>,
+    /// The read-only IMAP service with STARTTLS, and with implicit TLS (`None`: off).
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
     /// The name clients reach this server by (redirects go there).
     pub server_name: String,
     /// Connection limits of every listener.
@@ -263,6 +266,35 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             gate.clone(),
             stop_rx.clone(),
         )));
+    }
+    // IMAP (D3): a port that cannot be bound (below 1024 without the right, or the mail
+    // server's own IMAP on this machine) leaves the service off with a warning, so a first
+    // `arkiv serve` still starts.
+    for (name, protocol, addr, implicit) in [
+        ("IMAP Server (STARTTLS)", "imap", opts.imap, false),
+        ("IMAP Server (SSL)", "imaps", opts.imaps, true),
+    ] {
+        match listen(name, protocol, addr).await {
+            Ok(Some(l)) => servers.push(tokio::spawn(imap::serve(
+                l,
+                tls.acceptor.clone(),
+                implicit,
+                state.clone(),
+                opts.limits.clone(),
+                gate.clone(),
+                name,
+                stop_rx.clone(),
+            ))),
+            Ok(None) => {}
+            Err(e) => {
+                log!("WARN", "{name} is off: {e:#}");
+                state
+                    .endpoints
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(serde_json::json!({"name": name, "protocol": protocol, "address": addr.map(|a| a.to_string()), "enabled": false, "error": format!("{e:#}")}));
+            }
+        }
     }
     let jobs = tokio::spawn(scheduler::scheduler(state.clone(), stop_rx.clone()));
     shutdown_signal().await;

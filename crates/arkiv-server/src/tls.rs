@@ -257,7 +257,8 @@ pub fn load_or_create(data_dir: &Path, configured: Option<&CertSource>) -> Resul
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_cert_resolver(cert.clone());
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // IMAP clients may offer "imap" (RFC 9051 §11.1); browsers and API clients "http/1.1".
+    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"imap".to_vec()];
     Ok(TlsSetup {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         cert,

@@ -54,6 +54,10 @@ pub(crate) fn serve(data: &Path, cache: bool) -> Result<Served> {
             "127.0.0.1:0",
             "--listen-http",
             "off",
+            "--listen-imap",
+            "off",
+            "--listen-imaps",
+            "off",
         ])
         .env("ARKIV_CREDENTIAL_CACHE", if cache { "on" } else { "off" })
         .stdout(Stdio::null())

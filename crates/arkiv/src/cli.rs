@@ -177,6 +177,13 @@ pub struct ServeArgs {
     /// Plain HTTP address that only redirects to HTTPS ("off": none) [default: 0.0.0.0:8461].
     #[arg(long, env = "ARKIV_LISTEN_HTTP", value_name = "ADDR|off")]
     pub listen_http: Option<String>,
+    /// Address of the read-only IMAP service with STARTTLS ("off": none) [default:
+    /// 0.0.0.0:143; a port that cannot be bound leaves it off with a warning].
+    #[arg(long, env = "ARKIV_LISTEN_IMAP", value_name = "ADDR|off")]
+    pub listen_imap: Option<String>,
+    /// Address of the IMAP service with implicit TLS ("off": none) [default: 0.0.0.0:993].
+    #[arg(long, env = "ARKIV_LISTEN_IMAPS", value_name = "ADDR|off")]
+    pub listen_imaps: Option<String>,
     /// The name clients reach this server by; HTTP redirects go there [default: this
     /// machine's host name].
     #[arg(long, env = "ARKIV_SERVER_NAME", value_name = "NAME")]

@@ -6,6 +6,207 @@
 //! encodes; the session (commands in their own files) answers from the archive through the
 //! access core, as every other door does.
 //!
-//! So far: the command framer.
+//! So far: the command framer and the not-authenticated state of the session.
 
 pub mod frame;
+pub mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::AppState;
+use crate::listen::{Gate, Limits, accept};
+use frame::{Event, Framer};
+use session::{After, Session};
+
+/// A signed-in client may stay silent this long (RFC 9051 §5.4: at least 30 minutes);
+/// before sign-in the listener's idle limit applies.
+const SIGNED_IN_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// Serves one IMAP listener: STARTTLS on a plain port, or TLS from the first byte
+/// (`implicit`). Connections are admitted by the shared [`Gate`] like every service's.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    implicit: bool,
+    state: Arc<AppState>,
+    limits: Limits,
+    gate: Arc<Gate>,
+    what: &'static str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            c = accept(&listener, what) => c,
+            _ = stop.changed() => break,
+        };
+        while conns.try_join_next().is_some() {}
+        let Some(ticket) = gate.admit(peer.ip(), &limits) else {
+            drop(tcp);
+            continue;
+        };
+        let (acceptor, state, limits, stop) = (
+            acceptor.clone(),
+            state.clone(),
+            limits.clone(),
+            stop.clone(),
+        );
+        conns.spawn(async move {
+            let _ticket = ticket;
+            let mut session = Session::new(state, peer.ip(), implicit);
+            let mut framer = Framer::new(frame::Limits::default());
+            let mut stop = stop;
+            if implicit {
+                let Ok(Ok(tls)) =
+                    tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
+                else {
+                    return;
+                };
+                let mut tls = tls;
+                let _ = run(
+                    &mut tls,
+                    &mut session,
+                    &mut framer,
+                    &limits,
+                    &mut stop,
+                    true,
+                )
+                .await;
+                return;
+            }
+            let mut tcp = tcp;
+            match run(
+                &mut tcp,
+                &mut session,
+                &mut framer,
+                &limits,
+                &mut stop,
+                true,
+            )
+            .await
+            {
+                Ended::StartTls => {
+                    let Ok(Ok(mut tls)) =
+                        tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
+                    else {
+                        return;
+                    };
+                    session.tls_started();
+                    let _ = run(
+                        &mut tls,
+                        &mut session,
+                        &mut framer,
+                        &limits,
+                        &mut stop,
+                        false,
+                    )
+                    .await;
+                }
+                Ended::Closed => {}
+            }
+        });
+    }
+    while conns.join_next().await.is_some() {}
+}
+
+enum Ended {
+    StartTls,
+    Closed,
+}
+
+/// Writes all of `bytes`, giving up on a client that does not read within the limit.
+async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8], limits: &Limits) -> bool {
+    matches!(
+        tokio::time::timeout(limits.request, async {
+            io.write_all(bytes).await?;
+            io.flush().await
+        })
+        .await,
+        Ok(Ok(()))
+    )
+}
+
+/// Reads commands and answers them until the client leaves, the connection is idle too
+/// long, the server stops, or STARTTLS hands the connection over to TLS.
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    session: &mut Session,
+    framer: &mut Framer,
+    limits: &Limits,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    greet: bool,
+) -> Ended {
+    if greet && !send(io, &session.greeting(), limits).await {
+        return Ended::Closed;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(ev) = framer.next_event() {
+            match ev {
+                Event::Continue => {
+                    if !send(io, b"+ go ahead\r\n", limits).await {
+                        return Ended::Closed;
+                    }
+                }
+                Event::Refused { tag, reason, fatal } => {
+                    let tag = tag.map_or("*".into(), |t| String::from_utf8_lossy(&t).into_owned());
+                    let mut out = format!("{tag} BAD {reason}\r\n");
+                    if fatal {
+                        out.push_str(&format!("* BYE {reason}\r\n"));
+                    }
+                    if !send(io, out.as_bytes(), limits).await || fatal {
+                        return Ended::Closed;
+                    }
+                }
+                Event::Command(bytes) => {
+                    let (out, after) = session.command(&bytes).await;
+                    if !send(io, &out, limits).await {
+                        return Ended::Closed;
+                    }
+                    match after {
+                        After::Close => return Ended::Closed,
+                        // Bytes sent after STARTTLS before the handshake would be taken as
+                        // if they came over TLS (command injection): refused.
+                        After::StartTls if framer.buffered() > 0 => {
+                            let _ = send(
+                                io,
+                                b"* BYE commands sent after STARTTLS before the TLS handshake\r\n",
+                                limits,
+                            )
+                            .await;
+                            return Ended::Closed;
+                        }
+                        After::StartTls => return Ended::StartTls,
+                        After::Continue | After::AuthenticateData => {}
+                    }
+                }
+            }
+        }
+        let idle = if session.caller().is_some() {
+            SIGNED_IN_IDLE
+        } else {
+            limits.idle
+        };
+        let n = tokio::select! {
+            r = tokio::time::timeout(idle, io.read(&mut buf)) => match r {
+                Ok(Ok(n)) if n > 0 => n,
+                Ok(_) => return Ended::Closed,
+                Err(_) => {
+                    let _ = send(io, b"* BYE idle for too long\r\n", limits).await;
+                    return Ended::Closed;
+                }
+            },
+            _ = stop.changed() => {
+                let _ = send(io, b"* BYE the server is shutting down\r\n", limits).await;
+                return Ended::Closed;
+            }
+        };
+        framer.push(&buf[..n]);
+    }
+}

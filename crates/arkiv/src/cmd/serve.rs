@@ -116,6 +116,16 @@ pub fn serve(data: &Path, key_file: Option<&Path>, args: ServeArgs) -> Result<Ex
             &cfg.listen_http,
             "HTTP listener",
         )?,
+        imap: address(
+            args.listen_imap.as_deref(),
+            &cfg.listen_imap,
+            "IMAP (STARTTLS) listener",
+        )?,
+        imaps: address(
+            args.listen_imaps.as_deref(),
+            &cfg.listen_imaps,
+            "IMAP (SSL) listener",
+        )?,
         server_name,
         limits: arkiv_server::listen::Limits {
             max_connections: cfg.max_connections,

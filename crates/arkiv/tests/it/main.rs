@@ -7,6 +7,7 @@ mod cli;
 mod formats;
 mod hardening;
 mod hostile;
+mod imap_server;
 mod mailboxes;
 mod mailclient;
 mod multi_user;

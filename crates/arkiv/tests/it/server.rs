@@ -17,6 +17,9 @@ pub(crate) struct Server {
     /// The Administration API.
     pub(crate) api: u16,
     pub(crate) http: u16,
+    /// IMAP with STARTTLS, and with implicit TLS.
+    pub(crate) imap: u16,
+    pub(crate) imaps: u16,
     pub(crate) fingerprint: String,
     /// The log lines up to the listeners.
     pub(crate) startup: Vec<String>,
@@ -41,6 +44,10 @@ impl Server {
                 "127.0.0.1:0",
                 "--listen-http",
                 "127.0.0.1:0",
+                "--listen-imap",
+                "127.0.0.1:0",
+                "--listen-imaps",
+                "127.0.0.1:0",
                 "--server-name",
                 "arkiv.example",
             ])
@@ -58,11 +65,11 @@ impl Server {
                 }
             }
         });
-        let (mut https, mut api, mut http) = (0, 0, 0);
+        let (mut https, mut api, mut http, mut imap, mut imaps) = (0, 0, 0, 0, 0);
         let mut fingerprint = String::new();
         let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while https == 0 || http == 0 || api == 0 {
+        while https == 0 || http == 0 || api == 0 || imap == 0 || imaps == 0 {
             let line = log
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("the server logs its listeners");
@@ -88,6 +95,10 @@ impl Server {
                 }
             } else if let Some(rest) = line.split("listening on http://").nth(1) {
                 http = port(rest);
+            } else if let Some(rest) = line.split("listening on imap://").nth(1) {
+                imap = port(rest);
+            } else if let Some(rest) = line.split("listening on imaps://").nth(1) {
+                imaps = port(rest);
             }
         }
         Server {
@@ -95,6 +106,8 @@ impl Server {
             https,
             api,
             http,
+            imap,
+            imaps,
             fingerprint,
             startup,
             log,
@@ -530,6 +543,10 @@ fn first_start_creates_the_data_directory_and_prints_its_secrets() {
             "--listen-api",
             "127.0.0.1:0",
             "--listen-http",
+            "off",
+            "--listen-imap",
+            "off",
+            "--listen-imaps",
             "off",
         ])
         .stdout(Stdio::piped())
@@ -2494,6 +2511,10 @@ fn a_pkcs12_certificate_is_served() {
         "--listen-https",
         "127.0.0.1:0",
         "--listen-http",
+        "off",
+        "--listen-imap",
+        "off",
+        "--listen-imaps",
         "off",
         "--tls-pkcs12",
         &p("modern.p12"),
