@@ -697,7 +697,8 @@ fn an_administrator_manages_users_in_the_browser_and_others_cannot() {
     b.type_into("#c-reason", "case 4711 review");
     b.type_into("#c-pw", &format!("{}\u{E007}", crate::support::ADMIN_PW));
     b.wait_for("the change", |b| {
-        b.text("#access-state").contains("unblocked")
+        b.try_text("#access-state")
+            .is_some_and(|t| t.contains("unblocked"))
     });
     // In force at once, and kept in arkiv.toml for the next start.
     let toml = std::fs::read_to_string(env.data().join("arkiv.toml")).unwrap();
