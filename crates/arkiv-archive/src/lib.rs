@@ -37,6 +37,7 @@ pub mod saved;
 pub mod search;
 pub mod stats;
 pub mod stores;
+pub mod uids;
 pub mod users;
 pub mod verify;
 
