@@ -6,9 +6,12 @@
 //! encodes; the session (commands in their own files) answers from the archive through the
 //! access core, as every other door does.
 //!
-//! So far: the command framer and the not-authenticated state of the session.
+//! So far: the command framer, signing in, the mailboxes ([`mailbox`]) with stable UIDs
+//! (`arkiv_archive::uids`), and FETCH of the original bytes ([`fetch`]).
 
+pub mod fetch;
 pub mod frame;
+pub mod mailbox;
 pub mod session;
 
 use std::sync::Arc;

@@ -2,8 +2,10 @@
 //! connection hands in each command the framer cut out ([`super::frame`]), decoded here with
 //! imap-codec, and writes what comes back.
 //!
-//! So far the not-authenticated state (RFC 9051 §6.1–6.2, RFC 3501): CAPABILITY, NOOP,
-//! LOGOUT, ID, STARTTLS, LOGIN and AUTHENTICATE PLAIN (with SASL-IR or a continuation). No
+//! The not-authenticated state (RFC 3501 §6.1–6.2): CAPABILITY, NOOP, LOGOUT, ID, STARTTLS,
+//! LOGIN and AUTHENTICATE PLAIN (with SASL-IR or a continuation). Signed in: NAMESPACE,
+//! LIST, LSUB, STATUS, SELECT and EXAMINE (every mailbox `[READ-ONLY]`, [`super::mailbox`]),
+//! CHECK, CLOSE, UNSELECT, and FETCH / UID FETCH ([`super::fetch`]). No
 //! password travels in plain text: before TLS, LOGIN and AUTHENTICATE answer NO and the
 //! capabilities say LOGINDISABLED. A logon is Arkiv's (`Archive::authenticate` through
 //! `api::logon`: the same lockout and audit as the other doors); the user needs `login`.
@@ -21,6 +23,21 @@ use imap_codec::imap_types::command::CommandBody;
 use imap_codec::{AuthenticateDataCodec, CommandCodec};
 
 use crate::AppState;
+use imap_codec::imap_types::IntoStatic;
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as WireMailbox};
+use imap_codec::imap_types::status::StatusDataItemName;
+
+use super::{fetch, mailbox};
+
+/// The mailbox a session has selected, as it was when selected (mail archived since then
+/// appears at the next SELECT).
+#[derive(Clone)]
+pub struct Selected {
+    pub name: String,
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    pub messages: Vec<(u32, arkiv_types::MessageId)>,
+}
 
 /// What the connection does after sending the answer.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +57,7 @@ pub struct Session {
     caller: Option<Caller>,
     /// The tag of an AUTHENTICATE waiting for its data.
     authenticating: Option<String>,
+    selected: Option<Selected>,
 }
 
 /// A text for a status line: one line, printable.
@@ -76,6 +94,7 @@ impl Session {
             tls,
             caller: None,
             authenticating: None,
+            selected: None,
         }
     }
 
@@ -86,7 +105,7 @@ impl Session {
 
     /// The capabilities in this state.
     fn capabilities(&self) -> String {
-        let mut c = vec!["IMAP4rev1", "ID"];
+        let mut c = vec!["IMAP4rev1", "ID", "NAMESPACE", "UNSELECT"];
         if self.caller.is_none() {
             if self.tls {
                 c.extend(["AUTH=PLAIN", "SASL-IR"]);
@@ -211,10 +230,28 @@ impl Session {
             _ if self.caller.is_none() => {
                 (bad("sign in first (LOGIN or AUTHENTICATE PLAIN)"), After::Continue)
             }
-            _ => (
-                no("this command is not offered by this server yet"),
-                After::Continue,
-            ),
+            body => {
+                // The archive's work runs off the async workers.
+                let (st, caller) = (self.state.clone(), self.caller.clone());
+                let mut selected = self.selected.take();
+                let body = body.into_static();
+                let t = tag.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    let out = match caller {
+                        Some(c) => signed_in(&st, &c, &mut selected, &t, body),
+                        None => Vec::new(),
+                    };
+                    (out, selected)
+                })
+                .await;
+                match r {
+                    Ok((out, selected)) => {
+                        self.selected = selected;
+                        (out, After::Continue)
+                    }
+                    Err(_) => (no("the command failed unexpectedly"), After::Continue),
+                }
+            }
         }
     }
 
@@ -306,6 +343,179 @@ impl Session {
             self.capabilities()
         )
         .into_bytes()
+    }
+}
+
+fn wire_name(m: &WireMailbox<'_>) -> Vec<u8> {
+    match m {
+        WireMailbox::Inbox => b"INBOX".to_vec(),
+        WireMailbox::Other(o) => o.as_ref().to_vec(),
+    }
+}
+
+fn list_pattern(m: &ListMailbox<'_>) -> Vec<u8> {
+    match m {
+        ListMailbox::Token(t) => t.as_ref().to_vec(),
+        ListMailbox::String(s) => s.as_ref().to_vec(),
+    }
+}
+
+/// The commands of the authenticated and selected states (a blocking thread).
+fn signed_in(
+    st: &AppState,
+    caller: &Caller,
+    selected: &mut Option<Selected>,
+    tag: &str,
+    body: CommandBody<'static>,
+) -> Vec<u8> {
+    let ok = |t: &str| format!("{tag} OK {}\r\n", text(t)).into_bytes();
+    let no = |t: &str| format!("{tag} NO {}\r\n", text(t)).into_bytes();
+    let bad = |t: &str| format!("{tag} BAD {}\r\n", text(t)).into_bytes();
+    let mailboxes = || mailbox::list(st, caller);
+    let lsub = matches!(&body, CommandBody::Lsub { .. });
+    match body {
+        CommandBody::Namespace => {
+            let mut out = format!(
+                "* NAMESPACE ((\"\" \"/\")) ((\"{}/\" \"/\")) NIL\r\n",
+                mailbox::OTHERS
+            )
+            .into_bytes();
+            out.extend(ok("NAMESPACE completed"));
+            out
+        }
+        CommandBody::List {
+            reference,
+            mailbox_wildcard,
+        }
+        | CommandBody::Lsub {
+            reference,
+            mailbox_wildcard,
+        } => {
+            let list = match mailboxes() {
+                Ok(l) => l,
+                Err(e) => return no(&e),
+            };
+            let (Some(r), Some(p)) = (
+                arkiv_mailclient::imap::utf7::decode(&wire_name(&reference)),
+                arkiv_mailclient::imap::utf7::decode(&list_pattern(&mailbox_wildcard)),
+            ) else {
+                return bad("the mailbox name is not modified UTF-7");
+            };
+            let mut out =
+                mailbox::list_lines(&list, &r, &p, if lsub { "LSUB" } else { "LIST" }).into_bytes();
+            out.extend(ok(if lsub {
+                "LSUB completed"
+            } else {
+                "LIST completed"
+            }));
+            out
+        }
+        CommandBody::Status {
+            mailbox: name,
+            item_names,
+        } => {
+            let list = match mailboxes() {
+                Ok(l) => l,
+                Err(e) => return no(&e),
+            };
+            let Some(m) = mailbox::find(&list, &wire_name(&name)) else {
+                return format!("{tag} NO [NONEXISTENT] no such mailbox\r\n").into_bytes();
+            };
+            let (count, validity, next) = match m.folder {
+                Some(f) => match st.archive.uid_view(f) {
+                    Ok(v) => (v.messages.len(), v.uid_validity, v.uid_next),
+                    Err(e) => return no(&e.to_string()),
+                },
+                None => (0, 1, 1),
+            };
+            let parts: Vec<String> = item_names
+                .iter()
+                .filter_map(|i| match i {
+                    StatusDataItemName::Messages => Some(format!("MESSAGES {count}")),
+                    StatusDataItemName::Recent => Some("RECENT 0".into()),
+                    StatusDataItemName::UidNext => Some(format!("UIDNEXT {next}")),
+                    StatusDataItemName::UidValidity => Some(format!("UIDVALIDITY {validity}")),
+                    StatusDataItemName::Unseen => Some("UNSEEN 0".into()),
+                    _ => None,
+                })
+                .collect();
+            let mut out = format!(
+                "* STATUS {} ({})\r\n",
+                mailbox::quote(&arkiv_mailclient::imap::utf7::encode(&m.name)),
+                parts.join(" ")
+            )
+            .into_bytes();
+            out.extend(ok("STATUS completed"));
+            out
+        }
+        CommandBody::Select { mailbox: name, .. } | CommandBody::Examine { mailbox: name, .. } => {
+            *selected = None;
+            let list = match mailboxes() {
+                Ok(l) => l,
+                Err(e) => return no(&e),
+            };
+            let Some(m) = mailbox::find(&list, &wire_name(&name)) else {
+                return format!("{tag} NO [NONEXISTENT] no such mailbox\r\n").into_bytes();
+            };
+            let view = match m.folder {
+                Some(f) => match st.archive.uid_view(f) {
+                    Ok(v) => v,
+                    Err(e) => return no(&e.to_string()),
+                },
+                None => arkiv_archive::uids::UidView {
+                    uid_validity: 1,
+                    uid_next: 1,
+                    messages: Vec::new(),
+                },
+            };
+            let out = format!(
+                "* FLAGS (\\Seen)\r\n* OK [PERMANENTFLAGS ()] nothing can be changed\r\n* {} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n{tag} OK [READ-ONLY] {} selected; the archive is read-only\r\n",
+                view.messages.len(),
+                view.uid_validity,
+                view.uid_next,
+                text(&m.name)
+            );
+            *selected = Some(Selected {
+                name: m.name.clone(),
+                uid_validity: view.uid_validity,
+                uid_next: view.uid_next,
+                messages: view.messages,
+            });
+            out.into_bytes()
+        }
+        CommandBody::Check | CommandBody::Noop => ok("completed"),
+        CommandBody::Close | CommandBody::Unselect => {
+            if selected.take().is_some() {
+                ok("mailbox closed (nothing was expunged: the archive is read-only)")
+            } else {
+                bad("no mailbox is selected")
+            }
+        }
+        CommandBody::Fetch {
+            sequence_set,
+            macro_or_item_names,
+            uid,
+            ..
+        } => {
+            let Some(sel) = selected.as_ref() else {
+                return bad("select a mailbox first");
+            };
+            match fetch::fetch(
+                st,
+                caller,
+                &sel.messages,
+                &sequence_set,
+                uid,
+                &macro_or_item_names,
+            ) {
+                Ok(mut out) => {
+                    out.extend(ok("FETCH completed"));
+                    out
+                }
+                Err(e) => no(&e),
+            }
+        }
+        _ => no("this command is not offered by this server yet"),
     }
 }
 
