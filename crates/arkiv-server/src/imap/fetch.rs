@@ -133,8 +133,10 @@ fn internal_date(secs: i64) -> String {
         .unwrap_or_else(|_| "01-Jan-1970 00:00:00 +0000".into())
 }
 
-/// The FETCH responses for the messages of `view` the set names; `Err` is the text of a NO
-/// (or BAD) for the whole command.
+/// The FETCH responses for the messages of `view` the set names, one message at a time to
+/// `sink` (which answers false when nobody listens any more): a connection holds one
+/// message's answer at a time, however many a client asks for. `Err` is the text of a NO for
+/// the command.
 pub fn fetch(
     state: &AppState,
     caller: &Caller,
@@ -142,7 +144,8 @@ pub fn fetch(
     set: &SequenceSet,
     uid: bool,
     req: &MacroOrMessageDataItemNames<'_>,
-) -> Result<Vec<u8>, String> {
+    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+) -> Result<(), String> {
     let items = items(req, uid)?;
     let needs_bytes = items.iter().any(|i| matches!(i, Item::Bytes(..)));
     let largest = if uid {
@@ -150,7 +153,6 @@ pub fn fetch(
     } else {
         messages.len() as u32
     };
-    let mut out = Vec::new();
     for (i, (u, id)) in messages.iter().enumerate() {
         let seq = i as u32 + 1;
         if !contains(set, if uid { *u } else { seq }, largest) {
@@ -176,7 +178,7 @@ pub fn fetch(
         } else {
             None
         };
-        out.extend(format!("* {seq} FETCH (").into_bytes());
+        let mut out = format!("* {seq} FETCH (").into_bytes();
         for (k, item) in items.iter().enumerate() {
             if k > 0 {
                 out.push(b' ');
@@ -211,8 +213,11 @@ pub fn fetch(
             }
         }
         out.extend(b")\r\n");
+        if !sink(out) {
+            return Ok(());
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

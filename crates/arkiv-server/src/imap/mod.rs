@@ -24,7 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::AppState;
 use crate::listen::{Gate, Limits, accept};
 use frame::{Event, Framer};
-use session::{After, Session};
+use session::{After, Reply, Session};
 
 /// A signed-in client may stay silent this long (RFC 9051 §5.4: at least 30 minutes);
 /// before sign-in the listener's idle limit applies.
@@ -168,9 +168,20 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
                 Event::Command(bytes) => {
-                    let (out, after) = session.command(&bytes).await;
-                    if !send(io, &out, limits).await {
-                        return Ended::Closed;
+                    let (reply, after) = session.command(&bytes).await;
+                    match reply {
+                        Reply::Bytes(out) => {
+                            if !send(io, &out, limits).await {
+                                return Ended::Closed;
+                            }
+                        }
+                        Reply::Stream(mut rx) => {
+                            while let Some(chunk) = rx.recv().await {
+                                if !send(io, &chunk, limits).await {
+                                    return Ended::Closed;
+                                }
+                            }
+                        }
                     }
                     match after {
                         After::Close => return Ended::Closed,

@@ -39,6 +39,18 @@ pub struct Selected {
     pub messages: Vec<(u32, arkiv_types::MessageId)>,
 }
 
+/// An answer: bytes, or (FETCH) a stream of them, one message at a time.
+pub enum Reply {
+    Bytes(Vec<u8>),
+    Stream(tokio::sync::mpsc::Receiver<Vec<u8>>),
+}
+
+impl From<Vec<u8>> for Reply {
+    fn from(b: Vec<u8>) -> Reply {
+        Reply::Bytes(b)
+    }
+}
+
 /// What the connection does after sending the answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum After {
@@ -130,10 +142,25 @@ impl Session {
     }
 
     /// Answers one complete command.
-    pub async fn command(&mut self, bytes: &[u8]) -> (Vec<u8>, After) {
+    pub async fn command(&mut self, bytes: &[u8]) -> (Reply, After) {
         if self.authenticating.is_some() {
-            return self.authenticate_data(bytes).await;
+            let (out, after) = self.authenticate_data(bytes).await;
+            return (out.into(), after);
         }
+        let mut stream = None;
+        let (out, after) = self.answer(bytes, &mut stream).await;
+        match stream {
+            Some(rx) => (Reply::Stream(rx), after),
+            None => (Reply::Bytes(out), after),
+        }
+    }
+
+    /// The answer as bytes, or (FETCH) nothing and the stream in `stream`.
+    async fn answer(
+        &mut self,
+        bytes: &[u8],
+        stream: &mut Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+    ) -> (Vec<u8>, After) {
         let cmd = match CommandCodec::default().decode(bytes) {
             Ok((_, cmd)) => cmd,
             Err(CommandDecodeError::Incomplete | CommandDecodeError::LiteralFound { .. }) => {
@@ -229,6 +256,35 @@ impl Session {
             ),
             _ if self.caller.is_none() => {
                 (bad("sign in first (LOGIN or AUTHENTICATE PLAIN)"), After::Continue)
+            }
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                ..
+            } => {
+                let (Some(sel), Some(caller)) = (self.selected.as_ref(), self.caller.clone())
+                else {
+                    return (bad("select a mailbox first"), After::Continue);
+                };
+                // One message's answer at a time through a small channel: the connection's
+                // memory stays bounded however much is asked for.
+                let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+                let (st, messages) = (self.state.clone(), sel.messages.clone());
+                let (set, req) = (sequence_set, macro_or_item_names.into_static());
+                let t = tag.clone();
+                tokio::task::spawn_blocking(move || {
+                    let r = fetch::fetch(&st, &caller, &messages, &set, uid, &req, &mut |chunk| {
+                        tx.blocking_send(chunk).is_ok()
+                    });
+                    let last = match r {
+                        Ok(()) => format!("{t} OK FETCH completed\r\n"),
+                        Err(e) => format!("{t} NO {}\r\n", text(&e)),
+                    };
+                    let _ = tx.blocking_send(last.into_bytes());
+                });
+                *stream = Some(rx);
+                (Vec::new(), After::Continue)
             }
             body => {
                 // The archive's work runs off the async workers.
@@ -489,30 +545,6 @@ fn signed_in(
                 ok("mailbox closed (nothing was expunged: the archive is read-only)")
             } else {
                 bad("no mailbox is selected")
-            }
-        }
-        CommandBody::Fetch {
-            sequence_set,
-            macro_or_item_names,
-            uid,
-            ..
-        } => {
-            let Some(sel) = selected.as_ref() else {
-                return bad("select a mailbox first");
-            };
-            match fetch::fetch(
-                st,
-                caller,
-                &sel.messages,
-                &sequence_set,
-                uid,
-                &macro_or_item_names,
-            ) {
-                Ok(mut out) => {
-                    out.extend(ok("FETCH completed"));
-                    out
-                }
-                Err(e) => no(&e),
             }
         }
         _ => no("this command is not offered by this server yet"),
