@@ -112,7 +112,8 @@ fn maildir_files(dir: &std::path::Path) -> Vec<Vec<u8>> {
 
 /// mbsync pulls alice's archive over IMAPS into a Maildir: every file equals an original
 /// message byte for byte; a second run fetches nothing; after more mail is archived (and the
-/// server restarted: UIDVALIDITY holds) a run fetches only the new mail. bob sees none of it.
+/// server restarted: UIDVALIDITY holds) a run fetches only the new mail. bob sees alice's
+/// Inbox only while it is granted to him, under Other Users.
 #[test]
 fn mbsync_copies_an_archive_byte_for_byte_and_then_only_what_is_new() {
     let env = Env::new();
@@ -258,6 +259,25 @@ fn mbsync_copies_an_archive_byte_for_byte_and_then_only_what_is_new() {
     // bob's own archive is empty and alice's is not his to see.
     let bob = sync(&srv, "bob", &env.path("bob-near"));
     assert!(bob.is_empty(), "{} messages reached bob", bob.len());
+    // Granted alice's Inbox, bob finds it under Other Users (the access core decides).
+    srv.ok(
+        "/api/invoke/SetComplianceConfiguration",
+        "config=%7B%22adminArchiveAccess%22%3Atrue%7D&reason=imap%20test",
+    );
+    srv.ok(
+        "/api/invoke/SetUserPrivilegesOnFolder",
+        "userName=bob&folder=alice%2FInbox&privileges=read",
+    );
+    let bob_near = env.path("bob-granted");
+    let granted = sync(&srv, "bob", &bob_near);
+    assert_eq!(granted, first, "the granted folder, all of it");
+    assert!(bob_near.join("Other Users/alice/Inbox").is_dir());
+    srv.ok(
+        "/api/invoke/SetUserPrivilegesOnFolder",
+        "userName=bob&folder=alice%2FInbox&privileges=none",
+    );
+    let after = sync(&srv, "bob", &env.path("bob-revoked"));
+    assert!(after.is_empty(), "taken back: {} messages", after.len());
     srv.stop();
 
     // New mail, a restart: only it comes.
