@@ -187,13 +187,22 @@ fn token_of(headers: &HeaderMap) -> Option<(String, bool)> {
     {
         return Some((b.trim().to_string(), false));
     }
+    cookie(headers, COOKIE).map(|t| (t, true))
+}
+
+/// The value of the cookie `name` a request carries.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("arkiv_session=").map(str::to_string))
-        .map(|t| (t, true))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::to_string)
+        })
 }
 
 /// Whether a caller may use Web Access now: `login`, integrated logon, and in safe mode an

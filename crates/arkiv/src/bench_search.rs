@@ -704,7 +704,7 @@ pub(crate) fn derive_queries(spec: &CorpusSpec) -> Result<Vec<QueryResult>> {
 }
 
 /// Nearest-rank percentile.
-fn pct(v: &[f64], p: f64) -> f64 {
+pub(crate) fn pct(v: &[f64], p: f64) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let i = ((p * s.len() as f64).ceil() as usize).max(1) - 1;

@@ -138,10 +138,7 @@ impl Samples {
     }
 
     fn pct(&self, p: f64) -> f64 {
-        let mut s = self.ms.clone();
-        s.sort_by(f64::total_cmp);
-        let i = ((p * s.len() as f64).ceil() as usize).max(1) - 1;
-        s.get(i).copied().unwrap_or(0.0)
+        crate::bench_search::pct(&self.ms, p)
     }
 
     fn mean_kb(&self) -> f64 {

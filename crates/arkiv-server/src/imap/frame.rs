@@ -186,17 +186,7 @@ impl Framer {
 
     /// The tag of the command being assembled, when it has one.
     fn tag(&self) -> Option<Vec<u8>> {
-        let end = self
-            .cur
-            .iter()
-            .position(|b| matches!(b, b' ' | b'\r' | b'\n'))?;
-        let tag = &self.cur[..end];
-        let ok = !tag.is_empty()
-            && tag.len() <= 64
-            && tag
-                .iter()
-                .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(b));
-        ok.then(|| tag.to_vec())
+        command_tag(&self.cur).map(<[u8]>::to_vec)
     }
 
     /// Drops the command being assembled: the client sends no literal without a
@@ -229,6 +219,22 @@ impl Framer {
             fatal: true,
         }
     }
+}
+
+/// The tag a command starts with, when it is a valid one (RFC 3501 `tag`: printable, none of
+/// `(){%*"\+`), so even a refused command can be answered by its tag.
+pub fn command_tag(bytes: &[u8]) -> Option<&[u8]> {
+    let end = bytes
+        .iter()
+        .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
+        .unwrap_or(bytes.len());
+    let tag = &bytes[..end];
+    let ok = !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .iter()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(b));
+    ok.then_some(tag)
 }
 
 /// `{N}` or `{N+}` at the end of a line: (N, synchronizing).

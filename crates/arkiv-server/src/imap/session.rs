@@ -81,21 +81,8 @@ fn text(s: &str) -> String {
 
 /// The tag of a command that did not decode, when one can be read (else `*`).
 fn tag_of(bytes: &[u8]) -> String {
-    let end = bytes
-        .iter()
-        .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
-        .unwrap_or(bytes.len());
-    let tag = &bytes[..end];
-    if !tag.is_empty()
-        && tag.len() <= 64
-        && tag
-            .iter()
-            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\+".contains(b))
-    {
-        String::from_utf8_lossy(tag).into_owned()
-    } else {
-        "*".into()
-    }
+    super::frame::command_tag(bytes)
+        .map_or_else(|| "*".into(), |t| String::from_utf8_lossy(t).into_owned())
 }
 
 impl Session {

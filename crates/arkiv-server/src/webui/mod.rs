@@ -385,17 +385,8 @@ fn login_page(
 
 /// Whether a posted sign-in form carries the token its page was given.
 fn login_token_ok(headers: &HeaderMap, sent: Option<&String>) -> bool {
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(LOGIN_COOKIE)
-                .and_then(|r| r.strip_prefix('='))
-        });
-    matches!((cookie, sent), (Some(c), Some(s)) if !c.is_empty() && c.as_bytes() == s.as_bytes())
+    let cookie = crate::web::cookie(headers, LOGIN_COOKIE);
+    matches!((cookie, sent), (Some(c), Some(s)) if !c.is_empty() && c == *s)
 }
 
 async fn login_form(

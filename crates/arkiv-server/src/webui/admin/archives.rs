@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+
 use axum::response::Response;
 use serde_json::json;
 
-use super::{Admin, Row, invoke, one, pairs, s, started, unknown_action};
+use super::{Admin, Reads, Row, invoke, last_days, one, posted, s, started, unknown_action};
 use crate::AppState;
 use crate::webui::i18n::{Text, fill};
 // The templates' `|fill` filter.
@@ -35,21 +35,10 @@ async fn archives_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let mut error = error;
-    let mut list = async |f: &str| match invoke(state, p, f, &[]).await {
-        Ok(v) => v.as_array().cloned().unwrap_or_default(),
-        Err(e) => {
-            error.get_or_insert(e);
-            Vec::new()
-        }
-    };
-    let stats = list("GetFolderStatistics").await;
-    let folders = list("GetChildFolders").await;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let mut reads = Reads::new(state, p, error);
+    let stats = reads.list("GetFolderStatistics", &[]).await;
+    let folders = reads.list("GetChildFolders", &[]).await;
+    let status = reads.status();
     html(
         status,
         Archives {
@@ -73,7 +62,7 @@ async fn archives_page(
                     (path, depth)
                 })
                 .collect(),
-            error,
+            error: reads.error,
             notice,
         }
         .render(),
@@ -92,10 +81,10 @@ pub(in crate::webui) async fn archive_action(
     Admin(p): Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
-    }
+    let form = match posted(&p, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let r = match f("action") {
@@ -180,35 +169,20 @@ async fn profiles_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let mut error = error;
-    let mut list = async |f: &str, args: &[(&str, &str)]| match invoke(state, p, f, args).await {
-        Ok(v) => v.as_array().cloned().unwrap_or_default(),
-        Err(e) => {
-            error.get_or_insert(e);
-            Vec::new()
-        }
-    };
-    let profiles = list("GetProfiles", &[]).await;
-    let now = jiff::Timestamp::now();
-    let fmt = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    let (from, to) = (
-        fmt(now - jiff::SignedDuration::from_hours(24 * 30)),
-        fmt(now + jiff::SignedDuration::from_hours(1)),
-    );
-    let runs = list(
-        "GetWorkerResults",
-        &[
-            ("fromIncluding", &from),
-            ("toExcluding", &to),
-            ("timeZoneID", "UTC"),
-        ],
-    )
-    .await;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let mut reads = Reads::new(state, p, error);
+    let profiles = reads.list("GetProfiles", &[]).await;
+    let (from, to) = last_days(30);
+    let runs = reads
+        .list(
+            "GetWorkerResults",
+            &[
+                ("fromIncluding", &from),
+                ("toExcluding", &to),
+                ("timeZoneID", "UTC"),
+            ],
+        )
+        .await;
+    let status = reads.status();
     let time = |v: String| v.replace('T', " ");
     html(
         status,
@@ -254,7 +228,7 @@ async fn profiles_page(
                 })
                 .collect(),
             properties: properties.unwrap_or_else(|| example(p.t)),
-            error,
+            error: reads.error,
             notice,
         }
         .render(),
@@ -273,10 +247,10 @@ pub(in crate::webui) async fn profile_action(
     Admin(p): Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
-    }
+    let form = match posted(&p, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let id = f("id");

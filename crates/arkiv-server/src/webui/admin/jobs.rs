@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{Admin, Row, invoke, one, pairs, s, unknown_action};
+use super::{Admin, Reads, Row, invoke, last_days, one, posted, s, unknown_action};
 use crate::AppState;
 use crate::webui::i18n::{Text, fill};
 // The templates' `|fill` filter.
@@ -200,36 +200,21 @@ async fn page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let mut error = error;
-    let mut list = async |f: &str, args: &[(&str, &str)]| match invoke(state, p, f, args).await {
-        Ok(v) => v.as_array().cloned().unwrap_or_default(),
-        Err(e) => {
-            error.get_or_insert(e);
-            Vec::new()
-        }
-    };
-    let jobs = list("GetJobs", &[]).await;
-    let zones = list("GetTimeZones", &[]).await;
-    let now = jiff::Timestamp::now();
-    let fmt = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    let (from, to) = (
-        fmt(now - jiff::SignedDuration::from_hours(24 * 30)),
-        fmt(now + jiff::SignedDuration::from_hours(1)),
-    );
-    let results = list(
-        "GetJobResults",
-        &[
-            ("fromIncluding", &from),
-            ("toExcluding", &to),
-            ("timeZoneId", "UTC"),
-        ],
-    )
-    .await;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let mut reads = Reads::new(state, p, error);
+    let jobs = reads.list("GetJobs", &[]).await;
+    let zones = reads.list("GetTimeZones", &[]).await;
+    let (from, to) = last_days(30);
+    let results = reads
+        .list(
+            "GetJobResults",
+            &[
+                ("fromIncluding", &from),
+                ("toExcluding", &to),
+                ("timeZoneId", "UTC"),
+            ],
+        )
+        .await;
+    let status = reads.status();
     let time = |v: String| v.replace('T', " ");
     html(
         status,
@@ -280,7 +265,7 @@ async fn page(
                 time: "02:00".into(),
                 ..Default::default()
             },
-            error,
+            error: reads.error,
             notice,
         }
         .render(),
@@ -300,10 +285,10 @@ pub(in crate::webui) async fn job_action(
     Admin(p): Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
-    }
+    let form = match posted(&p, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let id = f("id");

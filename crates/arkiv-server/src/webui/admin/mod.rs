@@ -87,6 +87,69 @@ pub(super) fn unknown_action(t: &Text, action: &str) -> String {
     fill(t.unknown_action, &[("action", action)])
 }
 
+/// The Administration API answers one page shows: each read that fails leaves an empty value
+/// and the first failure is what the page tells.
+pub(super) struct Reads<'a> {
+    state: &'a Arc<AppState>,
+    p: &'a Page,
+    pub error: Option<String>,
+}
+
+impl<'a> Reads<'a> {
+    /// Starts with the error a form already has to tell, if any.
+    pub fn new(state: &'a Arc<AppState>, p: &'a Page, error: Option<String>) -> Reads<'a> {
+        Reads { state, p, error }
+    }
+
+    /// A function's result (`null` when it failed).
+    pub async fn value(&mut self, function: &str, form: &[(&str, &str)]) -> Value {
+        match invoke(self.state, self.p, function, form).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                Value::Null
+            }
+        }
+    }
+
+    /// A function's list result (empty when it failed).
+    pub async fn list(&mut self, function: &str, form: &[(&str, &str)]) -> Vec<Value> {
+        match self.value(function, form).await {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        }
+    }
+
+    /// 400 when the page tells an error, else 200.
+    pub fn status(&self) -> StatusCode {
+        if self.error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        }
+    }
+}
+
+/// `fromIncluding` and `toExcluding` (UTC, as the result functions take them) for the last
+/// `days` days, up to an hour ahead so a run that just ended is in.
+pub(super) fn last_days(days: i64) -> (String, String) {
+    let now = jiff::Timestamp::now();
+    let fmt = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    (
+        fmt(now - jiff::SignedDuration::from_hours(24 * days)),
+        fmt(now + jiff::SignedDuration::from_hours(1)),
+    )
+}
+
+/// A posted admin form, once its CSRF token is checked (the refusal page otherwise).
+pub(super) fn posted(p: &Page, body: &[u8]) -> Result<Vec<(String, String)>, Box<Response>> {
+    let form = pairs(body);
+    match p.refuse_csrf(Some(one(&form, "csrf"))) {
+        Some(r) => Err(Box::new(r)),
+        None => Ok(form),
+    }
+}
+
 pub(super) fn s(v: &Value, k: &str) -> String {
     match &v[k] {
         Value::String(s) => s.clone(),
@@ -125,10 +188,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, Admin(p): Admi
     let info = get("GetServerInfo", &[]).await;
     let stores = get("GetStores", &[("includeSize", "true")]).await;
     let indexes = get("GetStoreIndexes", &[]).await;
-    let now = jiff::Timestamp::now();
-    let week = now - jiff::SignedDuration::from_hours(24 * 7);
-    let fmt = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    let (from, to) = (fmt(week), fmt(now + jiff::SignedDuration::from_hours(1)));
+    let (from, to) = last_days(7);
     let jobs = get(
         "GetJobResults",
         &[
@@ -290,7 +350,7 @@ pub(super) async fn users(State(state): State<Arc<AppState>>, Admin(p): Admin) -
     users_page(&state, &p, StatusCode::OK, None, None).await
 }
 
-pub(super) fn pairs(body: &[u8]) -> Vec<(String, String)> {
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(body).unwrap_or_default()
 }
 
@@ -320,10 +380,10 @@ pub(super) async fn create_user(
     Admin(p): Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
-    }
+    let form = match posted(&p, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let name = one(&form, "userName").trim().to_string();
     let privileges = ticked(&form);
     let mut args = vec![
@@ -459,10 +519,10 @@ pub(super) async fn user_action(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
-    }
+    let form = match posted(&p, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let t = p.t;
     let r = match one(&form, "action") {
         "privileges" => {

@@ -9,9 +9,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::Value;
 
-use super::{Admin, Row, invoke, one, pairs, s};
+use super::{Admin, Reads, Row, invoke, one, posted, s};
 use crate::AppState;
 use crate::webui::i18n::{Text, fill};
 use crate::webui::{Page, html};
@@ -32,22 +31,16 @@ async fn compliance_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let (v, error) = match invoke(state, p, "GetComplianceConfiguration", &[]).await {
-        Ok(v) => (v, error),
-        Err(e) => (Value::Null, Some(e)),
-    };
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let mut reads = Reads::new(state, p, error);
+    let v = reads.value("GetComplianceConfiguration", &[]).await;
+    let status = reads.status();
     html(
         status,
         Compliance {
             t: p.t,
             bar: p.bar("", None),
             admin_archive_access: v["adminArchiveAccess"].as_bool().unwrap_or(false),
-            error,
+            error: reads.error,
             notice,
         }
         .render(),
@@ -68,10 +61,10 @@ pub(in crate::webui) async fn compliance_action(
     Admin(p): Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
-    }
+    let form = match posted(&p, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let password = one(&form, "password");
     if password.is_empty() {
         return compliance_page(
@@ -148,17 +141,10 @@ pub(in crate::webui) async fn service(
     Admin(p): Admin,
 ) -> Response {
     let t = p.t;
-    let mut error = None;
-    let mut get = async |f: &str| match invoke(&state, &p, f, &[]).await {
-        Ok(v) => v,
-        Err(e) => {
-            error.get_or_insert(e);
-            Value::Null
-        }
-    };
-    let info = get("GetServerInfo").await;
-    let conf = get("GetServiceConfiguration").await;
-    let sessions = get("GetActiveSessions").await;
+    let mut reads = Reads::new(&state, &p, None);
+    let info = reads.value("GetServerInfo", &[]).await;
+    let conf = reads.value("GetServiceConfiguration", &[]).await;
+    let sessions = reads.value("GetActiveSessions", &[]).await;
     let listeners = conf["services"]
         .as_array()
         .cloned()
@@ -238,7 +224,7 @@ pub(in crate::webui) async fn service(
                 ])
             })
             .collect(),
-        error,
+        error: reads.error,
     };
     html(StatusCode::OK, page.render())
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{Admin, Row, invoke, one, pairs, s, started, unknown_action};
+use super::{Admin, Reads, Row, invoke, one, posted, s, started, unknown_action};
 use crate::AppState;
 use crate::webui::i18n::{Text, fill};
 // The templates' `|fill` filter.
@@ -56,24 +56,10 @@ async fn page(
     error: Option<String>,
     notice: Option<String>,
 ) -> Response {
-    let mut error = error;
-    let list = |v: Result<Value, String>, error: &mut Option<String>| match v {
-        Ok(v) => v.as_array().cloned().unwrap_or_default(),
-        Err(e) => {
-            error.get_or_insert(e);
-            Vec::new()
-        }
-    };
-    let stores = list(
-        invoke(state, p, "GetStores", &[("includeSize", "true")]).await,
-        &mut error,
-    );
-    let indexes = list(invoke(state, p, "GetStoreIndexes", &[]).await, &mut error);
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
+    let mut reads = Reads::new(state, p, error);
+    let stores = reads.list("GetStores", &[("includeSize", "true")]).await;
+    let indexes = reads.list("GetStoreIndexes", &[]).await;
+    let status = reads.status();
     html(
         status,
         Stores {
@@ -109,7 +95,7 @@ async fn page(
                 })
                 .collect(),
             states: states(p.t),
-            error,
+            error: reads.error,
             notice,
         }
         .render(),
@@ -129,10 +115,10 @@ pub(in crate::webui) async fn store_action(
     Admin(p): Admin,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
-    }
+    let form = match posted(&p, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let t = p.t;
     let f = |k: &str| one(&form, k).trim();
     let id = f("id");
@@ -291,9 +277,8 @@ pub(in crate::webui) async fn task_action(
     Path(token): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = pairs(&body);
-    if let Some(r) = p.refuse_csrf(Some(one(&form, "csrf"))) {
-        return r;
+    if let Err(r) = posted(&p, &body) {
+        return *r;
     }
     let task = state.tasks.get(&token);
     let _ = crate::web::record(
