@@ -315,6 +315,33 @@ impl Archive {
         })
     }
 
+    /// Every message of one folder (not its subfolders) that matches `node`, for `caller`:
+    /// all of them, in no order (IMAP SEARCH answers with the whole set). A folder the caller
+    /// may not read answers as one that does not exist. As every search, it sees what the
+    /// indexer has committed: mail archived a moment ago appears once its batch is indexed.
+    pub fn search_folder(
+        &self,
+        caller: &Caller,
+        folder: FolderId,
+        node: &arkiv_index::Node,
+    ) -> Result<Vec<MessageId>> {
+        if !self.scope(caller)?.contains(folder) {
+            return Err(ArchiveError::NoSuchFolder(format!("folder {}", folder.0)));
+        }
+        let budget = arkiv_index::Budget::new(node)?;
+        let mut out = Vec::new();
+        for store in self.open_stores() {
+            let index = self.index_of(&store)?;
+            out.extend(
+                index
+                    .matching(node, &[folder.0], store.id().0, &budget)?
+                    .into_iter()
+                    .map(|num| MessageId::new(store.id(), num)),
+            );
+        }
+        Ok(out)
+    }
+
     /// Runs a search for `caller` over every readable store and returns one page of results.
     pub fn search(&self, caller: &Caller, q: &SearchQuery) -> Result<SearchPage> {
         let node = q.criteria.compile(&q.text)?;

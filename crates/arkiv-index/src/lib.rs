@@ -29,7 +29,9 @@ pub use budget::Budget;
 pub use highlight::{Highlighter, Shown};
 pub use query::{Cmp, Node, QueryError, TermKind, parse};
 pub use schema::IndexDoc;
-pub use search::{Hit, SearchRequest, SearchResult, SortBy, SortValue, StoreIndex};
+pub use search::{
+    Hit, SearchRequest, SearchResult, SortBy, SortValue, StoreIndex, sortable_subject,
+};
 pub use tokenizer::ANALYZER_VERSION;
 
 /// Everything that can go wrong with an index.

@@ -4,7 +4,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery,
     TermSetQuery,
@@ -265,6 +265,50 @@ impl StoreIndex {
             }
         }
         Ok(SearchResult { hits: out, total })
+    }
+
+    /// Every message of these folders that matches: all of them, in no order (IMAP SEARCH
+    /// wants the whole set, not a page).
+    pub fn matching(
+        &self,
+        query: &Node,
+        folders: &[u64],
+        store: u32,
+        budget: &Budget,
+    ) -> Result<Vec<u64>> {
+        let q = self.compile(query, store, budget)?;
+        budget.check_time()?;
+        let terms: Vec<Term> = folders
+            .iter()
+            .map(|f| Term::from_field_u64(self.fields.folder, *f))
+            .collect();
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, q),
+            (Occur::Must, Box::new(TermSetQuery::new(terms))),
+        ]);
+        let searcher = self.reader.searcher();
+        let docs = searcher
+            .search(&q, &DocSetCollector)
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(docs.len());
+        let mut cols: std::collections::HashMap<u32, tantivy::columnar::Column<u64>> =
+            std::collections::HashMap::new();
+        for addr in docs {
+            let col = match cols.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                    searcher
+                        .segment_reader(addr.segment_ord)
+                        .fast_fields()
+                        .u64("num")
+                        .map_err(|e| self.err(e))?,
+                ),
+            };
+            if let Some(num) = col.first(addr.doc_id) {
+                out.push(num);
+            }
+        }
+        Ok(out)
     }
 
     fn scope_fields(&self, scope: Scope) -> Vec<Field> {
@@ -533,7 +577,7 @@ fn to_doc(f: &Fields, d: &IndexDoc) -> TantivyDocument {
 }
 
 /// The subject as sorted: lower case, without reply and forward prefixes.
-fn sortable_subject(subject: &str) -> String {
+pub fn sortable_subject(subject: &str) -> String {
     let mut s = subject.trim().to_lowercase();
     loop {
         let before = s.len();

@@ -1,22 +1,27 @@
-//! FETCH and UID FETCH: the exact original bytes of archived messages.
+//! FETCH and UID FETCH: the exact original bytes of archived messages and their structure.
 //!
-//! So far: UID, FLAGS, RFC822.SIZE, INTERNALDATE, RFC822, RFC822.HEADER, RFC822.TEXT, and
-//! BODY[] / BODY.PEEK[] with the sections HEADER and TEXT and `<offset.length>` partials —
-//! what a client needs to copy a mailbox byte for byte (mbsync). ENVELOPE, BODYSTRUCTURE,
-//! HEADER.FIELDS and numbered parts answer a clear NO until they are built.
+//! UID, FLAGS, RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE, BODY, RFC822,
+//! RFC822.HEADER, RFC822.TEXT, the macros ALL/FAST/FULL, and BODY[] / BODY.PEEK[] with every
+//! section form (HEADER, HEADER.FIELDS (.NOT), TEXT, MIME, numbered parts of nested messages)
+//! and `<offset.length>` partials. The structure comes from [`super::structure`]; a part the
+//! message does not have is answered as an empty string, as Dovecot does. A NUL byte (which
+//! no IMAP literal may hold) is sent as 0x80, also as Dovecot does.
 //!
 //! INTERNALDATE is the message's own Date header, or its archiving time when it has none:
 //! both are fixed once archived, so it never changes. FLAGS are `(\Seen)`: archived mail is
 //! old mail, and nothing is stored per user.
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use arkiv_archive::access::Caller;
 use arkiv_types::MessageId;
-use imap_codec::imap_types::fetch::{
-    Macro, MacroOrMessageDataItemNames, MessageDataItemName, Section,
-};
+use imap_codec::imap_types::core::{AString, Vec1};
+use imap_codec::imap_types::fetch::Part;
+use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section};
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+
+use super::structure::{self, What};
 
 use crate::AppState;
 
@@ -42,27 +47,73 @@ enum Item {
     Flags,
     Size,
     InternalDate,
-    /// (name as answered, section, partial)
-    Bytes(String, Part, Option<(u32, NonZeroU32)>),
+    Envelope,
+    /// BODYSTRUCTURE (true) or BODY (false).
+    Structure(bool),
+    /// A section: (name as answered, part path, what of the part, partial).
+    Section(String, Vec<u32>, What, Option<(u32, NonZeroU32)>),
 }
 
-#[derive(Clone, Copy)]
-enum Part {
-    All,
-    Header,
-    Text,
+fn path_of(p: Option<&Part>) -> Vec<u32> {
+    p.map(|p| p.0.as_ref().iter().map(|n| n.get()).collect())
+        .unwrap_or_default()
+}
+
+/// `1.2.` for a path (empty for none).
+fn path_label(path: &[u32]) -> String {
+    path.iter().map(|n| format!("{n}.")).collect()
+}
+
+/// A section as FETCH names it in its answer, and what it is.
+fn section_of(section: &Option<Section<'_>>) -> (Vec<u32>, What, String) {
+    let names_of = |v: &Vec1<AString<'_>>| -> Vec<Vec<u8>> {
+        v.as_ref().iter().map(|a| a.as_ref().to_vec()).collect()
+    };
+    match section {
+        None => (Vec::new(), What::Content, String::new()),
+        Some(Section::Part(p)) => {
+            let path = path_of(Some(p));
+            let l = path_label(&path);
+            (path, What::Content, l.trim_end_matches('.').to_string())
+        }
+        Some(Section::Header(p)) => {
+            let path = path_of(p.as_ref());
+            let l = format!("{}HEADER", path_label(&path));
+            (path, What::Header, l)
+        }
+        Some(Section::Text(p)) => {
+            let path = path_of(p.as_ref());
+            let l = format!("{}TEXT", path_label(&path));
+            (path, What::Text, l)
+        }
+        Some(Section::Mime(p)) => {
+            let path = path_of(Some(p));
+            let l = format!("{}MIME", path_label(&path));
+            (path, What::Mime, l)
+        }
+        Some(Section::HeaderFields(p, v)) | Some(Section::HeaderFieldsNot(p, v)) => {
+            let not = matches!(section, Some(Section::HeaderFieldsNot(..)));
+            let path = path_of(p.as_ref());
+            let names = names_of(v);
+            let l = format!(
+                "{}HEADER.FIELDS{} ({})",
+                path_label(&path),
+                if not { ".NOT" } else { "" },
+                names
+                    .iter()
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            (path, What::HeaderFields { names, not }, l)
+        }
+    }
 }
 
 fn items(req: &MacroOrMessageDataItemNames<'_>, uid: bool) -> Result<Vec<Item>, String> {
+    use MessageDataItemName as N;
     let names: Vec<MessageDataItemName<'_>> = match req {
-        MacroOrMessageDataItemNames::Macro(Macro::Fast) => vec![
-            MessageDataItemName::Flags,
-            MessageDataItemName::InternalDate,
-            MessageDataItemName::Rfc822Size,
-        ],
-        MacroOrMessageDataItemNames::Macro(_) => {
-            return Err("ALL and FULL need ENVELOPE, which this server does not offer yet".into());
-        }
+        MacroOrMessageDataItemNames::Macro(m) => m.expand(),
         MacroOrMessageDataItemNames::MessageDataItemNames(v) => v.clone(),
     };
     let mut out = Vec::new();
@@ -71,59 +122,33 @@ fn items(req: &MacroOrMessageDataItemNames<'_>, uid: bool) -> Result<Vec<Item>, 
     }
     for n in names {
         out.push(match n {
-            MessageDataItemName::Uid if uid => continue,
-            MessageDataItemName::Uid => Item::Uid,
-            MessageDataItemName::Flags => Item::Flags,
-            MessageDataItemName::Rfc822Size => Item::Size,
-            MessageDataItemName::InternalDate => Item::InternalDate,
-            MessageDataItemName::Rfc822 => Item::Bytes("RFC822".into(), Part::All, None),
-            MessageDataItemName::Rfc822Header => {
-                Item::Bytes("RFC822.HEADER".into(), Part::Header, None)
+            N::Uid if uid => continue,
+            N::Uid => Item::Uid,
+            N::Flags => Item::Flags,
+            N::Rfc822Size => Item::Size,
+            N::InternalDate => Item::InternalDate,
+            N::Envelope => Item::Envelope,
+            N::BodyStructure => Item::Structure(true),
+            N::Body => Item::Structure(false),
+            N::Rfc822 => Item::Section("RFC822".into(), Vec::new(), What::Content, None),
+            N::Rfc822Header => {
+                Item::Section("RFC822.HEADER".into(), Vec::new(), What::Header, None)
             }
-            MessageDataItemName::Rfc822Text => Item::Bytes("RFC822.TEXT".into(), Part::Text, None),
-            MessageDataItemName::BodyExt {
-                section,
-                partial,
-                peek: _,
+            N::Rfc822Text => Item::Section("RFC822.TEXT".into(), Vec::new(), What::Text, None),
+            N::BodyExt {
+                section, partial, ..
             } => {
-                let (name, part) = match section {
-                    None => ("", Part::All),
-                    Some(Section::Header(None)) => ("HEADER", Part::Header),
-                    Some(Section::Text(None)) => ("TEXT", Part::Text),
-                    Some(_) => {
-                        return Err(
-                            "this BODY[] section is not offered yet (whole message, HEADER and TEXT are)"
-                                .into(),
-                        );
-                    }
-                };
-                Item::Bytes(format!("BODY[{name}]"), part, partial)
+                let (path, what, label) = section_of(&section);
+                Item::Section(format!("BODY[{label}]"), path, what, partial)
             }
             other => {
                 return Err(format!(
-                    "FETCH {other:?} is not offered by this server yet"
+                    "FETCH {other:?} is not offered by this server (read-only IMAP4rev1)"
                 ));
             }
         });
     }
     Ok(out)
-}
-
-/// Where the header ends (after its blank line), or the whole message when it has no body.
-fn header_end(m: &[u8]) -> usize {
-    let mut i = 0;
-    while i < m.len() {
-        let line_end = m[i..].iter().position(|b| *b == b'\n').map(|p| i + p + 1);
-        let Some(e) = line_end else {
-            return m.len();
-        };
-        let line = &m[i..e];
-        if line == b"\r\n" || line == b"\n" {
-            return e;
-        }
-        i = e;
-    }
-    m.len()
 }
 
 /// `DD-Mon-YYYY HH:MM:SS +0000` of a Unix time.
@@ -147,7 +172,17 @@ pub fn fetch(
     sink: &mut dyn FnMut(Vec<u8>) -> bool,
 ) -> Result<(), String> {
     let items = items(req, uid)?;
-    let needs_bytes = items.iter().any(|i| matches!(i, Item::Bytes(..)));
+    let needs_bytes = items
+        .iter()
+        .any(|i| matches!(i, Item::Section(..) | Item::Envelope | Item::Structure(_)));
+    // The part tree, only when a part is named or the structure asked for.
+    let needs_tree = items.iter().any(|i| match i {
+        Item::Structure(_) => true,
+        Item::Section(_, path, what, _) => {
+            !path.is_empty() || matches!(what, What::HeaderFields { .. } | What::Mime)
+        }
+        _ => false,
+    });
     let largest = if uid {
         messages.last().map_or(0, |m| m.0)
     } else {
@@ -178,6 +213,8 @@ pub fn fetch(
         } else {
             None
         };
+        let m = bytes.as_deref().unwrap_or_default();
+        let tree = needs_tree.then(|| structure::parse(m));
         let mut out = format!("* {seq} FETCH (").into_bytes();
         for (k, item) in items.iter().enumerate() {
             if k > 0 {
@@ -191,16 +228,35 @@ pub fn fetch(
                     let t = rec.summary.date.unwrap_or(rec.archived_at.0);
                     out.extend(format!("INTERNALDATE \"{}\"", internal_date(t)).into_bytes());
                 }
-                Item::Bytes(name, part, partial) => {
-                    let m = bytes.as_deref().unwrap_or_default();
-                    let h = header_end(m);
-                    let body = match part {
-                        Part::All => m,
-                        Part::Header => &m[..h],
-                        Part::Text => &m[h..],
-                    };
+                Item::Envelope => {
+                    out.extend(b"ENVELOPE ");
+                    structure::envelope(&mut out, &m[..structure::header_end(m)]);
+                }
+                Item::Structure(ext) => {
+                    out.extend(if *ext {
+                        &b"BODYSTRUCTURE "[..]
+                    } else {
+                        b"BODY "
+                    });
+                    if let Some(t) = &tree {
+                        structure::bodystructure(&mut out, m, t, *ext, false);
+                    }
+                }
+                Item::Section(name, path, what, partial) => {
+                    let body = match (&tree, path.is_empty(), what) {
+                        (_, true, What::Content) => Some(Cow::Borrowed(m)),
+                        (_, true, What::Header) => {
+                            Some(Cow::Borrowed(&m[..structure::header_end(m)]))
+                        }
+                        (_, true, What::Text) => {
+                            Some(Cow::Borrowed(&m[structure::header_end(m)..]))
+                        }
+                        (Some(t), _, _) => structure::section(m, t, path, what).map(Cow::Owned),
+                        (None, _, _) => None,
+                    }
+                    .unwrap_or_default();
                     let (label, body) = match partial {
-                        None => (name.clone(), body),
+                        None => (name.clone(), &body[..]),
                         Some((start, len)) => {
                             let s = (*start as usize).min(body.len());
                             let e = s.saturating_add(len.get() as usize).min(body.len());
@@ -208,7 +264,14 @@ pub fn fetch(
                         }
                     };
                     out.extend(format!("{label} {{{}}}\r\n", body.len()).into_bytes());
+                    // IMAP literals cannot carry NUL (RFC 3501 §4.3): it goes out as 0x80,
+                    // as Dovecot sends it; the archived bytes are unchanged.
+                    let at = out.len();
                     out.extend_from_slice(body);
+                    out[at..]
+                        .iter_mut()
+                        .filter(|b| **b == 0)
+                        .for_each(|b| *b = 0x80);
                 }
             }
         }
@@ -223,13 +286,6 @@ pub fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn headers_end_at_the_blank_line() {
-        assert_eq!(header_end(b"A: b\r\n\r\nbody"), 8);
-        assert_eq!(header_end(b"A: b\n\nbody"), 6);
-        assert_eq!(header_end(b"A: b\r\n"), 6);
-    }
 
     #[test]
     fn sets_are_tested_without_enumerating() {

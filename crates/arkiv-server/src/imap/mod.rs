@@ -12,7 +12,9 @@
 pub mod fetch;
 pub mod frame;
 pub mod mailbox;
+pub mod search;
 pub mod session;
+pub mod structure;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,6 +137,51 @@ async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8], limits: &Limits) 
     )
 }
 
+/// How often an idling client's mailbox is looked at.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// IDLE (RFC 2177): reports new and removed mail in the selected mailbox as it happens
+/// until the client sends DONE (which the framer hands to the session like a command).
+/// False when the connection is to close.
+async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    session: &mut Session,
+    framer: &mut Framer,
+    limits: &Limits,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    buf: &mut [u8],
+) -> bool {
+    let until = tokio::time::Instant::now() + SIGNED_IN_IDLE;
+    loop {
+        if framer.buffered() > 0 {
+            return true;
+        }
+        tokio::select! {
+            r = io.read(buf) => match r {
+                Ok(n) if n > 0 => {
+                    framer.push(&buf[..n]);
+                    return true;
+                }
+                _ => return false,
+            },
+            _ = tokio::time::sleep(IDLE_POLL) => {
+                if tokio::time::Instant::now() > until {
+                    let _ = send(io, b"* BYE idle for too long\r\n", limits).await;
+                    return false;
+                }
+                let out = session.idle_changes().await;
+                if !out.is_empty() && !send(io, &out, limits).await {
+                    return false;
+                }
+            }
+            _ = stop.changed() => {
+                let _ = send(io, b"* BYE the server is shutting down\r\n", limits).await;
+                return false;
+            }
+        }
+    }
+}
+
 /// Reads commands and answers them until the client leaves, the connection is idle too
 /// long, the server stops, or STARTTLS hands the connection over to TLS.
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
@@ -197,6 +244,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                             return Ended::Closed;
                         }
                         After::StartTls => return Ended::StartTls,
+                        After::Idle => {
+                            if !idle(io, session, framer, limits, stop, &mut buf).await {
+                                return Ended::Closed;
+                            }
+                        }
                         After::Continue | After::AuthenticateData => {}
                     }
                 }

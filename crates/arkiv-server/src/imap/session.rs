@@ -27,13 +27,15 @@ use imap_codec::imap_types::IntoStatic;
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as WireMailbox};
 use imap_codec::imap_types::status::StatusDataItemName;
 
-use super::{fetch, mailbox};
+use super::{fetch, mailbox, search};
 
 /// The mailbox a session has selected, as it was when selected (mail archived since then
 /// appears at the next SELECT).
 #[derive(Clone)]
 pub struct Selected {
     pub name: String,
+    /// The archive folder (none for the empty INBOX of an archive without one).
+    pub folder: Option<arkiv_types::FolderId>,
     pub uid_validity: u32,
     pub uid_next: u32,
     pub messages: Vec<(u32, arkiv_types::MessageId)>,
@@ -59,6 +61,8 @@ pub enum After {
     StartTls,
     /// The next line is the client's answer to an AUTHENTICATE continuation.
     AuthenticateData,
+    /// IDLE: report changes to the selected mailbox until the client says DONE.
+    Idle,
     Close,
 }
 
@@ -70,6 +74,8 @@ pub struct Session {
     /// The tag of an AUTHENTICATE waiting for its data.
     authenticating: Option<String>,
     selected: Option<Selected>,
+    /// The tag of an IDLE waiting for DONE.
+    idling: Option<String>,
 }
 
 /// A text for a status line: one line, printable.
@@ -94,6 +100,7 @@ impl Session {
             caller: None,
             authenticating: None,
             selected: None,
+            idling: None,
         }
     }
 
@@ -104,7 +111,16 @@ impl Session {
 
     /// The capabilities in this state.
     fn capabilities(&self) -> String {
-        let mut c = vec!["IMAP4rev1", "ID", "NAMESPACE", "UNSELECT"];
+        let mut c = vec![
+            "IMAP4rev1",
+            "ID",
+            "NAMESPACE",
+            "UNSELECT",
+            "IDLE",
+            "ENABLE",
+            "ESEARCH",
+            "SORT",
+        ];
         if self.caller.is_none() {
             if self.tls {
                 c.extend(["AUTH=PLAIN", "SASL-IR"]);
@@ -130,6 +146,15 @@ impl Session {
 
     /// Answers one complete command.
     pub async fn command(&mut self, bytes: &[u8]) -> (Reply, After) {
+        if let Some(tag) = self.idling.take() {
+            let line = bytes.strip_suffix(b"\r\n").or(bytes.strip_suffix(b"\n"));
+            let out = if line.is_some_and(|l| l.eq_ignore_ascii_case(b"DONE")) {
+                format!("{tag} OK IDLE terminated\r\n")
+            } else {
+                format!("{tag} BAD IDLE ends with DONE; IDLE terminated\r\n")
+            };
+            return (Reply::Bytes(out.into_bytes()), After::Continue);
+        }
         if self.authenticating.is_some() {
             let (out, after) = self.authenticate_data(bytes).await;
             return (out.into(), after);
@@ -148,6 +173,12 @@ impl Session {
         bytes: &[u8],
         stream: &mut Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
     ) -> (Vec<u8>, After) {
+        // An extended SEARCH's RETURN options are taken out; the rest decodes as SEARCH.
+        let split = search::split_return(bytes);
+        let (bytes, ret) = match &split {
+            Some((b, o)) => (&b[..], Some(o.clone())),
+            None => (bytes, None),
+        };
         let cmd = match CommandCodec::default().decode(bytes) {
             Ok((_, cmd)) => cmd,
             Err(CommandDecodeError::Incomplete | CommandDecodeError::LiteralFound { .. }) => {
@@ -177,7 +208,7 @@ impl Session {
                 out.extend(ok("CAPABILITY completed"));
                 (out, After::Continue)
             }
-            CommandBody::Noop => (ok("NOOP completed"), After::Continue),
+            CommandBody::Noop if self.selected.is_none() => (ok("NOOP completed"), After::Continue),
             CommandBody::Logout => {
                 let mut out = b"* BYE Arkiv IMAP signing off\r\n".to_vec();
                 out.extend(ok("LOGOUT completed"));
@@ -244,6 +275,18 @@ impl Session {
             _ if self.caller.is_none() => {
                 (bad("sign in first (LOGIN or AUTHENTICATE PLAIN)"), After::Continue)
             }
+            CommandBody::Enable { .. } => (
+                format!("* ENABLED\r\n{tag} OK nothing to enable: no extension here needs it\r\n")
+                    .into_bytes(),
+                After::Continue,
+            ),
+            CommandBody::Idle => {
+                if self.selected.is_none() {
+                    return (bad("select a mailbox first"), After::Continue);
+                }
+                self.idling = Some(tag);
+                (b"+ idling\r\n".to_vec(), After::Idle)
+            }
             CommandBody::Fetch {
                 sequence_set,
                 macro_or_item_names,
@@ -281,7 +324,7 @@ impl Session {
                 let t = tag.clone();
                 let r = tokio::task::spawn_blocking(move || {
                     let out = match caller {
-                        Some(c) => signed_in(&st, &c, &mut selected, &t, body),
+                        Some(c) => signed_in(&st, &c, &mut selected, &t, body, ret.as_deref()),
                         None => Vec::new(),
                     };
                     (out, selected)
@@ -410,6 +453,7 @@ fn signed_in(
     selected: &mut Option<Selected>,
     tag: &str,
     body: CommandBody<'static>,
+    ret: Option<&[String]>,
 ) -> Vec<u8> {
     let ok = |t: &str| format!("{tag} OK {}\r\n", text(t)).into_bytes();
     let no = |t: &str| format!("{tag} NO {}\r\n", text(t)).into_bytes();
@@ -520,13 +564,93 @@ fn signed_in(
             );
             *selected = Some(Selected {
                 name: m.name.clone(),
+                folder: m.folder,
                 uid_validity: view.uid_validity,
                 uid_next: view.uid_next,
                 messages: view.messages,
             });
             out.into_bytes()
         }
-        CommandBody::Check | CommandBody::Noop => ok("completed"),
+        CommandBody::Check | CommandBody::Noop => {
+            let mut out = changes(st, selected);
+            out.extend(ok("completed"));
+            out
+        }
+        CommandBody::Search {
+            charset,
+            criteria,
+            uid,
+        } => {
+            let Some(sel) = selected.as_ref() else {
+                return bad("select a mailbox first");
+            };
+            if let Some(c) = &charset
+                && !["UTF-8", "US-ASCII"]
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(c.as_ref()))
+            {
+                return format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] only UTF-8 is offered\r\n")
+                    .into_bytes();
+            }
+            let found =
+                match search::search(st, caller, sel.folder, &sel.messages, criteria.as_ref()) {
+                    Ok(f) => f,
+                    Err(e) => return no(&e),
+                };
+            let nums: Vec<u32> = found
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| **f)
+                .map(|(i, _)| if uid { sel.messages[i].0 } else { i as u32 + 1 })
+                .collect();
+            match search::answer(tag, &nums, uid, ret) {
+                Ok(line) => {
+                    let mut out = line.into_bytes();
+                    out.extend(ok("SEARCH completed (from the index)"));
+                    out
+                }
+                Err(e) => bad(&e),
+            }
+        }
+        CommandBody::Sort {
+            sort_criteria,
+            charset,
+            search_criteria,
+            uid,
+        } => {
+            let Some(sel) = selected.as_ref() else {
+                return bad("select a mailbox first");
+            };
+            if !["UTF-8", "US-ASCII"]
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(charset.as_ref()))
+            {
+                return format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] only UTF-8 is offered\r\n")
+                    .into_bytes();
+            }
+            let sorted = search::search(
+                st,
+                caller,
+                sel.folder,
+                &sel.messages,
+                search_criteria.as_ref(),
+            )
+            .and_then(|found| search::sort(st, &sel.messages, &found, sort_criteria.as_ref()));
+            match sorted {
+                Ok(order) => {
+                    let mut out = String::from("* SORT");
+                    for i in order {
+                        let n = if uid { sel.messages[i].0 } else { i as u32 + 1 };
+                        out.push_str(&format!(" {n}"));
+                    }
+                    out.push_str("\r\n");
+                    let mut out = out.into_bytes();
+                    out.extend(ok("SORT completed"));
+                    out
+                }
+                Err(e) => no(&e),
+            }
+        }
         CommandBody::Close | CommandBody::Unselect => {
             if selected.take().is_some() {
                 ok("mailbox closed (nothing was expunged: the archive is read-only)")
@@ -535,6 +659,62 @@ fn signed_in(
             }
         }
         _ => no("this command is not offered by this server yet"),
+    }
+}
+
+/// What changed in the selected mailbox since it was selected or last reported (IDLE, NOOP,
+/// CHECK): `* n EXPUNGE` for messages that left it (highest first, so that the numbers stay
+/// right), `* n EXISTS` when new mail came. The session's view follows.
+pub fn changes(st: &AppState, selected: &mut Option<Selected>) -> Vec<u8> {
+    let Some(sel) = selected.as_mut() else {
+        return Vec::new();
+    };
+    let Some(folder) = sel.folder else {
+        return Vec::new();
+    };
+    let Ok(now) = st.archive.uid_view(folder) else {
+        return Vec::new();
+    };
+    let still: std::collections::HashSet<u32> = now.messages.iter().map(|m| m.0).collect();
+    let mut out = String::new();
+    for i in (0..sel.messages.len()).rev() {
+        if !still.contains(&sel.messages[i].0) {
+            out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
+        }
+    }
+    let last = sel.messages.last().map_or(0, |m| m.0);
+    sel.messages.retain(|m| still.contains(&m.0));
+    let new: Vec<_> = now
+        .messages
+        .iter()
+        .filter(|m| m.0 > last)
+        .copied()
+        .collect();
+    if !new.is_empty() {
+        sel.messages.extend(new);
+        out.push_str(&format!("* {} EXISTS\r\n", sel.messages.len()));
+    }
+    sel.uid_next = now.uid_next;
+    out.into_bytes()
+}
+
+impl Session {
+    /// The changes to report while IDLE (nothing when no mailbox is selected).
+    pub async fn idle_changes(&mut self) -> Vec<u8> {
+        let st = self.state.clone();
+        let mut selected = self.selected.take();
+        let r = tokio::task::spawn_blocking(move || {
+            let out = changes(&st, &mut selected);
+            (out, selected)
+        })
+        .await;
+        match r {
+            Ok((out, selected)) => {
+                self.selected = selected;
+                out
+            }
+            Err(_) => Vec::new(),
+        }
     }
 }
 
