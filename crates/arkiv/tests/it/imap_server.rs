@@ -401,3 +401,145 @@ fn fetch_structure_agrees_with_dovecot() {
     assert!(stdout.contains(" 0 differences"), "{stdout}");
     eprintln!("{}", stdout.lines().last().unwrap_or_default());
 }
+
+/// SEARCH answers from the index what Arkiv's own search answers for the same criteria (the
+/// CLI's `arkiv search`, run on the same archive); ESEARCH, SORT, refusals, and IDLE seeing a
+/// message deleted through the Administration API (`imap_search.py`).
+#[test]
+fn search_agrees_with_arkiv_search_and_idle_sees_deletions() {
+    let env = Env::new();
+    let data = crate::support::cpython_email_data();
+    env.import(&[
+        "eml",
+        data.to_str().unwrap(),
+        "--user",
+        "alice",
+        "--extensions",
+        "txt",
+        "--folder",
+        "Inbox",
+    ]);
+    // (IMAP criteria, Arkiv's query for the same)
+    let pairs = [
+        ("FROM bbb@zzz.org", "from:bbb@zzz.org"),
+        ("TEXT test", "test"),
+        ("SUBJECT message", "subject:message"),
+        ("TO ppp@zzz.org", "to:ppp@zzz.org"),
+        ("BODY \"test message\"", "bcontent:\"test message\""),
+        (
+            "OR FROM bbb@zzz.org SUBJECT lyrics",
+            "from:bbb@zzz.org OR subject:lyrics",
+        ),
+        ("NOT TEXT test", "-test"),
+        ("LARGER 2000", "size>2000"),
+        ("TEXT test SMALLER 1000", "test size<1000"),
+        ("HEADER Subject message", "subject:message"),
+    ];
+    let mut expected = std::collections::BTreeMap::new();
+    for (imap, query) in pairs {
+        let v = env.json(&[
+            "search",
+            "--user",
+            "alice",
+            "--folder",
+            "alice/Inbox",
+            "--no-subfolders",
+            "--json",
+            "--limit",
+            "1000",
+            "--",
+            query,
+        ]);
+        let mut sizes: Vec<u64> = v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["size"].as_u64().unwrap())
+            .collect();
+        sizes.sort();
+        assert_eq!(sizes.len() as u64, v["total"].as_u64().unwrap());
+        expected.insert(imap.to_string(), sizes);
+    }
+    assert!(
+        expected.values().filter(|s| !s.is_empty()).count() >= 8,
+        "the queries find something: {expected:?}"
+    );
+    let srv = Server::start(&env);
+    srv.ok(
+        "/api/invoke/SetUserPassword",
+        &format!("userName=alice&password={PW}"),
+    );
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=login",
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/imap_search.py");
+    let queries: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(srv.imaps.to_string())
+        .args(["alice", PW])
+        .arg(serde_json::to_string(&queries).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed: apt-get install -y python3");
+    // Wait until the client idles, then delete one of alice's messages as an administrator
+    // allowed to (compliance), through the Administration API.
+    let mut out = String::new();
+    {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 {
+            out.push_str(&line);
+            if line.starts_with("idling") {
+                srv.ok(
+                    "/api/invoke/SetComplianceConfiguration",
+                    "config=%7B%22adminArchiveAccess%22%3Atrue%7D&reason=imap%20test",
+                );
+                let list = srv.ok("/api/invoke/GetMessages", "folder=alice%2FInbox");
+                let id = list
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(|m| m["id"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| panic!("a message id: {list}"));
+                srv.ok(
+                    "/api/invoke/DeleteMessage",
+                    &format!("id={id}&reason=imap%20idle%20test"),
+                );
+            }
+            line.clear();
+        }
+    }
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{out}\n{err}");
+    for line in out.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let got: Vec<u64> = v["sizes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_u64().unwrap())
+            .collect();
+        let criteria = v["criteria"].as_str().unwrap();
+        assert_eq!(got, expected[criteria], "{criteria}");
+    }
+    for check in [
+        "ESEARCH MIN MAX COUNT",
+        "SORT (SIZE) is by size",
+        "another charset is refused",
+        "IDLE reports a removed message",
+        "the mailbox follows the removal",
+    ] {
+        assert!(out.contains(&format!("ok {check}")), "{check}: {out}");
+    }
+}
