@@ -138,7 +138,7 @@ async fn send<S: AsyncWrite + Unpin>(io: &mut S, bytes: &[u8], limits: &Limits) 
 }
 
 /// How often an idling client's mailbox is looked at.
-const IDLE_POLL: Duration = Duration::from_secs(2);
+const IDLE_POLL: Duration = Duration::from_secs(5);
 
 /// IDLE (RFC 2177): reports new and removed mail in the selected mailbox as it happens
 /// until the client sends DONE (which the framer hands to the session like a command).

@@ -5,13 +5,13 @@
 //! The not-authenticated state (RFC 3501 §6.1–6.2): CAPABILITY, NOOP, LOGOUT, ID, STARTTLS,
 //! LOGIN and AUTHENTICATE PLAIN (with SASL-IR or a continuation). Signed in: NAMESPACE,
 //! LIST, LSUB, STATUS, SELECT and EXAMINE (every mailbox `[READ-ONLY]`, [`super::mailbox`]),
-//! CHECK, CLOSE, UNSELECT, and FETCH / UID FETCH ([`super::fetch`]). No
-//! password travels in plain text: before TLS, LOGIN and AUTHENTICATE answer NO and the
+//! CHECK, NOOP and IDLE (which report new and removed mail), CLOSE, UNSELECT, ENABLE, FETCH /
+//! UID FETCH ([`super::fetch`]) and SEARCH / UID SEARCH / ESEARCH / SORT ([`super::search`]).
+//! No password travels in plain text: before TLS, LOGIN and AUTHENTICATE answer NO and the
 //! capabilities say LOGINDISABLED. A logon is Arkiv's (`Archive::authenticate` through
 //! `api::logon`: the same lockout and audit as the other doors); the user needs `login`.
-//! Commands of the later states answer with a clear NO until they are built; commands that
-//! write (APPEND, STORE, COPY, MOVE, EXPUNGE, CREATE, DELETE, RENAME) will always answer NO:
-//! the archive is read-only here.
+//! Commands that write (APPEND, STORE, COPY, MOVE, EXPUNGE, CREATE, DELETE, RENAME) answer
+//! NO: the archive is read-only here.
 
 use std::net::IpAddr;
 use std::sync::Arc;
