@@ -5,6 +5,7 @@ any failure raises (non-zero exit with the traceback).
 """
 import imaplib
 import socket
+import time
 import ssl
 import sys
 
@@ -72,3 +73,28 @@ f.write(b"a4 LOGOUT\r\n")
 f.flush()
 rest = f.read()
 check("LOGOUT says BYE", b"* BYE" in rest and b"a4 OK" in rest, rest)
+
+# A literal that never ends: the client announces 100 bytes, sends 10 and stalls. Other
+# clients are served meanwhile; the staller is cut off at the idle limit (the test sets 3 s).
+stall = ctx.wrap_socket(socket.create_connection(("127.0.0.1", imaps_port)), server_hostname="x")
+sf = stall.makefile("rwb")
+sf.readline()
+sf.write(b"b1 LOGIN {100}\r\n")
+sf.flush()
+check("a literal is invited", sf.readline().startswith(b"+"))
+sf.write(b"x" * 10)
+sf.flush()
+started = time.time()
+other = imaplib.IMAP4_SSL("127.0.0.1", imaps_port, ssl_context=ctx)
+other.login(user, password)
+other.logout()
+check("others are served while a literal stalls", time.time() - started < 3)
+stall.settimeout(30)
+rest = b""
+while True:
+    chunk = stall.recv(4096)
+    if not chunk:
+        break
+    rest += chunk
+waited = time.time() - started
+check("a literal that never ends is cut off", 2 <= waited < 15 and b"BYE" in rest, (waited, rest))

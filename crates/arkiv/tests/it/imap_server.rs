@@ -11,6 +11,8 @@ const PW: &str = "Silver-Lantern-2026q";
 #[test]
 fn imaplib_signs_in_only_over_tls_and_hostile_input_is_refused() {
     let env = Env::new();
+    // A short idle limit, so that a stalled client is cut off within the test.
+    env.set_config("idle_timeout_seconds = 60", "idle_timeout_seconds = 3");
     let srv = Server::start(&env);
     srv.ok(
         "/api/invoke/CreateUser",
@@ -40,6 +42,8 @@ fn imaplib_signs_in_only_over_tls_and_hostile_input_is_refused() {
         "huge literal refused at its announcement",
         "the connection goes on",
         "deep nesting refused",
+        "others are served while a literal stalls",
+        "a literal that never ends is cut off",
     ] {
         assert!(stdout.contains(&format!("ok {check}")), "{check}: {stdout}");
     }
@@ -253,6 +257,29 @@ fn mbsync_copies_an_archive_byte_for_byte_and_then_only_what_is_new() {
         .collect();
     fetched.sort();
     assert_eq!(fetched, exact, "BODY[] is the original, byte for byte");
+    // curl, another real client: a folder list, a message by UID (byte for byte), a search.
+    let curl = |path: &str| {
+        let out = Command::new("curl")
+            .args(["-sS", "--insecure", "--user", &format!("alice:{PW}")])
+            .arg(format!("imaps://127.0.0.1:{}/{path}", srv.imaps))
+            .output()
+            .expect("curl is needed: apt-get install -y curl");
+        assert!(
+            out.status.success(),
+            "curl {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let list = String::from_utf8(curl("")).unwrap();
+    assert!(list.contains("INBOX"), "{list}");
+    let one = curl("INBOX;UID=1");
+    assert!(exact.contains(&one), "curl's UID 1 is an original message");
+    let found = String::from_utf8(curl("INBOX?TEXT%20test")).unwrap();
+    assert!(
+        found.starts_with("* SEARCH ") && found.split_whitespace().count() > 2,
+        "{found}"
+    );
     // Nothing new: nothing fetched, nothing changed.
     let second = sync(&srv, "alice", &near);
     assert_eq!(second, first);
@@ -472,6 +499,39 @@ fn search_agrees_with_arkiv_search_and_idle_sees_deletions() {
     srv.ok(
         "/api/invoke/SetUserPrivileges",
         "userName=alice&privileges=login",
+    );
+    // bob reaches none of alice's mail by any command: names, UIDs, sequence numbers, search.
+    srv.ok(
+        "/api/invoke/CreateUser",
+        &format!("userName=bob&privileges=login&password={PW}"),
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import imaplib, ssl, sys\n\
+             ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+             m = imaplib.IMAP4_SSL('127.0.0.1', int(sys.argv[1]), ssl_context=ctx)\n\
+             m.login('bob', sys.argv[2])\n\
+             typ, data = m.list(); assert not any(b'alice' in d for d in data if d), data\n\
+             for name in ['\"Other Users/alice/Inbox\"', '\"Other Users/alice\"', 'alice/Inbox']:\n\
+             \x20   typ, data = m._simple_command('SELECT', name); assert typ == 'NO', (name, typ, data)\n\
+             \x20   typ, data = m._simple_command('STATUS', name, '(MESSAGES)'); assert typ == 'NO', (name, typ, data)\n\
+             typ, data = m.select('INBOX', readonly=True); assert data == [b'0'], data\n\
+             typ, data = m.uid('FETCH', '1:*', '(BODY.PEEK[])'); assert data in ([None], []), data\n\
+             typ, data = m.fetch('1:*', '(UID)'); assert data in ([None], []), data\n\
+             typ, data = m.uid('SEARCH', 'ALL'); assert data == [b''], data\n\
+             typ, data = m.search(None, 'TEXT', 'test'); assert data == [b''], data\n\
+             print('bob sees nothing')\n",
+        )
+        .arg(srv.imaps.to_string())
+        .arg(PW)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("bob sees nothing"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/imap_search.py");
     let queries: Vec<&str> = pairs.iter().map(|p| p.0).collect();
