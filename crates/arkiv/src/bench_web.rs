@@ -242,7 +242,7 @@ pub fn run(corpus: &Path, work: &Path, requests: usize, json_out: bool) -> Resul
     if queries.is_empty() {
         bail!("no queries could be derived from the corpus");
     }
-    let served = crate::bench_api::serve(&data, true)?;
+    let served = crate::bench_api::serve(&data, true, false)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
