@@ -183,6 +183,8 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&work)?;
+    // Dovecot takes absolute paths only.
+    let work = std::fs::canonicalize(&work)?;
     // Dovecot's mail processes (as nobody) walk down to the mail under the work directory.
     std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let (corpus, info, data, mail) = prepare(&opts, &work)?;
@@ -861,7 +863,7 @@ fn print_report(r: &Report) {
         r.dovecot_version
     );
     println!(
-        "Full pull with mbsync (every folder into an empty Maildir; the median of {} runs after a \
+        "Full pull with mbsync (every folder into an empty Maildir; the median of {} run(s) after a \
          warm-up pull):",
         r.repeats
     );
@@ -876,7 +878,7 @@ fn print_report(r: &Report) {
         r.pull_speed_ratio
     );
     println!(
-        "Search in {} ({} messages), {} runs of each query after a warm-up; dovecot has no FTS \
+        "Search in {} ({} messages), {} run(s) of each query after a warm-up; dovecot has no FTS \
          plugin: it scans the messages",
         r.search_folder, r.search_folder_messages, r.repeats
     );
