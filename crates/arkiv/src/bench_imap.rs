@@ -131,7 +131,9 @@ pub(crate) fn timed(cmd: &mut Command, what: &str) -> Result<(f64, u64, u64)> {
 }
 
 /// Writes an mbsync configuration (`conf`) that pulls every folder of `login`'s mailbox from
-/// the IMAPS server on `localhost:port` (its certificate in `cert`) into the Maildir `target`.
+/// the IMAPS server on `localhost:port` (its certificate in `cert`) into the Maildir `target`;
+/// without `fsync`, mbsync does not flush each message to disk (what the disk costs is then
+/// left out of a measurement of the server).
 pub(crate) fn mbsync_config(
     port: u16,
     cert: &Path,
@@ -139,13 +141,15 @@ pub(crate) fn mbsync_config(
     password: &str,
     target: &Path,
     conf: &Path,
+    fsync: bool,
 ) -> Result<()> {
     std::fs::create_dir_all(target)?;
     let text = format!(
-        "IMAPAccount bench\nHost localhost\nPort {port}\nUser {login}\nPass {password}\nSSLType IMAPS\nCertificateFile {}\n\n\
+        "FSync {}\n\nIMAPAccount bench\nHost localhost\nPort {port}\nUser {login}\nPass {password}\nSSLType IMAPS\nCertificateFile {}\n\n\
          IMAPStore far\nAccount bench\n\n\
          MaildirStore near\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
          Channel bench\nFar :far:\nNear :near:\nPatterns *\nCreate Near\nSync Pull\nSyncState *\n",
+        if fsync { "yes" } else { "no" },
         cert.display(),
         target.display(),
         target.display()
@@ -220,6 +224,7 @@ pub fn run(
             PASSWORD,
             &warm,
             &conf,
+            true,
         )?;
         eprintln!("warming Dovecot with a first mbsync ...");
         timed(
@@ -321,6 +326,7 @@ pub fn run(
             PASSWORD,
             &target,
             &conf,
+            true,
         )?;
         eprintln!("mbsync pulls the mailbox ...");
         let mut cmd = Command::new("mbsync");
