@@ -140,6 +140,12 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
+/// A client configuration for `trust`, for programs that open their own TLS connections
+/// (`arkiv bench imap-server` talks raw IMAP through it).
+pub fn config(trust: &Trust) -> Result<Arc<rustls::ClientConfig>> {
+    client_config(trust).map(|(config, _)| config)
+}
+
 /// A client configuration for `trust`, and the slot where a refused certificate's
 /// fingerprint lands.
 pub(crate) fn client_config(

@@ -57,6 +57,25 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             no_peer,
             json,
         } => crate::bench_imap::run(messages, &profile, work, no_peer, json),
+        BenchCommand::ImapServer {
+            corpus,
+            messages,
+            profile,
+            work,
+            clients,
+            queries,
+            repeats,
+            json,
+        } => crate::bench_imap_server::run(crate::bench_imap_server::Options {
+            corpus,
+            messages,
+            profile,
+            work,
+            clients,
+            queries,
+            repeats,
+            json,
+        }),
         BenchCommand::Search {
             corpus,
             work,
@@ -73,19 +92,23 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     }
 }
 
-fn corpus(out: &Path, messages: usize, seed: u64, profile: &str) -> Result<ExitCode> {
-    let profile_v = match profile {
-        "attachment-heavy" => Profile::AttachmentHeavy,
-        "text-only" => Profile::TextOnly,
+/// A corpus profile by its name on the command line.
+pub(crate) fn profile(name: &str) -> Result<Profile> {
+    match name {
+        "attachment-heavy" => Ok(Profile::AttachmentHeavy),
+        "text-only" => Ok(Profile::TextOnly),
         p => bail!("unknown profile '{p}' (attachment-heavy or text-only)"),
-    };
+    }
+}
+
+fn corpus(out: &Path, messages: usize, seed: u64, profile: &str) -> Result<ExitCode> {
     if out.exists() && std::fs::read_dir(out)?.next().is_some() {
         bail!("{} is not empty; choose a new directory", out.display());
     }
     let spec = CorpusSpec {
         messages,
         seed,
-        profile: profile_v,
+        profile: self::profile(profile)?,
         ..CorpusSpec::default()
     };
     let t = Instant::now();
@@ -93,19 +116,7 @@ fn corpus(out: &Path, messages: usize, seed: u64, profile: &str) -> Result<ExitC
         "generating {messages} messages ({profile}, seed {seed}) into {} ...",
         out.display()
     );
-    let summary = arkiv_corpus::write_mbox_tree(&spec, out)?;
-    let info = CorpusInfo {
-        messages,
-        seed,
-        profile: profile.to_string(),
-        users: arkiv_corpus::users(&spec)
-            .into_iter()
-            .map(|u| (u.login, u.email))
-            .collect(),
-        bytes: summary.bytes,
-        duplicates: summary.duplicates,
-    };
-    std::fs::write(out.join(SPEC_FILE), serde_json::to_vec_pretty(&info)?)?;
+    let (_, summary) = write_corpus(&spec, profile, out)?;
     println!(
         "{} messages, {} in {} mbox files, {} exact duplicates, {:.1} s",
         summary.messages,
@@ -115,6 +126,39 @@ fn corpus(out: &Path, messages: usize, seed: u64, profile: &str) -> Result<ExitC
         t.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the corpus of `spec` as mbox files under `out` with its description
+/// ([`SPEC_FILE`]): what `arkiv bench corpus` makes.
+pub(crate) fn write_corpus(
+    spec: &CorpusSpec,
+    profile: &str,
+    out: &Path,
+) -> Result<(CorpusInfo, arkiv_corpus::CorpusSummary)> {
+    let summary = arkiv_corpus::write_mbox_tree(spec, out)?;
+    let info = CorpusInfo {
+        messages: spec.messages,
+        seed: spec.seed,
+        profile: profile.to_string(),
+        users: arkiv_corpus::users(spec)
+            .into_iter()
+            .map(|u| (u.login, u.email))
+            .collect(),
+        bytes: summary.bytes,
+        duplicates: summary.duplicates,
+    };
+    std::fs::write(out.join(SPEC_FILE), serde_json::to_vec_pretty(&info)?)?;
+    Ok((info, summary))
+}
+
+/// The corpus user with the most mail (by the size of their mbox files).
+pub(crate) fn largest_user(info: &CorpusInfo, corpus: &Path) -> Result<String> {
+    info.users
+        .iter()
+        .map(|(login, _)| (dir_size(&corpus.join(login)), login.clone()))
+        .max()
+        .map(|(_, l)| l)
+        .context("the corpus has no users")
 }
 
 #[derive(Serialize)]

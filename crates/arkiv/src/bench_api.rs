@@ -31,6 +31,10 @@ pub(crate) struct Served {
     /// The Administration API's port and Web Access's.
     pub(crate) api: u16,
     pub(crate) web: u16,
+    /// The IMAP service's implicit-TLS port, when it was asked for.
+    pub(crate) imaps: Option<u16>,
+    /// The SHA-256 fingerprint of the server's certificate (`AB:CD:…`), as it logs it.
+    pub(crate) fingerprint: String,
 }
 
 impl Drop for Served {
@@ -40,8 +44,9 @@ impl Drop for Served {
     }
 }
 
-/// Starts `arkiv serve` on `data` with both services on free ports of 127.0.0.1.
-pub(crate) fn serve(data: &Path, cache: bool) -> Result<Served> {
+/// Starts `arkiv serve` on `data` with Web Access and the Administration API (and with
+/// `imaps`, the IMAP service over implicit TLS) on free ports of 127.0.0.1.
+pub(crate) fn serve(data: &Path, cache: bool, imaps: bool) -> Result<Served> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .arg("--data")
@@ -57,7 +62,7 @@ pub(crate) fn serve(data: &Path, cache: bool) -> Result<Served> {
             "--listen-imap",
             "off",
             "--listen-imaps",
-            "off",
+            if imaps { "127.0.0.1:0" } else { "off" },
         ])
         .env("ARKIV_CREDENTIAL_CACHE", if cache { "on" } else { "off" })
         .stdout(Stdio::null())
@@ -72,12 +77,18 @@ pub(crate) fn serve(data: &Path, cache: bool) -> Result<Served> {
         }
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    let (mut api, mut web) = (None, None);
+    let (mut api, mut web, mut imaps_port, mut fingerprint) = (None, None, None, String::new());
     loop {
         let line = rx
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .context("the server did not start")?;
-        if let Some(rest) = line.split("listening on https://").nth(1) {
+        if line.contains("IMAP Server (SSL) is off") {
+            bail!("the server could not start its IMAP service: {line}");
+        }
+        if let Some(fp) = line.split("TLS certificate SHA-256 fingerprint ").nth(1) {
+            fingerprint = fp.trim().to_string();
+        }
+        if let Some(rest) = line.split("listening on ").nth(1) {
             let port = rest
                 .split(' ')
                 .next()
@@ -88,10 +99,20 @@ pub(crate) fn serve(data: &Path, cache: bool) -> Result<Served> {
                 api = Some(port);
             } else if rest.contains("(Web Access)") {
                 web = Some(port);
+            } else if rest.starts_with("imaps://") {
+                imaps_port = Some(port);
             }
         }
-        if let (Some(api), Some(web)) = (api, web) {
-            return Ok(Served { child, api, web });
+        if let (Some(api), Some(web)) = (api, web)
+            && (imaps_port.is_some() || !imaps)
+        {
+            return Ok(Served {
+                child,
+                api,
+                web,
+                imaps: imaps_port,
+                fingerprint,
+            });
         }
     }
 }
@@ -182,13 +203,13 @@ pub fn run(calls: usize, logons: usize, json: bool) -> Result<ExitCode> {
         eprintln!("measuring {calls} Administration API calls without the credential cache...");
     }
     let uncached = {
-        let s = serve(&data, false)?;
+        let s = serve(&data, false, false)?;
         rt.block_on(calls_per_second(s.api, calls))?
     };
     if !json {
         eprintln!("... and with it; then {logons} concurrent wrong logons...");
     }
-    let s = serve(&data, true)?;
+    let s = serve(&data, true, false)?;
     let cached = rt.block_on(calls_per_second(s.api, calls))?;
     let pid = s.child.id();
     let (peak_before, _) = memory(pid);

@@ -18,8 +18,8 @@ use arkiv_archive::mailboxes::{
 };
 use arkiv_archive::users::NewUser;
 use arkiv_archive::{Archive, Config, InitOptions};
+use arkiv_corpus::CorpusSpec;
 use arkiv_corpus::dovecot::{Dovecot, DovecotOptions};
-use arkiv_corpus::{CorpusSpec, Profile};
 use arkiv_mailclient::Credentials;
 use serde::Serialize;
 
@@ -60,7 +60,7 @@ fn reset_peak() {
 }
 
 /// A `/proc/<pid>/status` field in bytes (0 when the process is gone).
-fn status_field(pid: &str, field: &str) -> u64 {
+pub(crate) fn status_field(pid: &str, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -73,13 +73,13 @@ fn status_field(pid: &str, field: &str) -> u64 {
 }
 
 /// Samples a process's anonymous resident memory every 10 ms until stopped; its peak.
-struct AnonSampler {
+pub(crate) struct AnonSampler {
     stop: std::sync::Arc<AtomicBool>,
     thread: std::thread::JoinHandle<u64>,
 }
 
 impl AnonSampler {
-    fn start(pid: String) -> AnonSampler {
+    pub(crate) fn start(pid: String) -> AnonSampler {
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -93,7 +93,7 @@ impl AnonSampler {
         AnonSampler { stop, thread }
     }
 
-    fn finish(self) -> u64 {
+    pub(crate) fn finish(self) -> u64 {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.thread.join().unwrap_or(0)
     }
@@ -101,7 +101,7 @@ impl AnonSampler {
 
 /// Runs a command to its end; its wall time and peak anonymous and resident memory (sampled
 /// from /proc).
-fn timed(cmd: &mut Command, what: &str) -> Result<(f64, u64, u64)> {
+pub(crate) fn timed(cmd: &mut Command, what: &str) -> Result<(f64, u64, u64)> {
     let t = Instant::now();
     let mut child = cmd
         .stdout(Stdio::null())
@@ -130,15 +130,27 @@ fn timed(cmd: &mut Command, what: &str) -> Result<(f64, u64, u64)> {
     Ok((secs, anon, resident))
 }
 
-fn mbsync_config(d: &Dovecot, login: &str, target: &Path, conf: &Path) -> Result<()> {
+/// Writes an mbsync configuration (`conf`) that pulls every folder of `login`'s mailbox from
+/// the IMAPS server on `localhost:port` (its certificate in `cert`) into the Maildir `target`;
+/// without `fsync`, mbsync does not flush each message to disk (what the disk costs is then
+/// left out of a measurement of the server).
+pub(crate) fn mbsync_config(
+    port: u16,
+    cert: &Path,
+    login: &str,
+    password: &str,
+    target: &Path,
+    conf: &Path,
+    fsync: bool,
+) -> Result<()> {
     std::fs::create_dir_all(target)?;
     let text = format!(
-        "IMAPAccount bench\nHost localhost\nPort {}\nUser {login}\nPass {PASSWORD}\nSSLType IMAPS\nCertificateFile {}\n\n\
+        "FSync {}\n\nIMAPAccount bench\nHost localhost\nPort {port}\nUser {login}\nPass {password}\nSSLType IMAPS\nCertificateFile {}\n\n\
          IMAPStore far\nAccount bench\n\n\
          MaildirStore near\nPath {}/\nInbox {}/INBOX\nSubFolders Verbatim\n\n\
          Channel bench\nFar :far:\nNear :near:\nPatterns *\nCreate Near\nSync Pull\nSyncState *\n",
-        d.imaps_port,
-        d.cert.display(),
+        if fsync { "yes" } else { "no" },
+        cert.display(),
         target.display(),
         target.display()
     );
@@ -153,11 +165,7 @@ pub fn run(
     no_peer: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let profile_v = match profile {
-        "attachment-heavy" => Profile::AttachmentHeavy,
-        "text-only" => Profile::TextOnly,
-        p => bail!("unknown profile '{p}' (attachment-heavy or text-only)"),
-    };
+    let profile_v = crate::bench::profile(profile)?;
     let tmp = tempfile::tempdir()?;
     let work = work.unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&work)?;
@@ -209,7 +217,15 @@ pub fn run(
         let warm = work.join("mbsync-warm");
         let _ = std::fs::remove_dir_all(&warm);
         let conf = work.join("mbsync-warm.conf");
-        mbsync_config(&dovecot, &login, &warm, &conf)?;
+        mbsync_config(
+            dovecot.imaps_port,
+            &dovecot.cert,
+            &login,
+            PASSWORD,
+            &warm,
+            &conf,
+            true,
+        )?;
         eprintln!("warming Dovecot with a first mbsync ...");
         timed(
             Command::new("mbsync")
@@ -303,7 +319,15 @@ pub fn run(
         let target = work.join("mbsync-maildir");
         let _ = std::fs::remove_dir_all(&target);
         let conf = work.join("mbsync.conf");
-        mbsync_config(&dovecot, &login, &target, &conf)?;
+        mbsync_config(
+            dovecot.imaps_port,
+            &dovecot.cert,
+            &login,
+            PASSWORD,
+            &target,
+            &conf,
+            true,
+        )?;
         eprintln!("mbsync pulls the mailbox ...");
         let mut cmd = Command::new("mbsync");
         cmd.arg("-q").arg("-c").arg(&conf).arg("-a");

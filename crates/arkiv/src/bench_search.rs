@@ -496,7 +496,7 @@ fn import(info: &CorpusInfo, corpus: &Path, data: &Path) -> Result<Build> {
 
 /// A plain word: lowercase ASCII letters, 4 to 14 of them, once ASCII punctuation around it is
 /// trimmed; anything else (numbers, accented words cut in two) is "".
-fn word(t: &str) -> &str {
+pub(crate) fn word(t: &str) -> &str {
     let w = t.trim_matches(|c: char| c.is_ascii_punctuation());
     let ok = (4..=14).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_lowercase());
     if ok { w } else { "" }
@@ -504,7 +504,10 @@ fn word(t: &str) -> &str {
 
 /// The words of the prose lines of the 7/8-bit `text/plain` parts of a message (split crudely
 /// at MIME boundaries), line by line; "" where a word or punctuation breaks a phrase.
-fn prose_lines<'a>(head: &'a str, body: &'a str) -> impl Iterator<Item = Vec<&'a str>> + 'a {
+pub(crate) fn prose_lines<'a>(
+    head: &'a str,
+    body: &'a str,
+) -> impl Iterator<Item = Vec<&'a str>> + 'a {
     let plain = |h: &str| {
         let h = h.to_ascii_lowercase();
         let encoded = h.contains("base64") || h.contains("quoted-printable");
@@ -588,16 +591,6 @@ pub(crate) fn derive_queries(spec: &CorpusSpec) -> Result<Vec<QueryResult>> {
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v
     });
-    // `n` spread evenly over `v`, skipping the first `skip`.
-    let every = |v: &[(String, usize)], n: usize, skip: usize| -> Vec<String> {
-        let step = (v.len().saturating_sub(skip) / n).max(1);
-        v.iter()
-            .skip(skip)
-            .step_by(step)
-            .take(n)
-            .map(|x| x.0.clone())
-            .collect()
-    };
     let common = every(&words[..words.len().min(200)], 8, 5);
     let rare = every(
         &words
@@ -701,6 +694,18 @@ pub(crate) fn derive_queries(spec: &CorpusSpec) -> Result<Vec<QueryResult>> {
         );
     }
     Ok(out)
+}
+
+/// `n` names spread evenly over `v` (names with their counts, in rank order), skipping the
+/// first `skip`.
+pub(crate) fn every(v: &[(String, usize)], n: usize, skip: usize) -> Vec<String> {
+    let step = (v.len().saturating_sub(skip) / n.max(1)).max(1);
+    v.iter()
+        .skip(skip)
+        .step_by(step)
+        .take(n)
+        .map(|x| x.0.clone())
+        .collect()
 }
 
 /// Nearest-rank percentile.

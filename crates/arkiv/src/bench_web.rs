@@ -215,13 +215,7 @@ pub fn run(corpus: &Path, work: &Path, requests: usize, json_out: bool) -> Resul
     }
     // Two people sign in: the owner of the largest archive, and an administrator with archive
     // access unblocked (compliance), who searches every archive: all of the corpus.
-    let user = info
-        .users
-        .iter()
-        .map(|(login, _)| (crate::bench::dir_size(&corpus.join(login)), login.clone()))
-        .max()
-        .map(|(_, l)| l)
-        .context("the corpus has no users")?;
+    let user = crate::bench::largest_user(&info, corpus)?;
     let (in_archive, total) = {
         let archive = Archive::open(&data, None)?;
         archive.set_user_password(&user, PASSWORD)?;
@@ -248,7 +242,7 @@ pub fn run(corpus: &Path, work: &Path, requests: usize, json_out: bool) -> Resul
     if queries.is_empty() {
         bail!("no queries could be derived from the corpus");
     }
-    let served = crate::bench_api::serve(&data, true)?;
+    let served = crate::bench_api::serve(&data, true, false)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -739,6 +739,37 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Arkiv's IMAP server side by side with Dovecot serving the same mailbox from a Maildir,
+    /// both over IMAPS: a full mbsync pull (messages/s, MB/s, the speed ratio; goal >= 0.7x
+    /// Dovecot's), `UID SEARCH TEXT` and `SEARCH FROM` latency p50/p95 (goal: p95 >= 20x
+    /// faster than Dovecot's), and the server's peak memory while many clients read a whole
+    /// folder at once (goal < 300 MB with 50). Needs root (Dovecot), dovecot-imapd and isync.
+    ImapServer {
+        /// A corpus made by `arkiv bench corpus`: the user with the most mail is measured
+        /// [default: a corpus of --messages generated under --work, all of it one mailbox].
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        #[arg(long, default_value_t = 10_000, conflicts_with = "corpus")]
+        messages: usize,
+        /// text-only (~4 KB/message) or attachment-heavy (~45 KB/message).
+        #[arg(long, default_value = "text-only", conflicts_with = "corpus")]
+        profile: String,
+        /// Where the archive, the Maildir (and a generated corpus) are built once and reused by
+        /// later runs [default: a temporary directory].
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Concurrent clients reading a whole folder in the memory measurement.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Queries of each kind (words for TEXT, addresses for FROM).
+        #[arg(long, default_value_t = 20)]
+        queries: usize,
+        /// Timed runs of each full pull and of each query per server, after a warm-up.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Search latency (p50/p95 over a fixed set of realistic queries, whole CLI process per
     /// query), with `mu` and `notmuch` on the same corpus side by side, and warm in-process
     /// latency.

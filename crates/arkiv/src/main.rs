@@ -3,6 +3,7 @@
 mod bench;
 mod bench_api;
 mod bench_imap;
+mod bench_imap_server;
 mod bench_search;
 mod bench_web;
 mod cli;
