@@ -41,6 +41,38 @@ pub fn contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
     })
 }
 
+/// The positions in `messages` (in UID order) a set names, in order, found by binary search:
+/// a command naming one message costs the same in a folder of ten or of a million.
+pub fn positions(set: &SequenceSet, messages: &[(u32, MessageId)], uid: bool) -> Vec<usize> {
+    let n = messages.len();
+    let Some(last) = messages.last() else {
+        return Vec::new();
+    };
+    let largest = if uid { last.0 } else { n as u32 };
+    let v = |s: &SeqOrUid| match s {
+        SeqOrUid::Value(v) => v.get(),
+        SeqOrUid::Asterisk => largest,
+    };
+    let mut out = Vec::new();
+    for s in set.0.as_ref() {
+        let (a, b) = match s {
+            Sequence::Single(x) => (v(x), v(x)),
+            Sequence::Range(a, b) => (v(a).min(v(b)), v(a).max(v(b))),
+        };
+        if uid {
+            let lo = messages.partition_point(|m| m.0 < a);
+            let hi = messages.partition_point(|m| m.0 <= b);
+            out.extend(lo..hi);
+        } else {
+            let (lo, hi) = ((a.max(1) - 1) as usize, (b as usize).min(n));
+            out.extend(lo..hi.max(lo));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// What one FETCH asks for, checked before any message is read.
 enum Item {
     Uid,
@@ -183,16 +215,9 @@ pub fn fetch(
         }
         _ => false,
     });
-    let largest = if uid {
-        messages.last().map_or(0, |m| m.0)
-    } else {
-        messages.len() as u32
-    };
-    for (i, (u, id)) in messages.iter().enumerate() {
+    for i in positions(set, messages, uid) {
+        let (u, id) = &messages[i];
         let seq = i as u32 + 1;
-        if !contains(set, if uid { *u } else { seq }, largest) {
-            continue;
-        }
         let readable = match state.archive.readable(caller, *id) {
             Ok(r) => r,
             // Gone since the mailbox was selected: nothing to say about it.
@@ -295,6 +320,23 @@ mod tests {
         assert!(contains(&set, 9, 9) && !contains(&set, 4, 9));
         let set: SequenceSet = "*:3".try_into().unwrap();
         assert!(contains(&set, 3, 9) && contains(&set, 9, 9) && !contains(&set, 2, 9));
+    }
+
+    #[test]
+    fn positions_by_binary_search() {
+        let id = |n| MessageId::new(arkiv_types::StoreId(1), n);
+        let m: Vec<(u32, MessageId)> = [2, 5, 9, 40].iter().map(|u| (*u, id(*u as u64))).collect();
+        let set = |s: &str| -> SequenceSet { s.try_into().unwrap() };
+        assert_eq!(positions(&set("5:9"), &m, true), [1, 2]);
+        assert_eq!(positions(&set("10:*"), &m, true), [3]);
+        assert_eq!(
+            positions(&set("41:*"), &m, true),
+            [3],
+            "* is the largest UID"
+        );
+        assert_eq!(positions(&set("1:4294967295"), &m, true), [0, 1, 2, 3]);
+        assert_eq!(positions(&set("3,1,2:3"), &m, false), [0, 1, 2]);
+        assert_eq!(positions(&set("7:9"), &m, false), Vec::<usize>::new());
     }
 
     #[test]

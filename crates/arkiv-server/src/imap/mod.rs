@@ -52,6 +52,9 @@ pub async fn serve(
             _ = stop.changed() => break,
         };
         while conns.try_join_next().is_some() {}
+        // Answers go out in several writes (a literal, then the tagged status): without
+        // NODELAY the last one waits for the client's delayed ACK (~40 ms a command).
+        let _ = tcp.set_nodelay(true);
         let Some(ticket) = gate.admit(peer.ip(), &limits) else {
             drop(tcp);
             continue;

@@ -38,7 +38,8 @@ pub struct Selected {
     pub folder: Option<arkiv_types::FolderId>,
     pub uid_validity: u32,
     pub uid_next: u32,
-    pub messages: Vec<(u32, arkiv_types::MessageId)>,
+    /// Shared with running FETCHes (a command does not copy the list).
+    pub messages: Arc<Vec<(u32, arkiv_types::MessageId)>>,
 }
 
 /// An answer: bytes, or (FETCH) a stream of them, one message at a time.
@@ -567,7 +568,7 @@ fn signed_in(
                 folder: m.folder,
                 uid_validity: view.uid_validity,
                 uid_next: view.uid_next,
-                messages: view.messages,
+                messages: Arc::new(view.messages),
             });
             out.into_bytes()
         }
@@ -683,7 +684,8 @@ pub fn changes(st: &AppState, selected: &mut Option<Selected>) -> Vec<u8> {
         }
     }
     let last = sel.messages.last().map_or(0, |m| m.0);
-    sel.messages.retain(|m| still.contains(&m.0));
+    let messages = Arc::make_mut(&mut sel.messages);
+    messages.retain(|m| still.contains(&m.0));
     let new: Vec<_> = now
         .messages
         .iter()
@@ -691,8 +693,8 @@ pub fn changes(st: &AppState, selected: &mut Option<Selected>) -> Vec<u8> {
         .copied()
         .collect();
     if !new.is_empty() {
-        sel.messages.extend(new);
-        out.push_str(&format!("* {} EXISTS\r\n", sel.messages.len()));
+        messages.extend(new);
+        out.push_str(&format!("* {} EXISTS\r\n", messages.len()));
     }
     sel.uid_next = now.uid_next;
     out.into_bytes()

@@ -603,3 +603,94 @@ fn search_agrees_with_arkiv_search_and_idle_sees_deletions() {
         assert!(out.contains(&format!("ok {check}")), "{check}: {out}");
     }
 }
+
+/// mutt, a terminal mail client, opens the archive's INBOX over IMAPS and reads every message
+/// in it (piped out one by one in its batch run, on a pseudo-terminal from `script`).
+#[test]
+fn mutt_reads_a_folder() {
+    let env = Env::new();
+    let data = crate::support::cpython_email_data();
+    env.import(&[
+        "eml",
+        data.to_str().unwrap(),
+        "--user",
+        "alice",
+        "--extensions",
+        "txt",
+        "--folder",
+        "Inbox",
+    ]);
+    let srv = Server::start(&env);
+    srv.ok(
+        "/api/invoke/SetUserPassword",
+        &format!("userName=alice&password={PW}"),
+    );
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=login",
+    );
+    let stats = srv.ok("/api/invoke/GetFolderStatistics", "");
+    let count = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["folder"].as_str().is_some_and(|f| f.starts_with("alice")))
+        .map(|f| f["count"].as_u64().unwrap_or(0))
+        .sum::<u64>();
+    assert!(count >= 40, "{stats}");
+    let out = env.path("mutt-out");
+    let rc = env.path("muttrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set imap_user=alice\nset imap_pass=\"{PW}\"\nset certificate_file=\"{}\"\n\
+             set ssl_verify_host=no\nset ssl_force_tls=yes\nset header_cache=\"\"\n\
+             set wait_key=no\nset pipe_split=yes\nset mail_check=0\nset sort=mailbox-order\n",
+            env.data().join("tls/cert.pem").display()
+        ),
+    )
+    .unwrap();
+    let mutt = format!(
+        "mutt -n -F {} -f imaps://alice@127.0.0.1:{}/INBOX -e 'push \"<tag-pattern>~A<enter><tag-prefix><pipe-entry>cat >> {}<enter><quit>\"'",
+        rc.display(),
+        srv.imaps,
+        out.display()
+    );
+    let run = Command::new("timeout")
+        .args(["60", "script", "-qec", &mutt, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .expect("mutt and script are needed: apt-get install -y mutt bsdutils");
+    let got = std::fs::read(&out).unwrap_or_else(|_| {
+        panic!(
+            "mutt wrote nothing ({}): {}",
+            run.status,
+            String::from_utf8_lossy(&run.stdout)
+        )
+    });
+    // Every message, as archived: each original appears in what mutt piped out.
+    let originals: Vec<Vec<u8>> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let lf = |m: &[u8]| -> Vec<u8> { m.iter().copied().filter(|b| *b != b'\r').collect() };
+    let got = lf(&got);
+    let seen = originals
+        .iter()
+        .filter(|o| {
+            let o = lf(o);
+            let probe = &o[..o.len().min(200)];
+            got.windows(probe.len()).any(|w| w == probe)
+        })
+        .count();
+    assert!(
+        seen >= originals.len() * 9 / 10,
+        "mutt read {seen} of {} messages ({} bytes): {}\n---\n{}",
+        originals.len(),
+        got.len(),
+        String::from_utf8_lossy(&got[..got.len().min(400)]),
+        String::from_utf8_lossy(&run.stdout[run.stdout.len().saturating_sub(1500)..])
+    );
+}
