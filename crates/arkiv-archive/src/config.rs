@@ -48,6 +48,9 @@ pub struct ServerConfig {
     pub max_connections_per_address: usize,
     /// A connection with no request in progress and no byte moving for this long is closed.
     pub idle_timeout_seconds: u64,
+    /// A request must arrive whole, and an answer be taken by the client, within this long
+    /// (a client that stops reading is cut off).
+    pub request_timeout_seconds: u64,
     /// PEM certificate chain and private key; empty = a self-signed certificate made on first
     /// start in `DATA/tls/`.
     pub tls_certificate: String,
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_connections_per_address: 64,
             idle_timeout_seconds: 60,
+            request_timeout_seconds: 120,
             tls_certificate: String::new(),
             tls_private_key: String::new(),
             tls_pkcs12: String::new(),
@@ -235,8 +239,10 @@ impl Config {
                 ));
             }
         }
-        if srv.idle_timeout_seconds == 0 {
-            return bad("server.idle_timeout_seconds must be at least 1");
+        if srv.idle_timeout_seconds == 0 || srv.request_timeout_seconds == 0 {
+            return bad(
+                "server.idle_timeout_seconds and request_timeout_seconds must be at least 1",
+            );
         }
         if srv.max_connections == 0 || srv.max_connections_per_address == 0 {
             return bad(

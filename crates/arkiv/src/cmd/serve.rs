@@ -131,6 +131,7 @@ pub fn serve(data: &Path, key_file: Option<&Path>, args: ServeArgs) -> Result<Ex
             max_connections: cfg.max_connections,
             max_per_address: cfg.max_connections_per_address,
             idle: std::time::Duration::from_secs(cfg.idle_timeout_seconds),
+            request: std::time::Duration::from_secs(cfg.request_timeout_seconds),
             ..Default::default()
         },
         cert,

@@ -98,3 +98,34 @@ while True:
     rest += chunk
 waited = time.time() - started
 check("a literal that never ends is cut off", 2 <= waited < 15 and b"BYE" in rest, (waited, rest))
+
+# A client that never reads its answers: it sends commands until its own sends block. Its
+# connection holds one answer at a time and is cut off at the request limit (the test sets
+# 3 s); other clients are served meanwhile.
+deaf = ctx.wrap_socket(socket.create_connection(("127.0.0.1", imaps_port)), server_hostname="x")
+deaf.recv(4096)
+deaf.settimeout(5)
+sent = 0
+try:
+    while sent < 2_000_000:
+        deaf.sendall(b"c CAPABILITY\r\n" * 1000)
+        sent += 1000
+except (socket.timeout, ssl.SSLError, OSError):
+    pass
+started = time.time()
+other = imaplib.IMAP4_SSL("127.0.0.1", imaps_port, ssl_context=ctx)
+other.login(user, password)
+other.logout()
+check("others are served while a client does not read", time.time() - started < 3, sent)
+deaf.settimeout(60)
+closed = False
+try:
+    while True:
+        if not deaf.recv(1 << 20):
+            closed = True
+            break
+        if time.time() - started > 40:
+            break
+except (ConnectionResetError, ssl.SSLError, OSError):
+    closed = True
+check("a client that never reads is cut off", closed, sent)

@@ -13,6 +13,10 @@ fn imaplib_signs_in_only_over_tls_and_hostile_input_is_refused() {
     let env = Env::new();
     // A short idle limit, so that a stalled client is cut off within the test.
     env.set_config("idle_timeout_seconds = 60", "idle_timeout_seconds = 3");
+    env.set_config(
+        "request_timeout_seconds = 120",
+        "request_timeout_seconds = 3",
+    );
     let srv = Server::start(&env);
     srv.ok(
         "/api/invoke/CreateUser",
@@ -44,6 +48,8 @@ fn imaplib_signs_in_only_over_tls_and_hostile_input_is_refused() {
         "deep nesting refused",
         "others are served while a literal stalls",
         "a literal that never ends is cut off",
+        "others are served while a client does not read",
+        "a client that never reads is cut off",
     ] {
         assert!(stdout.contains(&format!("ok {check}")), "{check}: {stdout}");
     }
