@@ -10,9 +10,15 @@
 //!
 //! Names are UTF-8 inside Arkiv and modified UTF-7 on the wire (RFC 3501 §5.1.3).
 
-use arkiv_archive::access::Caller;
-use arkiv_types::FolderId;
+use std::sync::Arc;
 
+use arkiv_archive::access::Caller;
+use arkiv_mailclient::imap::utf7;
+use arkiv_types::FolderId;
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as WireMailbox};
+use imap_codec::imap_types::status::StatusDataItemName;
+
+use super::session::{Selected, Tag, text};
 use crate::AppState;
 
 pub const OTHERS: &str = "Other Users";
@@ -104,7 +110,7 @@ pub fn list(state: &AppState, caller: &Caller) -> Result<Vec<Mailbox>, String> {
 
 /// The mailbox a client names (UTF-7 decoded; `INBOX` in any case).
 pub fn find<'a>(list: &'a [Mailbox], wire: &[u8]) -> Option<&'a Mailbox> {
-    let name = arkiv_mailclient::imap::utf7::decode(wire)?;
+    let name = utf7::decode(wire)?;
     let name = if name.eq_ignore_ascii_case("inbox") {
         "INBOX".to_string()
     } else if name.len() > 6 && name[..6].eq_ignore_ascii_case("inbox/") {
@@ -175,7 +181,7 @@ pub fn list_lines(list: &[Mailbox], reference: &str, pattern: &str, verb: &str) 
         out.push_str(&format!(
             "* {verb} ({}) \"/\" {}\r\n",
             attrs.join(" "),
-            quote(&arkiv_mailclient::imap::utf7::encode(name))
+            quote(&utf7::encode(name))
         ));
     }
     out
@@ -190,6 +196,189 @@ pub fn quote(s: &str) -> String {
     } else {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
     }
+}
+
+// ---- the mailbox commands ----
+
+fn wire_name(m: &WireMailbox<'_>) -> Vec<u8> {
+    match m {
+        WireMailbox::Inbox => b"INBOX".to_vec(),
+        WireMailbox::Other(o) => o.as_ref().to_vec(),
+    }
+}
+
+fn list_pattern(m: &ListMailbox<'_>) -> Vec<u8> {
+    match m {
+        ListMailbox::Token(t) => t.as_ref().to_vec(),
+        ListMailbox::String(s) => s.as_ref().to_vec(),
+    }
+}
+
+/// NAMESPACE: the personal one, and other users' folders under [`OTHERS`].
+pub fn namespace(t: &Tag<'_>) -> Vec<u8> {
+    let mut out =
+        format!("* NAMESPACE ((\"\" \"/\")) ((\"{OTHERS}/\" \"/\")) NIL\r\n").into_bytes();
+    out.extend(t.ok("NAMESPACE completed"));
+    out
+}
+
+/// LIST and LSUB (every mailbox counts as subscribed).
+pub fn list_command(
+    st: &AppState,
+    caller: &Caller,
+    t: &Tag<'_>,
+    reference: &WireMailbox<'_>,
+    pattern: &ListMailbox<'_>,
+    lsub: bool,
+) -> Vec<u8> {
+    let list = match list(st, caller) {
+        Ok(l) => l,
+        Err(e) => return t.no(&e),
+    };
+    let (Some(r), Some(p)) = (
+        utf7::decode(&wire_name(reference)),
+        utf7::decode(&list_pattern(pattern)),
+    ) else {
+        return t.bad("the mailbox name is not modified UTF-7");
+    };
+    let what = if lsub { "LSUB" } else { "LIST" };
+    let mut out = list_lines(&list, &r, &p, what).into_bytes();
+    out.extend(t.ok(&format!("{what} completed")));
+    out
+}
+
+/// STATUS of a mailbox the caller may read.
+pub fn status(
+    st: &AppState,
+    caller: &Caller,
+    t: &Tag<'_>,
+    name: &WireMailbox<'_>,
+    items: &[StatusDataItemName],
+) -> Vec<u8> {
+    let list = match list(st, caller) {
+        Ok(l) => l,
+        Err(e) => return t.no(&e),
+    };
+    let Some(m) = find(&list, &wire_name(name)) else {
+        return t.no_code("NONEXISTENT", "no such mailbox");
+    };
+    let (count, validity, next) = match m.folder {
+        Some(f) => match st.archive.uid_view(f) {
+            Ok(v) => (v.messages.len(), v.uid_validity, v.uid_next),
+            Err(e) => return t.no(&e.to_string()),
+        },
+        None => (0, 1, 1),
+    };
+    let parts: Vec<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            StatusDataItemName::Messages => Some(format!("MESSAGES {count}")),
+            StatusDataItemName::Recent => Some("RECENT 0".into()),
+            StatusDataItemName::UidNext => Some(format!("UIDNEXT {next}")),
+            StatusDataItemName::UidValidity => Some(format!("UIDVALIDITY {validity}")),
+            StatusDataItemName::Unseen => Some("UNSEEN 0".into()),
+            _ => None,
+        })
+        .collect();
+    let mut out = format!(
+        "* STATUS {} ({})\r\n",
+        quote(&utf7::encode(&m.name)),
+        parts.join(" ")
+    )
+    .into_bytes();
+    out.extend(t.ok("STATUS completed"));
+    out
+}
+
+/// SELECT and EXAMINE: both read-only.
+pub fn select(
+    st: &AppState,
+    caller: &Caller,
+    t: &Tag<'_>,
+    name: &WireMailbox<'_>,
+    selected: &mut Option<Selected>,
+) -> Vec<u8> {
+    *selected = None;
+    let list = match list(st, caller) {
+        Ok(l) => l,
+        Err(e) => return t.no(&e),
+    };
+    let Some(m) = find(&list, &wire_name(name)) else {
+        return t.no_code("NONEXISTENT", "no such mailbox");
+    };
+    let view = match m.folder {
+        Some(f) => match st.archive.uid_view(f) {
+            Ok(v) => v,
+            Err(e) => return t.no(&e.to_string()),
+        },
+        None => arkiv_archive::uids::UidView {
+            uid_validity: 1,
+            uid_next: 1,
+            messages: Vec::new(),
+        },
+    };
+    let out = format!(
+        "* FLAGS (\\Seen)\r\n* OK [PERMANENTFLAGS ()] nothing can be changed\r\n* {} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n{} OK [READ-ONLY] {} selected; the archive is read-only\r\n",
+        view.messages.len(),
+        view.uid_validity,
+        view.uid_next,
+        t.0,
+        text(&m.name)
+    );
+    *selected = Some(Selected {
+        name: m.name.clone(),
+        folder: m.folder,
+        uid_validity: view.uid_validity,
+        uid_next: view.uid_next,
+        messages: Arc::new(view.messages),
+    });
+    out.into_bytes()
+}
+
+/// CLOSE and UNSELECT (nothing is expunged: the archive is read-only).
+pub fn close(t: &Tag<'_>, selected: &mut Option<Selected>) -> Vec<u8> {
+    if selected.take().is_some() {
+        t.ok("mailbox closed (nothing was expunged: the archive is read-only)")
+    } else {
+        t.bad("no mailbox is selected")
+    }
+}
+
+/// What changed in the selected mailbox since it was selected or last reported (IDLE, NOOP,
+/// CHECK): `* n EXPUNGE` for messages that left it (highest first, so that the numbers stay
+/// right), `* n EXISTS` when new mail came. The session's view follows.
+pub fn changes(st: &AppState, selected: &mut Option<Selected>) -> Vec<u8> {
+    let Some(sel) = selected.as_mut() else {
+        return Vec::new();
+    };
+    let Some(folder) = sel.folder else {
+        return Vec::new();
+    };
+    let Ok(now) = st.archive.uid_view(folder) else {
+        return Vec::new();
+    };
+    let still: std::collections::HashSet<u32> = now.messages.iter().map(|m| m.0).collect();
+    let mut out = String::new();
+    for i in (0..sel.messages.len()).rev() {
+        if !still.contains(&sel.messages[i].0) {
+            out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
+        }
+    }
+    let last = sel.messages.last().map_or(0, |m| m.0);
+    let messages = Arc::make_mut(&mut sel.messages);
+    messages.retain(|m| still.contains(&m.0));
+    let new: Vec<_> = now
+        .messages
+        .iter()
+        .filter(|m| m.0 > last)
+        .copied()
+        .collect();
+    if !new.is_empty() {
+        messages.extend(new);
+        out.push_str(&format!("* {} EXISTS\r\n", messages.len()));
+    }
+    sel.uid_next = now.uid_next;
+    out.into_bytes()
 }
 
 #[cfg(test)]

@@ -30,7 +30,9 @@ use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::SequenceSet;
 
 use super::fetch::contains;
+use super::session::{Selected, Tag};
 use crate::AppState;
+use imap_codec::imap_types::core::Charset;
 
 /// A criterion's answer: a query for the index, or a set over the mailbox's messages.
 enum Answer {
@@ -427,6 +429,90 @@ pub fn answer(
     }
     out.push_str("\r\n");
     Ok(out)
+}
+
+// ---- the commands ----
+
+const BAD_CHARSET: &str = "only UTF-8 is offered";
+
+fn charset_ok(c: &str) -> bool {
+    ["UTF-8", "US-ASCII"]
+        .iter()
+        .any(|x| x.eq_ignore_ascii_case(c))
+}
+
+/// SEARCH and UID SEARCH (ESEARCH when `ret` holds RETURN options).
+#[allow(clippy::too_many_arguments)]
+pub fn search_command(
+    st: &AppState,
+    caller: &Caller,
+    t: &Tag<'_>,
+    selected: Option<&Selected>,
+    charset: Option<&Charset<'_>>,
+    criteria: &[SearchKey<'_>],
+    uid: bool,
+    ret: Option<&[String]>,
+) -> Vec<u8> {
+    let Some(sel) = selected else {
+        return t.bad("select a mailbox first");
+    };
+    if charset.is_some_and(|c| !charset_ok(c.as_ref())) {
+        return t.no_code("BADCHARSET (UTF-8 US-ASCII)", BAD_CHARSET);
+    }
+    let found = match search(st, caller, sel.folder, &sel.messages, criteria) {
+        Ok(f) => f,
+        Err(e) => return t.no(&e),
+    };
+    let nums: Vec<u32> = found
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| **f)
+        .map(|(i, _)| if uid { sel.messages[i].0 } else { i as u32 + 1 })
+        .collect();
+    match answer(t.0, &nums, uid, ret) {
+        Ok(line) => {
+            let mut out = line.into_bytes();
+            out.extend(t.ok("SEARCH completed (from the index)"));
+            out
+        }
+        Err(e) => t.bad(&e),
+    }
+}
+
+/// SORT and UID SORT.
+#[allow(clippy::too_many_arguments)]
+pub fn sort_command(
+    st: &AppState,
+    caller: &Caller,
+    t: &Tag<'_>,
+    selected: Option<&Selected>,
+    charset: &Charset<'_>,
+    criteria: &[SortCriterion],
+    keys: &[SearchKey<'_>],
+    uid: bool,
+) -> Vec<u8> {
+    let Some(sel) = selected else {
+        return t.bad("select a mailbox first");
+    };
+    if !charset_ok(charset.as_ref()) {
+        return t.no_code("BADCHARSET (UTF-8 US-ASCII)", BAD_CHARSET);
+    }
+    let sorted = search(st, caller, sel.folder, &sel.messages, keys)
+        .and_then(|found| sort(st, &sel.messages, &found, criteria));
+    match sorted {
+        Ok(order) => {
+            let mut out = String::from("* SORT");
+            for i in order {
+                let n = if uid { sel.messages[i].0 } else { i as u32 + 1 };
+                out.push_str(&format!(" {n}"));
+            }
+            out.push_str("\r\n");
+            let mut out = out.into_bytes();
+            out.extend(t.ok("SORT completed"));
+            out
+        }
+        Err(e) => t.no(&e),
+    }
 }
 
 #[cfg(test)]

@@ -24,8 +24,6 @@ use imap_codec::{AuthenticateDataCodec, CommandCodec};
 
 use crate::AppState;
 use imap_codec::imap_types::IntoStatic;
-use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as WireMailbox};
-use imap_codec::imap_types::status::StatusDataItemName;
 
 use super::{fetch, mailbox, search};
 
@@ -80,7 +78,7 @@ pub struct Session {
 }
 
 /// A text for a status line: one line, printable.
-fn text(s: &str) -> String {
+pub fn text(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -433,21 +431,28 @@ impl Session {
     }
 }
 
-fn wire_name(m: &WireMailbox<'_>) -> Vec<u8> {
-    match m {
-        WireMailbox::Inbox => b"INBOX".to_vec(),
-        WireMailbox::Other(o) => o.as_ref().to_vec(),
+/// A command's tag, and its tagged status lines.
+pub struct Tag<'a>(pub &'a str);
+
+impl Tag<'_> {
+    pub fn ok(&self, t: &str) -> Vec<u8> {
+        format!("{} OK {}\r\n", self.0, text(t)).into_bytes()
+    }
+    pub fn no(&self, t: &str) -> Vec<u8> {
+        format!("{} NO {}\r\n", self.0, text(t)).into_bytes()
+    }
+    pub fn bad(&self, t: &str) -> Vec<u8> {
+        format!("{} BAD {}\r\n", self.0, text(t)).into_bytes()
+    }
+    /// NO with a response code (`[NONEXISTENT]` …).
+    pub fn no_code(&self, code: &str, t: &str) -> Vec<u8> {
+        format!("{} NO [{code}] {}\r\n", self.0, text(t)).into_bytes()
     }
 }
 
-fn list_pattern(m: &ListMailbox<'_>) -> Vec<u8> {
-    match m {
-        ListMailbox::Token(t) => t.as_ref().to_vec(),
-        ListMailbox::String(s) => s.as_ref().to_vec(),
-    }
-}
-
-/// The commands of the authenticated and selected states (a blocking thread).
+/// The commands of the authenticated and selected states (a blocking thread), each answered
+/// in the file of its kind: mailbox commands in [`super::mailbox`], SEARCH and SORT in
+/// [`super::search`] (FETCH streams from [`super::fetch`], started by the session).
 fn signed_in(
     st: &AppState,
     caller: &Caller,
@@ -456,248 +461,61 @@ fn signed_in(
     body: CommandBody<'static>,
     ret: Option<&[String]>,
 ) -> Vec<u8> {
-    let ok = |t: &str| format!("{tag} OK {}\r\n", text(t)).into_bytes();
-    let no = |t: &str| format!("{tag} NO {}\r\n", text(t)).into_bytes();
-    let bad = |t: &str| format!("{tag} BAD {}\r\n", text(t)).into_bytes();
-    let mailboxes = || mailbox::list(st, caller);
-    let lsub = matches!(&body, CommandBody::Lsub { .. });
+    let t = Tag(tag);
     match body {
-        CommandBody::Namespace => {
-            let mut out = format!(
-                "* NAMESPACE ((\"\" \"/\")) ((\"{}/\" \"/\")) NIL\r\n",
-                mailbox::OTHERS
-            )
-            .into_bytes();
-            out.extend(ok("NAMESPACE completed"));
-            out
-        }
+        CommandBody::Namespace => mailbox::namespace(&t),
         CommandBody::List {
             reference,
             mailbox_wildcard,
-        }
-        | CommandBody::Lsub {
+        } => mailbox::list_command(st, caller, &t, &reference, &mailbox_wildcard, false),
+        CommandBody::Lsub {
             reference,
             mailbox_wildcard,
-        } => {
-            let list = match mailboxes() {
-                Ok(l) => l,
-                Err(e) => return no(&e),
-            };
-            let (Some(r), Some(p)) = (
-                arkiv_mailclient::imap::utf7::decode(&wire_name(&reference)),
-                arkiv_mailclient::imap::utf7::decode(&list_pattern(&mailbox_wildcard)),
-            ) else {
-                return bad("the mailbox name is not modified UTF-7");
-            };
-            let mut out =
-                mailbox::list_lines(&list, &r, &p, if lsub { "LSUB" } else { "LIST" }).into_bytes();
-            out.extend(ok(if lsub {
-                "LSUB completed"
-            } else {
-                "LIST completed"
-            }));
-            out
-        }
+        } => mailbox::list_command(st, caller, &t, &reference, &mailbox_wildcard, true),
         CommandBody::Status {
             mailbox: name,
             item_names,
-        } => {
-            let list = match mailboxes() {
-                Ok(l) => l,
-                Err(e) => return no(&e),
-            };
-            let Some(m) = mailbox::find(&list, &wire_name(&name)) else {
-                return format!("{tag} NO [NONEXISTENT] no such mailbox\r\n").into_bytes();
-            };
-            let (count, validity, next) = match m.folder {
-                Some(f) => match st.archive.uid_view(f) {
-                    Ok(v) => (v.messages.len(), v.uid_validity, v.uid_next),
-                    Err(e) => return no(&e.to_string()),
-                },
-                None => (0, 1, 1),
-            };
-            let parts: Vec<String> = item_names
-                .iter()
-                .filter_map(|i| match i {
-                    StatusDataItemName::Messages => Some(format!("MESSAGES {count}")),
-                    StatusDataItemName::Recent => Some("RECENT 0".into()),
-                    StatusDataItemName::UidNext => Some(format!("UIDNEXT {next}")),
-                    StatusDataItemName::UidValidity => Some(format!("UIDVALIDITY {validity}")),
-                    StatusDataItemName::Unseen => Some("UNSEEN 0".into()),
-                    _ => None,
-                })
-                .collect();
-            let mut out = format!(
-                "* STATUS {} ({})\r\n",
-                mailbox::quote(&arkiv_mailclient::imap::utf7::encode(&m.name)),
-                parts.join(" ")
-            )
-            .into_bytes();
-            out.extend(ok("STATUS completed"));
-            out
-        }
+        } => mailbox::status(st, caller, &t, &name, &item_names),
         CommandBody::Select { mailbox: name, .. } | CommandBody::Examine { mailbox: name, .. } => {
-            *selected = None;
-            let list = match mailboxes() {
-                Ok(l) => l,
-                Err(e) => return no(&e),
-            };
-            let Some(m) = mailbox::find(&list, &wire_name(&name)) else {
-                return format!("{tag} NO [NONEXISTENT] no such mailbox\r\n").into_bytes();
-            };
-            let view = match m.folder {
-                Some(f) => match st.archive.uid_view(f) {
-                    Ok(v) => v,
-                    Err(e) => return no(&e.to_string()),
-                },
-                None => arkiv_archive::uids::UidView {
-                    uid_validity: 1,
-                    uid_next: 1,
-                    messages: Vec::new(),
-                },
-            };
-            let out = format!(
-                "* FLAGS (\\Seen)\r\n* OK [PERMANENTFLAGS ()] nothing can be changed\r\n* {} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n{tag} OK [READ-ONLY] {} selected; the archive is read-only\r\n",
-                view.messages.len(),
-                view.uid_validity,
-                view.uid_next,
-                text(&m.name)
-            );
-            *selected = Some(Selected {
-                name: m.name.clone(),
-                folder: m.folder,
-                uid_validity: view.uid_validity,
-                uid_next: view.uid_next,
-                messages: Arc::new(view.messages),
-            });
-            out.into_bytes()
+            mailbox::select(st, caller, &t, &name, selected)
         }
         CommandBody::Check | CommandBody::Noop => {
-            let mut out = changes(st, selected);
-            out.extend(ok("completed"));
+            let mut out = mailbox::changes(st, selected);
+            out.extend(t.ok("completed"));
             out
         }
+        CommandBody::Close | CommandBody::Unselect => mailbox::close(&t, selected),
         CommandBody::Search {
             charset,
             criteria,
             uid,
-        } => {
-            let Some(sel) = selected.as_ref() else {
-                return bad("select a mailbox first");
-            };
-            if let Some(c) = &charset
-                && !["UTF-8", "US-ASCII"]
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(c.as_ref()))
-            {
-                return format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] only UTF-8 is offered\r\n")
-                    .into_bytes();
-            }
-            let found =
-                match search::search(st, caller, sel.folder, &sel.messages, criteria.as_ref()) {
-                    Ok(f) => f,
-                    Err(e) => return no(&e),
-                };
-            let nums: Vec<u32> = found
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| **f)
-                .map(|(i, _)| if uid { sel.messages[i].0 } else { i as u32 + 1 })
-                .collect();
-            match search::answer(tag, &nums, uid, ret) {
-                Ok(line) => {
-                    let mut out = line.into_bytes();
-                    out.extend(ok("SEARCH completed (from the index)"));
-                    out
-                }
-                Err(e) => bad(&e),
-            }
-        }
+        } => search::search_command(
+            st,
+            caller,
+            &t,
+            selected.as_ref(),
+            charset.as_ref(),
+            criteria.as_ref(),
+            uid,
+            ret,
+        ),
         CommandBody::Sort {
             sort_criteria,
             charset,
             search_criteria,
             uid,
-        } => {
-            let Some(sel) = selected.as_ref() else {
-                return bad("select a mailbox first");
-            };
-            if !["UTF-8", "US-ASCII"]
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(charset.as_ref()))
-            {
-                return format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] only UTF-8 is offered\r\n")
-                    .into_bytes();
-            }
-            let sorted = search::search(
-                st,
-                caller,
-                sel.folder,
-                &sel.messages,
-                search_criteria.as_ref(),
-            )
-            .and_then(|found| search::sort(st, &sel.messages, &found, sort_criteria.as_ref()));
-            match sorted {
-                Ok(order) => {
-                    let mut out = String::from("* SORT");
-                    for i in order {
-                        let n = if uid { sel.messages[i].0 } else { i as u32 + 1 };
-                        out.push_str(&format!(" {n}"));
-                    }
-                    out.push_str("\r\n");
-                    let mut out = out.into_bytes();
-                    out.extend(ok("SORT completed"));
-                    out
-                }
-                Err(e) => no(&e),
-            }
-        }
-        CommandBody::Close | CommandBody::Unselect => {
-            if selected.take().is_some() {
-                ok("mailbox closed (nothing was expunged: the archive is read-only)")
-            } else {
-                bad("no mailbox is selected")
-            }
-        }
-        _ => no("this command is not offered by this server yet"),
+        } => search::sort_command(
+            st,
+            caller,
+            &t,
+            selected.as_ref(),
+            &charset,
+            sort_criteria.as_ref(),
+            search_criteria.as_ref(),
+            uid,
+        ),
+        _ => t.no("this command is not offered by this server"),
     }
-}
-
-/// What changed in the selected mailbox since it was selected or last reported (IDLE, NOOP,
-/// CHECK): `* n EXPUNGE` for messages that left it (highest first, so that the numbers stay
-/// right), `* n EXISTS` when new mail came. The session's view follows.
-pub fn changes(st: &AppState, selected: &mut Option<Selected>) -> Vec<u8> {
-    let Some(sel) = selected.as_mut() else {
-        return Vec::new();
-    };
-    let Some(folder) = sel.folder else {
-        return Vec::new();
-    };
-    let Ok(now) = st.archive.uid_view(folder) else {
-        return Vec::new();
-    };
-    let still: std::collections::HashSet<u32> = now.messages.iter().map(|m| m.0).collect();
-    let mut out = String::new();
-    for i in (0..sel.messages.len()).rev() {
-        if !still.contains(&sel.messages[i].0) {
-            out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
-        }
-    }
-    let last = sel.messages.last().map_or(0, |m| m.0);
-    let messages = Arc::make_mut(&mut sel.messages);
-    messages.retain(|m| still.contains(&m.0));
-    let new: Vec<_> = now
-        .messages
-        .iter()
-        .filter(|m| m.0 > last)
-        .copied()
-        .collect();
-    if !new.is_empty() {
-        messages.extend(new);
-        out.push_str(&format!("* {} EXISTS\r\n", messages.len()));
-    }
-    sel.uid_next = now.uid_next;
-    out.into_bytes()
 }
 
 impl Session {
@@ -706,7 +524,7 @@ impl Session {
         let st = self.state.clone();
         let mut selected = self.selected.take();
         let r = tokio::task::spawn_blocking(move || {
-            let out = changes(&st, &mut selected);
+            let out = mailbox::changes(&st, &mut selected);
             (out, selected)
         })
         .await;
