@@ -1203,6 +1203,61 @@ mod tests {
         assert!(bs(m).starts_with("((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 3 0 NIL NIL NIL NIL)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 20 (NIL \"in\""), "{}", bs(m));
     }
 
+    /// Mutations of a nested message (bytes changed, cut, repeated): the walker never
+    /// panics, and every part and section lies inside the message.
+    #[test]
+    fn mutated_messages_stay_in_bounds() {
+        let base = b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@y\r\nContent-Type: multipart/alternative; boundary=ab\r\n\r\n--ab\r\n\r\none\r\n--ab--\r\n--a\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--a--\r\n";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        fn check(p: &Part, len: usize) {
+            assert!(p.header.start <= p.header.end && p.header.end <= len);
+            assert!(p.body.start <= p.body.end && p.body.end <= len);
+            match &p.kind {
+                Kind::Multipart(c) => c.iter().for_each(|c| check(c, len)),
+                Kind::Message(m) => check(m, len),
+                Kind::Leaf => {}
+            }
+        }
+        for _ in 0..3000 {
+            let mut m = base.to_vec();
+            for _ in 0..(next() % 6 + 1) {
+                let at = (next() as usize) % m.len().max(1);
+                match next() % 4 {
+                    0 => m[at] = b"-\r\n:;=\"a"[(next() % 8) as usize],
+                    1 => m.truncate(at),
+                    2 => {
+                        let piece = m[at..(at + 8).min(m.len())].to_vec();
+                        m.splice(at..at, piece);
+                    }
+                    _ => {
+                        m.remove(at.min(m.len().saturating_sub(1)));
+                    }
+                }
+                if m.is_empty() {
+                    m.push(b'x');
+                }
+            }
+            let root = parse(&m);
+            check(&root, m.len());
+            let mut out = Vec::new();
+            bodystructure(&mut out, &m, &root, true, false);
+            envelope(&mut out, &m[..header_end(&m)]);
+            for path in [&[][..], &[1], &[2], &[1, 1], &[1, 1, 1], &[2, 1]] {
+                for what in [What::Content, What::Header, What::Text, What::Mime] {
+                    if let Some(s) = section(&m, &root, path, &what) {
+                        assert!(s.len() <= m.len() + 2);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn hostile_nesting_is_bounded() {
         let mut m = String::new();
