@@ -247,6 +247,29 @@ pub fn list_command(
     out
 }
 
+/// A mailbox the caller may read, by its wire name, with its UIDs; `Err` is the answer
+/// (NO, `[NONEXISTENT]` for one that does not exist or may not be read).
+fn opened(
+    st: &AppState,
+    caller: &Caller,
+    t: &Tag<'_>,
+    name: &WireMailbox<'_>,
+) -> Result<(Mailbox, arkiv_archive::uids::UidView), Vec<u8>> {
+    let list = list(st, caller).map_err(|e| t.no(&e))?;
+    let m = find(&list, &wire_name(name))
+        .ok_or_else(|| t.no_code("NONEXISTENT", "no such mailbox"))?
+        .clone();
+    let view = match m.folder {
+        Some(f) => st.archive.uid_view(f).map_err(|e| t.no(&e.to_string()))?,
+        None => arkiv_archive::uids::UidView {
+            uid_validity: 1,
+            uid_next: 1,
+            messages: Vec::new(),
+        },
+    };
+    Ok((m, view))
+}
+
 /// STATUS of a mailbox the caller may read.
 pub fn status(
     st: &AppState,
@@ -255,20 +278,11 @@ pub fn status(
     name: &WireMailbox<'_>,
     items: &[StatusDataItemName],
 ) -> Vec<u8> {
-    let list = match list(st, caller) {
-        Ok(l) => l,
-        Err(e) => return t.no(&e),
+    let (m, v) = match opened(st, caller, t, name) {
+        Ok(x) => x,
+        Err(answer) => return answer,
     };
-    let Some(m) = find(&list, &wire_name(name)) else {
-        return t.no_code("NONEXISTENT", "no such mailbox");
-    };
-    let (count, validity, next) = match m.folder {
-        Some(f) => match st.archive.uid_view(f) {
-            Ok(v) => (v.messages.len(), v.uid_validity, v.uid_next),
-            Err(e) => return t.no(&e.to_string()),
-        },
-        None => (0, 1, 1),
-    };
+    let (count, validity, next) = (v.messages.len(), v.uid_validity, v.uid_next);
     let parts: Vec<String> = items
         .iter()
         .filter_map(|i| match i {
@@ -299,23 +313,9 @@ pub fn select(
     selected: &mut Option<Selected>,
 ) -> Vec<u8> {
     *selected = None;
-    let list = match list(st, caller) {
-        Ok(l) => l,
-        Err(e) => return t.no(&e),
-    };
-    let Some(m) = find(&list, &wire_name(name)) else {
-        return t.no_code("NONEXISTENT", "no such mailbox");
-    };
-    let view = match m.folder {
-        Some(f) => match st.archive.uid_view(f) {
-            Ok(v) => v,
-            Err(e) => return t.no(&e.to_string()),
-        },
-        None => arkiv_archive::uids::UidView {
-            uid_validity: 1,
-            uid_next: 1,
-            messages: Vec::new(),
-        },
+    let (m, view) = match opened(st, caller, t, name) {
+        Ok(x) => x,
+        Err(answer) => return answer,
     };
     let out = format!(
         "* FLAGS (\\Seen)\r\n* OK [PERMANENTFLAGS ()] nothing can be changed\r\n* {} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY {}] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n{} OK [READ-ONLY] {} selected; the archive is read-only\r\n",

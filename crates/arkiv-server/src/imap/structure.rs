@@ -704,6 +704,15 @@ fn content_type(header: &[u8], digest: bool) -> (Vec<u8>, Vec<u8>, Params) {
     (t, s, params)
 }
 
+/// A multipart's boundary parameter (plain, not RFC 2231-encoded), when not empty.
+fn boundary_of(params: &Params) -> Option<Vec<u8>> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(b"boundary"))
+        .map(|(_, b)| b.clone())
+        .filter(|b| !b.is_empty())
+}
+
 /// Splits a message into parts the way Dovecot's parser does: line by line, with the
 /// boundaries of the enclosing multiparts on a stack. A line that starts with `--` and a
 /// boundary is a delimiter of the multipart with the longest such boundary (the innermost
@@ -778,6 +787,7 @@ impl Parser<'_> {
         // line end before it is the delimiter's and the body is empty, as in Dovecot).
         let mut i = start;
         let mut header_stop = self.m.len();
+        let mut ct = None;
         let mut body_start = self.m.len();
         while i < self.m.len() {
             let e = self.line_end(i);
@@ -794,16 +804,12 @@ impl Parser<'_> {
                 header_stop = e;
                 body_start = e;
                 if !self.stack.is_empty() && e < self.m.len() {
-                    let (_, _, params) = content_type(&self.m[start..e], digest);
-                    let own = params
-                        .into_iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(b"boundary"))
-                        .map(|(_, b)| b)
-                        .filter(|b| !b.is_empty());
+                    let parsed = content_type(&self.m[start..e], digest);
                     let outer = self.stack.len();
-                    if let Some(b) = own {
+                    if let Some(b) = boundary_of(&parsed.2) {
                         self.stack.push(b);
                     }
+                    ct = Some(parsed);
                     let hit = self.delimiter(e).filter(|(k, _)| *k < outer);
                     self.stack.truncate(outer);
                     if hit.is_some() {
@@ -815,13 +821,10 @@ impl Parser<'_> {
             i = e;
         }
         let header = start..header_stop;
-        let (t, s, params) = content_type(&self.m[header.clone()], digest);
+        // Parsed once: at the blank line already, or here.
+        let (t, s, params) = ct.unwrap_or_else(|| content_type(&self.m[header.clone()], digest));
         let deep = depth >= MAX_DEPTH || self.budget == 0;
-        let boundary = params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(b"boundary"))
-            .map(|(_, b)| b.clone())
-            .filter(|b| !b.is_empty());
+        let boundary = boundary_of(&params);
         if !deep && t.eq_ignore_ascii_case(b"multipart") {
             let digest = s.eq_ignore_ascii_case(b"digest");
             let mut children = Vec::new();

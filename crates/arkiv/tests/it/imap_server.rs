@@ -78,6 +78,32 @@ fn imaplib_signs_in_only_over_tls_and_hostile_input_is_refused() {
     );
 }
 
+/// Archives the `.eml`-like files of `dir` into alice's Inbox folder.
+fn import_into_alices_inbox(env: &Env, dir: &std::path::Path, extra: &[&str]) {
+    let mut args = vec![
+        "eml",
+        dir.to_str().unwrap(),
+        "--user",
+        "alice",
+        "--folder",
+        "Inbox",
+    ];
+    args.extend_from_slice(extra);
+    env.import(&args);
+}
+
+/// Gives alice a password and the `login` privilege (IMAP sign-in needs both).
+fn let_alice_sign_in(srv: &Server) {
+    srv.ok(
+        "/api/invoke/SetUserPassword",
+        &format!("userName=alice&password={PW}"),
+    );
+    srv.ok(
+        "/api/invoke/SetUserPrivileges",
+        "userName=alice&privileges=login",
+    );
+}
+
 /// A message as mbsync stored it, without the `X-TUID` header mbsync adds to every message it
 /// copies (its own bookkeeping: it finds copied messages by it).
 fn without_tuid(m: Vec<u8>) -> Vec<u8> {
@@ -158,25 +184,9 @@ fn mbsync_copies_an_archive_byte_for_byte_and_then_only_what_is_new() {
     originals.sort();
     originals.dedup();
     assert!(originals.len() >= 40, "{}", originals.len());
-    env.import(&[
-        "eml",
-        data.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--extensions",
-        "txt",
-        "--folder",
-        "Inbox",
-    ]);
+    import_into_alices_inbox(&env, &data, &["--extensions", "txt"]);
     let srv = Server::start(&env);
-    srv.ok(
-        "/api/invoke/SetUserPassword",
-        &format!("userName=alice&password={PW}"),
-    );
-    srv.ok(
-        "/api/invoke/SetUserPrivileges",
-        "userName=alice&privileges=login",
-    );
+    let_alice_sign_in(&srv);
     srv.ok(
         "/api/invoke/CreateUser",
         &format!("userName=bob&privileges=login&password={PW}"),
@@ -318,14 +328,7 @@ fn mbsync_copies_an_archive_byte_for_byte_and_then_only_what_is_new() {
     std::fs::create_dir_all(&more).unwrap();
     let new_mail = b"From: Late <late@example.com>\nSubject: archived later\n\nnew\n".to_vec();
     std::fs::write(more.join("late.eml"), &new_mail).unwrap();
-    env.import(&[
-        "eml",
-        more.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--folder",
-        "Inbox",
-    ]);
+    import_into_alices_inbox(&env, &more, &[]);
     let srv = Server::start(&env);
     let third = sync(&srv, "alice", &near);
     assert_eq!(third.len(), first.len() + 1);
@@ -395,27 +398,13 @@ fn fetch_structure_agrees_with_dovecot() {
     for (i, m) in messages.iter().enumerate() {
         std::fs::write(dir.join(format!("{i:04}.eml")), m).unwrap();
     }
-    env.import(&[
-        "eml",
-        dir.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--folder",
-        "Inbox",
-    ]);
+    import_into_alices_inbox(&env, &dir, &[]);
     let dove = crate::mailclient::dovecot(&[("oracle", PW)], None);
     for m in &messages {
         dove.add_message("oracle", &[], m, "S");
     }
     let srv = Server::start(&env);
-    srv.ok(
-        "/api/invoke/SetUserPassword",
-        &format!("userName=alice&password={PW}"),
-    );
-    srv.ok(
-        "/api/invoke/SetUserPrivileges",
-        "userName=alice&privileges=login",
-    );
+    let_alice_sign_in(&srv);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/imap_oracle.py");
     let out = Command::new("python3")
         .arg(script)
@@ -442,16 +431,7 @@ fn fetch_structure_agrees_with_dovecot() {
 fn search_agrees_with_arkiv_search_and_idle_sees_deletions() {
     let env = Env::new();
     let data = crate::support::cpython_email_data();
-    env.import(&[
-        "eml",
-        data.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--extensions",
-        "txt",
-        "--folder",
-        "Inbox",
-    ]);
+    import_into_alices_inbox(&env, &data, &["--extensions", "txt"]);
     // (IMAP criteria, Arkiv's query for the same)
     let pairs = [
         ("FROM bbb@zzz.org", "from:bbb@zzz.org"),
@@ -498,14 +478,7 @@ fn search_agrees_with_arkiv_search_and_idle_sees_deletions() {
         "the queries find something: {expected:?}"
     );
     let srv = Server::start(&env);
-    srv.ok(
-        "/api/invoke/SetUserPassword",
-        &format!("userName=alice&password={PW}"),
-    );
-    srv.ok(
-        "/api/invoke/SetUserPrivileges",
-        "userName=alice&privileges=login",
-    );
+    let_alice_sign_in(&srv);
     // bob reaches none of alice's mail by any command: names, UIDs, sequence numbers, search.
     srv.ok(
         "/api/invoke/CreateUser",
@@ -616,25 +589,9 @@ fn search_agrees_with_arkiv_search_and_idle_sees_deletions() {
 fn mutt_reads_a_folder() {
     let env = Env::new();
     let data = crate::support::cpython_email_data();
-    env.import(&[
-        "eml",
-        data.to_str().unwrap(),
-        "--user",
-        "alice",
-        "--extensions",
-        "txt",
-        "--folder",
-        "Inbox",
-    ]);
+    import_into_alices_inbox(&env, &data, &["--extensions", "txt"]);
     let srv = Server::start(&env);
-    srv.ok(
-        "/api/invoke/SetUserPassword",
-        &format!("userName=alice&password={PW}"),
-    );
-    srv.ok(
-        "/api/invoke/SetUserPrivileges",
-        "userName=alice&privileges=login",
-    );
+    let_alice_sign_in(&srv);
     let stats = srv.ok("/api/invoke/GetFolderStatistics", "");
     let count = stats
         .as_array()
