@@ -22,6 +22,7 @@ pub mod base64lines;
 pub mod charset;
 pub mod display;
 mod iso2022;
+pub mod journal;
 pub mod layout;
 mod summary;
 mod text;
