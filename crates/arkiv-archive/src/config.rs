@@ -14,6 +14,55 @@ pub struct Config {
     pub attachments: AttachmentsConfig,
     pub server: ServerConfig,
     pub compliance: ComplianceConfig,
+    pub smtp: SmtpConfig,
+}
+
+/// The SMTP journal receiver (SPEC A7): mail servers send it a copy of every message they
+/// handle. Off until a listener is configured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Listeners with STARTTLS, e.g. `["0.0.0.0:25"]`; empty = off.
+    pub listen: Vec<String>,
+    /// Listeners with implicit TLS (submissions, port 465).
+    pub listen_tls: Vec<String>,
+    /// Client networks (CIDR, e.g. `10.0.0.0/8`, `::1/128`) that may send without AUTH:
+    /// the mail servers. Everyone else authenticates as one of `auth_users`.
+    pub trusted_networks: Vec<String>,
+    /// Client networks that may send without TLS. Empty: TLS (STARTTLS or implicit) is
+    /// required of every client.
+    pub plain_networks: Vec<String>,
+    /// Arkiv users who may send journal mail with AUTH PLAIN/LOGIN (over TLS only).
+    pub auth_users: Vec<String>,
+    /// The largest message accepted (advertised with SIZE), in MiB.
+    pub max_message_mb: u64,
+    /// Recipients of one message (RFC 5321 asks for at least 100).
+    pub max_recipients: usize,
+    /// Where a user's archive gets mail they sent, and mail they received.
+    pub sent_folder: String,
+    pub received_folder: String,
+    /// The archive (user) that keeps messages none of whose addresses belong to a user;
+    /// created on first start of the receiver (without a password: nobody signs in as it).
+    pub unknown_archive: String,
+    pub unknown_folder: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            listen: Vec::new(),
+            listen_tls: Vec::new(),
+            trusted_networks: Vec::new(),
+            plain_networks: Vec::new(),
+            auth_users: Vec::new(),
+            max_message_mb: 50,
+            max_recipients: 1000,
+            sent_folder: "Sent".into(),
+            received_folder: "Received".into(),
+            unknown_archive: "journal".into(),
+            unknown_folder: "Unassigned".into(),
+        }
+    }
 }
 
 /// Compliance settings (manual §5.11).

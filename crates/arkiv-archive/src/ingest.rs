@@ -49,6 +49,39 @@ pub enum Assignment {
         unknown_user: Option<String>,
         folder: FolderPath,
     },
+    /// Journaling (SPEC A7 with A5): every message carries the SMTP envelope it arrived with
+    /// ([`SourceMessage::envelope`](arkiv_sources::SourceMessage)). See [`JournalAssignment`].
+    /// A journaled message is acknowledged to its sender once durable, so each one is committed
+    /// as soon as nothing else is ready (group commit: what arrived meanwhile shares the
+    /// commit), and nothing is ever taken for a move.
+    Journal(JournalAssignment),
+}
+
+/// Where journaled messages go, by their envelope.
+///
+/// * The envelope sender (`MAIL FROM`), when it is a user's address: that user's
+///   `sent_folder`.
+/// * Each envelope recipient that is a user's address: that user's `received_folder` (Bcc
+///   recipients included: the envelope names them, the headers do not). A recipient of the
+///   form `LOCAL+USER=DOMAIN@HOST` (the journal address with the original recipient in its
+///   extension, as Postfix's `recipient_bcc_maps` can write it) stands for `USER@DOMAIN`.
+/// * When no recipient is a user's address or such an extension (Postfix `always_bcc` sends
+///   every copy to one journal address), the header recipients (To, Cc, Bcc, Delivered-To)
+///   stand in for them.
+/// * A message with no address of a user goes to `unknown_user`'s archive, folder
+///   `unknown_folder`: nothing the mail server handed over is dropped.
+#[derive(Clone, Debug)]
+pub struct JournalAssignment {
+    pub sent_folder: String,
+    pub received_folder: String,
+    pub unknown_user: String,
+    pub unknown_folder: FolderPath,
+}
+
+impl Assignment {
+    fn journal(&self) -> bool {
+        matches!(self, Assignment::Journal(_))
+    }
 }
 
 /// How to run an import.
@@ -173,6 +206,8 @@ enum Work {
 }
 
 struct Prepared {
+    /// The bytes it counts in the budget of messages in flight (as read from the source).
+    budget: u64,
     msg: SourceMessage,
     hash: ContentHash,
     parsed: ParsedMessage,
@@ -270,7 +305,10 @@ impl Archive {
         let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, SourceItem)>(workers * 4);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Work)>(workers * 4);
         let packs_before = self.pack_bytes();
-        let (index_tx, index_rx) = crossbeam_channel::bounded::<IndexBatch>(2);
+        // Journal batches are small and many: more of them may wait for the indexer, which
+        // takes them together.
+        let index_queue = if opts.assignment.journal() { 32 } else { 2 };
+        let (index_tx, index_rx) = crossbeam_channel::bounded::<IndexBatch>(index_queue);
         let (indexed_tx, indexed_rx) = crossbeam_channel::unbounded::<IndexOutcome>();
 
         let result = std::thread::scope(|s| {
@@ -342,6 +380,18 @@ impl Archive {
                     by_address: HashMap::new(),
                 })
             }
+            Assignment::Journal(j) => {
+                self.user(&j.unknown_user)?;
+                if FolderPath::parse(&j.sent_folder).is_root()
+                    || FolderPath::parse(&j.received_folder).is_root()
+                {
+                    return Err(invalid(
+                        "folder name",
+                        "the sent and received folder names must not be empty",
+                    ));
+                }
+                Ok(self.address_book()?)
+            }
             Assignment::Multi {
                 unknown_user,
                 sent_folder,
@@ -359,21 +409,27 @@ impl Archive {
                         "the sent and received folder names must not be empty",
                     ));
                 }
-                let mut by_address = HashMap::new();
-                for u in self.users()? {
-                    for e in &u.emails {
-                        by_address.insert(e.clone(), u.name.clone());
-                    }
-                }
-                if by_address.is_empty() {
+                let book = self.address_book()?;
+                if book.by_address.is_empty() {
                     return Err(invalid(
                         "multi-user import",
                         "no user has an email address; add addresses with `arkiv user add NAME --email ADDR`",
                     ));
                 }
-                Ok(AddressBook { by_address })
+                Ok(book)
             }
         }
+    }
+
+    /// Every user's e-mail addresses (lower-cased) → the user.
+    fn address_book(&self) -> Result<AddressBook> {
+        let mut by_address = HashMap::new();
+        for u in self.users()? {
+            for e in &u.emails {
+                by_address.insert(e.to_lowercase(), u.name.clone());
+            }
+        }
+        Ok(AddressBook { by_address })
     }
 
     fn pack_bytes(&self) -> u64 {
@@ -442,7 +498,73 @@ fn targets_for(
             }
             out
         }
+        Assignment::Journal(j) => journal_targets(msg, summary, j, book),
     }
+}
+
+/// The targets of a journaled message (see [`JournalAssignment`]).
+fn journal_targets(
+    msg: &SourceMessage,
+    summary: &Summary,
+    j: &JournalAssignment,
+    book: &AddressBook,
+) -> Vec<Target> {
+    let mut out: Vec<Target> = Vec::new();
+    let mut push = |user: &String, folder: &str| {
+        let t = Target {
+            user: user.clone(),
+            folder: FolderPath::parse(folder),
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    };
+    let (sender, recipients) = match &msg.envelope {
+        Some(e) => (Some(e.mail_from.to_lowercase()), e.rcpt_to.clone()),
+        None => (None, Vec::new()),
+    };
+    if let Some(u) = sender.as_ref().and_then(|a| book.by_address.get(a)) {
+        push(u, &j.sent_folder);
+    }
+    let mut told = false;
+    for r in &recipients {
+        let r = r.to_lowercase();
+        if let Some(u) = book.by_address.get(&r) {
+            told = true;
+            push(u, &j.received_folder);
+        } else if let Some(original) = extension_address(&r) {
+            told = true;
+            if let Some(u) = book.by_address.get(&original) {
+                push(u, &j.received_folder);
+            }
+        }
+    }
+    if !told {
+        for a in summary.recipient_addresses() {
+            if let Some(u) = book.by_address.get(&a) {
+                push(u, &j.received_folder);
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(Target {
+            user: j.unknown_user.clone(),
+            folder: j.unknown_folder.clone(),
+        });
+    }
+    out
+}
+
+/// `journal+alice=example.com@archive.example` → `alice@example.com`: the original address
+/// carried in the extension of a journal address (the form Postfix's VERP uses).
+pub fn extension_address(address: &str) -> Option<String> {
+    let (local, _host) = address.rsplit_once('@')?;
+    let (_, ext) = local.split_once('+')?;
+    let (user, domain) = ext.rsplit_once('=')?;
+    if user.is_empty() || domain.is_empty() || !domain.contains('.') && domain != "localhost" {
+        return None;
+    }
+    Some(format!("{user}@{domain}").to_lowercase())
 }
 
 fn prepare(
@@ -453,10 +575,21 @@ fn prepare(
     threshold: usize,
     extractor: &mut Option<arkiv_extract::Extractor>,
 ) -> Work {
-    let msg = match item {
+    let mut msg = match item {
         SourceItem::Failed(f) => return Work::Failed(f),
         SourceItem::Message(m) => m,
     };
+    let budget = msg.bytes.len() as u64;
+    if let (Assignment::Journal(_), Some(envelope)) = (assignment, msg.envelope.as_mut()) {
+        // An Exchange / Microsoft 365 envelope journal report: the original it carries is
+        // archived, with the report's sender and recipients as its envelope.
+        if let Some(report) = arkiv_message::journal::journal_report(&msg.bytes) {
+            envelope.mail_from = report.sender.unwrap_or_default();
+            envelope.rcpt_to = report.recipients;
+            envelope.journal_report = true;
+            msg.bytes = report.original;
+        }
+    }
     let hash = ContentHash::of(&msg.bytes);
     let (mut parsed, attachments) = match extractor {
         Some(ex) => {
@@ -483,6 +616,7 @@ fn prepare(
         }
     };
     Work::Message(Box::new(Prepared {
+        budget,
         msg,
         hash,
         parsed,
@@ -511,14 +645,30 @@ fn index_batches(
     rx: crossbeam_channel::Receiver<IndexBatch>,
     tx: crossbeam_channel::Sender<IndexOutcome>,
 ) {
-    for b in rx.iter() {
-        let nums = b.docs.iter().map(|d| d.num).collect();
-        let r = b.index.add(&b.docs).and_then(|_| b.index.commit());
-        let _ = tx.send(IndexOutcome {
-            store: b.store,
-            nums,
-            error: r.err().map(|e| e.to_string()),
-        });
+    // Batches that wait are indexed together, one index commit for all: small batches (a
+    // journal commits every few messages) do not cost one index commit each.
+    while let Ok(first) = rx.recv() {
+        let mut batches = vec![first];
+        while batches.len() < 256
+            && let Ok(b) = rx.try_recv()
+        {
+            batches.push(b);
+        }
+        while !batches.is_empty() {
+            let store = batches[0].store;
+            let index = batches[0].index.clone();
+            let (same, rest): (Vec<IndexBatch>, Vec<IndexBatch>) =
+                batches.into_iter().partition(|b| b.store == store);
+            batches = rest;
+            let docs: Vec<arkiv_index::IndexDoc> = same.into_iter().flat_map(|b| b.docs).collect();
+            let nums = docs.iter().map(|d| d.num).collect();
+            let r = index.add(&docs).and_then(|_| index.commit());
+            let _ = tx.send(IndexOutcome {
+                store,
+                nums,
+                error: r.err().map(|e| e.to_string()),
+            });
+        }
     }
 }
 
@@ -679,7 +829,7 @@ impl<'a> Writer<'a> {
                 let seq = next;
                 next += 1;
                 let n = match &work {
-                    Work::Message(p) => p.msg.bytes.len() as u64,
+                    Work::Message(p) => p.budget,
                     _ => 0,
                 };
                 let r = self.apply(seq, work);
@@ -687,6 +837,11 @@ impl<'a> Writer<'a> {
                 r?;
                 self.maybe_commit()?;
                 progress(&self.progress);
+            }
+            // Journaled messages wait for their acknowledgement: commit what is here as
+            // soon as nothing else is ready. While the disk syncs, the next ones gather.
+            if self.opts.assignment.journal() && rx.is_empty() && waiting.is_empty() {
+                self.commit()?;
             }
         }
         self.finish_pending()?;
@@ -896,7 +1051,9 @@ impl<'a> Writer<'a> {
                 summary: p.parsed.summary.clone(),
                 problem: p.parsed.flag(),
             };
-            if !self.unseen_source_items(user, &p.hash)?.is_empty() {
+            if !self.opts.assignment.journal()
+                && !self.unseen_source_items(user, &p.hash)?.is_empty()
+            {
                 // Possibly moved in the source: decided once the whole source has been read.
                 let content_store = self.current.id();
                 self.pending.push(Pending {
@@ -909,7 +1066,10 @@ impl<'a> Writer<'a> {
                 deferred += 1;
                 continue;
             }
-            self.add(record, Some((&p.parsed.body_text, &p.attachments)))?;
+            let id = self.add(record, Some((&p.parsed.body_text, &p.attachments)))?;
+            if let Some(e) = &p.msg.envelope {
+                self.session()?.set_envelope(id.num, e)?;
+            }
             added = true;
         }
         if deferred > 0 {
@@ -948,7 +1108,7 @@ impl<'a> Writer<'a> {
         &mut self,
         record: MessageRecord,
         text: Option<(&str, &crate::attachments::AttachmentText)>,
-    ) -> Result<()> {
+    ) -> Result<MessageId> {
         let flag = record.problem.clone();
         let size = record.size;
         let id = self.session()?.add_message(&record)?;
@@ -988,7 +1148,7 @@ impl<'a> Writer<'a> {
         }
         self.batch_messages += 1;
         self.batch_bytes += size;
-        Ok(())
+        Ok(id)
     }
 
     /// Makes sure the current store holds the content, rolling over to a new store first when

@@ -27,6 +27,7 @@ pub mod files;
 pub mod folders;
 pub mod grants;
 pub mod ingest;
+pub mod intake;
 pub mod jobs;
 pub mod mailboxes;
 pub mod maintenance;
@@ -42,7 +43,8 @@ pub mod users;
 pub mod verify;
 
 pub use config::{
-    AttachmentsConfig, ComplianceConfig, Config, ImportConfig, ServerConfig, StorageConfig,
+    AttachmentsConfig, ComplianceConfig, Config, ImportConfig, ServerConfig, SmtpConfig,
+    StorageConfig,
 };
 pub use error::{ArchiveError, Result};
 pub use ingest::{

@@ -130,6 +130,12 @@ impl Archive {
         Ok(store)
     }
 
+    /// Whether a compaction waits for the running imports to end.
+    pub(crate) fn compaction_waiting(&self) -> bool {
+        self.compaction_wanted
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Compacts one store (API `CompactStore`): frees what deleted messages left behind, then
     /// compacts its database file.
     pub fn compact_store(
@@ -139,15 +145,31 @@ impl Archive {
     ) -> Result<StoreCompaction> {
         let store = self.writable_store(id, "compacting")?;
         // Not while an import runs (see `Archive::compaction`); imports wait for this one.
-        let _alone = match self.compaction.try_write() {
-            Ok(g) => g,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                return Err(invalid(
+        // The journal's import ends its run when it sees a compaction waiting, so wait a
+        // little for that (never queued on the lock: see ARCHITECTURE.md).
+        let _alone = {
+            use std::sync::atomic::Ordering;
+            self.compaction_wanted.store(true, Ordering::SeqCst);
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let taken = loop {
+                match self.compaction.try_write() {
+                    Ok(g) => break Some(g),
+                    Err(std::sync::TryLockError::Poisoned(p)) => break Some(p.into_inner()),
+                    Err(std::sync::TryLockError::WouldBlock)
+                        if std::time::Instant::now() < until =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    Err(std::sync::TryLockError::WouldBlock) => break None,
+                }
+            };
+            self.compaction_wanted.store(false, Ordering::SeqCst);
+            taken.ok_or_else(|| {
+                invalid(
                     "store",
                     "an import, merge or verification is running; compact when it has finished",
-                ));
-            }
+                )
+            })?
         };
         let packs = store.compact(progress)?;
         drop(store);
@@ -299,11 +321,12 @@ impl Archive {
                 i += 1;
                 let rec = from.message(num)?;
                 let raw = from.read_message(num)?;
+                let envelope = from.envelope(num)?;
                 bytes += raw.len();
-                batch.push((rec, raw));
+                batch.push((rec, raw, envelope));
             }
             let mut w = to.write()?;
-            for (rec, raw) in &batch {
+            for (rec, raw, envelope) in &batch {
                 if w.find_placement(rec.folder, &rec.hash)?.is_some() {
                     report.already_there += 1;
                     continue;
@@ -313,7 +336,10 @@ impl Archive {
                 w.store_content(&prepared, raw, &parsed, threshold)?;
                 let mut copy = rec.clone();
                 copy.content_key = prepared.content_key;
-                w.add_message(&copy)?;
+                let id = w.add_message(&copy)?;
+                if let Some(e) = envelope {
+                    w.set_envelope(id.num, e)?;
+                }
                 report.copied += 1;
             }
             w.commit()?;

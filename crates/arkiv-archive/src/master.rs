@@ -75,6 +75,8 @@ pub struct Archive {
     /// blob compaction found dead be taken up again), and a verification's snapshot must not
     /// see its packs deleted.
     pub(crate) compaction: std::sync::RwLock<()>,
+    /// A compaction waits for the running import to end (a journal's run ends early for it).
+    pub(crate) compaction_wanted: std::sync::atomic::AtomicBool,
     /// Logon checks, lockout and the credential cache (`crate::auth`).
     pub(crate) auth: crate::auth::Authenticator,
     /// The audit log (writable opens only; `crate::audit`).
@@ -306,6 +308,7 @@ impl Archive {
             extraction,
             sandbox: Mutex::new(None),
             compaction: Default::default(),
+            compaction_wanted: Default::default(),
             auth: Default::default(),
             audit: None,
             _lock: lock,

@@ -29,6 +29,7 @@ pub mod listen;
 pub mod openapi;
 pub mod scheduler;
 pub mod sessions;
+pub mod smtp;
 pub mod tasks;
 pub mod tls;
 pub mod web;
@@ -71,6 +72,13 @@ pub struct ServeOptions {
     /// The read-only IMAP service with STARTTLS, and with implicit TLS (`None`: off).
     pub imap: Option<SocketAddr>,
     pub imaps: Option<SocketAddr>,
+    /// The SMTP journal receiver's listeners, with STARTTLS and with implicit TLS (none: off).
+    pub smtp: Vec<SocketAddr>,
+    pub smtps: Vec<SocketAddr>,
+    /// Client networks that may send journal mail without AUTH, beyond the configuration's.
+    pub smtp_trusted: Vec<String>,
+    /// Client networks that may send without TLS, beyond the configuration's.
+    pub smtp_plain: Vec<String>,
     /// The name clients reach this server by (redirects go there).
     pub server_name: String,
     /// Connection limits of every listener.
@@ -101,6 +109,8 @@ pub struct AppState {
     pub profiles: functions::profiles::RunningProfiles,
     /// Indexes selected for `RebuildSelectedStoreIndexes`.
     pub selected_indexes: std::sync::Mutex<std::collections::BTreeSet<u32>>,
+    /// The SMTP journal receiver, when it runs (its counters are in the status).
+    pub smtp: std::sync::OnceLock<Arc<smtp::policy::Smtp>>,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
@@ -157,6 +167,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         jobs: Default::default(),
         profiles: Default::default(),
         safe_mode: opts.safe_mode,
+        smtp: Default::default(),
     });
     if opts.safe_mode {
         log!(
@@ -296,6 +307,45 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
             }
         }
     }
+    // The SMTP journal receiver (A7): off until a listener is configured. Like IMAP, a port
+    // that cannot be bound leaves that listener off with a warning.
+    if !opts.smtp.is_empty() || !opts.smtps.is_empty() {
+        let receiver = Arc::new(start_smtp(&state, &opts).await?);
+        let _ = state.smtp.set(receiver.clone());
+        let listeners = opts
+            .smtp
+            .iter()
+            .map(|a| ("SMTP journal receiver (STARTTLS)", "smtp", *a, false))
+            .chain(
+                opts.smtps
+                    .iter()
+                    .map(|a| ("SMTP journal receiver (SSL)", "smtps", *a, true)),
+            );
+        for (name, protocol, addr, implicit) in listeners {
+            match listen(name, protocol, Some(addr)).await {
+                Ok(Some(l)) => servers.push(tokio::spawn(smtp::serve(
+                    l,
+                    tls.acceptor.clone(),
+                    implicit,
+                    state.clone(),
+                    receiver.clone(),
+                    opts.limits.clone(),
+                    gate.clone(),
+                    name,
+                    stop_rx.clone(),
+                ))),
+                Ok(None) => {}
+                Err(e) => {
+                    log!("WARN", "{name} on {addr} is off: {e:#}");
+                    state
+                        .endpoints
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(serde_json::json!({"name": name, "protocol": protocol, "address": addr.to_string(), "enabled": false, "error": format!("{e:#}")}));
+                }
+            }
+        }
+    }
     let jobs = tokio::spawn(scheduler::scheduler(state.clone(), stop_rx.clone()));
     shutdown_signal().await;
     log!("INFO", "stopping: finishing running requests");
@@ -304,6 +354,11 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
         let _ = s.await;
     }
     let _ = jobs.await;
+    // Messages already handed to the archive are finished (their senders have gone: they
+    // retry, and find them archived).
+    if let Some(receiver) = state.smtp.get().cloned() {
+        let _ = tokio::task::spawn_blocking(move || receiver.intake.close()).await;
+    }
     state.tasks.wait_idle().await;
     if let Err(e) = state.archive.audit(&arkiv_archive::audit::Entry {
         user: "operator",
@@ -317,6 +372,64 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
     }
     log!("INFO", "stopped");
     Ok(())
+}
+
+/// The journal receiver as configured: its archive for unknown addresses is created when
+/// missing (an archive nobody signs in to: no password, no privileges; audited).
+async fn start_smtp(state: &Arc<AppState>, opts: &ServeOptions) -> Result<smtp::policy::Smtp> {
+    let cfg = state.archive.config().smtp.clone();
+    let archive = state.archive.clone();
+    let unknown = cfg.unknown_archive.trim().to_string();
+    anyhow::ensure!(
+        !unknown.is_empty(),
+        "smtp.unknown_archive must name the archive for messages of unknown addresses"
+    );
+    if let Err(arkiv_archive::ArchiveError::NoSuchUser(_)) = archive.user(&unknown) {
+        archive
+            .add_user(arkiv_archive::users::NewUser {
+                name: unknown.clone(),
+                full_name: Some("Journal: messages of unknown addresses".into()),
+                ..Default::default()
+            })
+            .with_context(|| format!("creating the journal archive '{unknown}'"))?;
+        archive.audit(&arkiv_archive::audit::Entry {
+            user: "operator",
+            client: "local",
+            via: "Service",
+            function: "CreateUser",
+            args: &[
+                ("userName".into(), unknown.clone()),
+                (
+                    "reason".into(),
+                    "archive of the SMTP journal receiver for unknown addresses".into(),
+                ),
+            ],
+            outcome: "succeeded",
+        })?;
+        log!(
+            "INFO",
+            "created the archive '{unknown}' for journaled messages of unknown addresses"
+        );
+    }
+    let intake = arkiv_archive::intake::Intake::start(
+        archive,
+        arkiv_archive::ingest::JournalAssignment {
+            sent_folder: cfg.sent_folder.clone(),
+            received_folder: cfg.received_folder.clone(),
+            unknown_user: unknown,
+            unknown_folder: arkiv_types::FolderPath::parse(&cfg.unknown_folder),
+        },
+    )
+    .context("starting the SMTP journal receiver")?;
+    let receiver = smtp::policy::Smtp::new(&cfg, &opts.smtp_trusted, &opts.smtp_plain, intake)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if receiver.trusted.is_empty() && receiver.auth_users.is_empty() {
+        log!(
+            "WARN",
+            "SMTP journal receiver: no trusted network and no AUTH user: nobody can send (smtp.trusted_networks, --smtp-trusted-network, smtp.auth_users)"
+        );
+    }
+    Ok(receiver)
 }
 
 async fn shutdown_signal() {

@@ -28,6 +28,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+pub use arkiv_types::Envelope;
 pub use error::{Error, Result};
 pub use source::FileSource;
 
@@ -44,6 +45,8 @@ pub struct SourceMessage {
     pub origin: String,
     /// Input bytes consumed for this item (for a progress bar in bytes).
     pub input_len: u64,
+    /// The SMTP envelope it arrived with (journaling); `None` for files and mailboxes.
+    pub envelope: Option<Envelope>,
 }
 
 /// A file or message that could not be read; the import goes on without it.

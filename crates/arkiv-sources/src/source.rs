@@ -158,6 +158,7 @@ impl FileSource {
             bytes,
             origin,
             input_len: len.max(read),
+            envelope: None,
         })
     }
 
@@ -220,6 +221,7 @@ impl FileSource {
                         bytes,
                         origin,
                         input_len,
+                        envelope: None,
                     })
                 }
             }

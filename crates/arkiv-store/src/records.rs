@@ -118,6 +118,12 @@ pub(crate) fn message_ad(num: u64) -> Vec<u8> {
     ad
 }
 
+pub(crate) fn envelope_ad(num: u64) -> Vec<u8> {
+    let mut ad = b"envelope ".to_vec();
+    ad.extend_from_slice(&num.to_le_bytes());
+    ad
+}
+
 pub(crate) fn folder_ad(id: u64) -> Vec<u8> {
     let mut ad = b"folder ".to_vec();
     ad.extend_from_slice(&id.to_le_bytes());

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arkiv_crypto::{DataKey, MasterKey};
-use arkiv_types::{ContentHash, FolderId, MessageId, StoreId, UserId};
+use arkiv_types::{ContentHash, Envelope, FolderId, MessageId, StoreId, UserId};
 use redb::{
     Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
 };
@@ -32,6 +32,9 @@ pub(crate) const RETIRED: TableDefinition<u32, ()> = TableDefinition::new("retir
 pub(crate) const FOLDER_NAMES: TableDefinition<u64, &[u8]> = TableDefinition::new("folder_names");
 pub(crate) const FOLDER_COUNTS: TableDefinition<u64, (u64, u64)> =
     TableDefinition::new("folder_counts");
+/// message num → sealed [`Envelope`]: the SMTP envelope of a journaled message (primary
+/// data, like the message record; stores written before journaling have no such table).
+pub(crate) const ENVELOPES: TableDefinition<u64, &[u8]> = TableDefinition::new("envelopes");
 
 const FORMAT: &[u8] = b"arkiv-store-1";
 const DB_FILE: &str = "store.redb";
@@ -456,6 +459,24 @@ impl Store {
             v.value(),
             "a message record",
         )
+    }
+
+    /// The SMTP envelope a message arrived with (journaled messages only).
+    pub fn envelope(&self, num: u64) -> Result<Option<Envelope>> {
+        let t = self.read_txn()?;
+        let Some(table) = self.optional_table(&t, ENVELOPES)? else {
+            return Ok(None);
+        };
+        let Some(v) = table.get(num).map_err(|e| self.dberr(e))? else {
+            return Ok(None);
+        };
+        records::open(
+            &self.keys.record_sealer,
+            &records::envelope_ad(num),
+            v.value(),
+            "a message envelope",
+        )
+        .map(Some)
     }
 
     /// All message numbers, in order.
@@ -967,6 +988,36 @@ impl WriteSession {
         Ok(MessageId::new(self.store.id, num))
     }
 
+    /// Keeps the SMTP envelope a message (added in this session or before) arrived with.
+    pub fn set_envelope(&mut self, num: u64, envelope: &Envelope) -> Result<()> {
+        let sealed = records::seal(
+            &self.store.keys.record_sealer,
+            &records::envelope_ad(num),
+            envelope,
+        )?;
+        self.tx()
+            .open_table(ENVELOPES)
+            .map_err(|e| self.e(e))?
+            .insert(num, sealed.as_slice())
+            .map_err(|e| self.e(e))?;
+        Ok(())
+    }
+
+    /// The SMTP envelope of a message, read inside this session.
+    pub fn read_envelope(&self, num: u64) -> Result<Option<Envelope>> {
+        let t = self.tx().open_table(ENVELOPES).map_err(|e| self.e(e))?;
+        let Some(v) = t.get(num).map_err(|e| self.e(e))? else {
+            return Ok(None);
+        };
+        records::open(
+            &self.store.keys.record_sealer,
+            &records::envelope_ad(num),
+            v.value(),
+            "a message envelope",
+        )
+        .map(Some)
+    }
+
     /// A message's record, read inside this session.
     fn read_record(&self, num: u64) -> Result<MessageRecord> {
         let m = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
@@ -992,6 +1043,11 @@ impl WriteSession {
         let rec = self.read_record(num)?;
         self.tx()
             .open_table(MESSAGES)
+            .map_err(|e| self.e(e))?
+            .remove(num)
+            .map_err(|e| self.e(e))?;
+        self.tx()
+            .open_table(ENVELOPES)
             .map_err(|e| self.e(e))?
             .remove(num)
             .map_err(|e| self.e(e))?;

@@ -7,11 +7,15 @@
 //! * [`FolderPath`] — a folder inside a user archive, shown as `Inbox/Projects`.
 //! * [`StoreStatus`] — the manual's archive store statuses (§5.15).
 //! * [`Timestamp`] — seconds since the Unix epoch, UTC, with RFC 3339 formatting.
+//! * [`Envelope`] — the SMTP envelope a journaled message arrived with.
 //!
 //! This crate does no I/O and holds no key material.
 
+mod envelope;
 mod ids;
 mod time;
+
+pub use envelope::Envelope;
 
 pub use ids::{
     ContentHash, FolderId, FolderPath, MessageId, ParseIdError, StoreId, StoreStatus, UserId,

@@ -184,6 +184,32 @@ pub struct ServeArgs {
     /// Address of the IMAP service with implicit TLS ("off": none) [default: 0.0.0.0:993].
     #[arg(long, env = "ARKIV_LISTEN_IMAPS", value_name = "ADDR|off")]
     pub listen_imaps: Option<String>,
+    /// Address of the SMTP journal receiver with STARTTLS, which mail servers send a copy of
+    /// every message to (Postfix always_bcc); repeat for more; "off": none [default: smtp.listen
+    /// in arkiv.toml, empty: off].
+    #[arg(
+        long,
+        env = "ARKIV_LISTEN_SMTP",
+        value_name = "ADDR|off",
+        value_delimiter = ','
+    )]
+    pub listen_smtp: Vec<String>,
+    /// Address of the SMTP journal receiver with implicit TLS (port 465); repeat for more.
+    #[arg(
+        long,
+        env = "ARKIV_LISTEN_SMTPS",
+        value_name = "ADDR|off",
+        value_delimiter = ','
+    )]
+    pub listen_smtps: Vec<String>,
+    /// A client network (CIDR, e.g. 10.0.0.0/8) whose mail servers may send journal mail
+    /// without AUTH; repeat for more (added to smtp.trusted_networks).
+    #[arg(long, value_name = "CIDR")]
+    pub smtp_trusted_network: Vec<String>,
+    /// A client network that may send journal mail without TLS; repeat for more (added to
+    /// smtp.plain_networks). Without one, every sender must use TLS.
+    #[arg(long, value_name = "CIDR")]
+    pub smtp_plain_network: Vec<String>,
     /// The name clients reach this server by; HTTP redirects go there [default: this
     /// machine's host name].
     #[arg(long, env = "ARKIV_SERVER_NAME", value_name = "NAME")]

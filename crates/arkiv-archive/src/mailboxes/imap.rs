@@ -358,6 +358,7 @@ impl Iterator for Items<'_> {
                             origin: format!("{} UID {}", folder.path, m.uid),
                             bytes: m.bytes,
                             input_len: len,
+                            envelope: None,
                         });
                         let info = SeqInfo {
                             folder: self.fi,

@@ -117,6 +117,7 @@ impl Iterator for Items<'_> {
                             origin: format!("message {n} ({})", w.uidl),
                             bytes,
                             input_len: len,
+                            envelope: None,
                         }),
                         (w.uidl.clone(), date),
                     ));

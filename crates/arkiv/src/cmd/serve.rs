@@ -20,6 +20,18 @@ fn address(flag: Option<&str>, config: &str, what: &str) -> Result<Option<Socket
         .with_context(|| format!("{what}: {v:?} is not an address such as 127.0.0.1:8462"))
 }
 
+/// Listener addresses: the flags (or their variable), else the configuration; "off" = none.
+fn addresses(flags: &[String], config: &[String], what: &str) -> Result<Vec<SocketAddr>> {
+    let list = if flags.is_empty() { config } else { flags };
+    let mut out = Vec::new();
+    for v in list {
+        if let Some(a) = address(Some(v), "", what)? {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
 /// Creates the data directory on a first start, printing the secrets once.
 fn first_start(data: &Path, key_file: Option<&Path>) -> Result<()> {
     let password = arkiv_server::generate_password();
@@ -126,6 +138,18 @@ pub fn serve(data: &Path, key_file: Option<&Path>, args: ServeArgs) -> Result<Ex
             &cfg.listen_imaps,
             "IMAP (SSL) listener",
         )?,
+        smtp: addresses(
+            &args.listen_smtp,
+            &archive.config().smtp.listen,
+            "SMTP listener",
+        )?,
+        smtps: addresses(
+            &args.listen_smtps,
+            &archive.config().smtp.listen_tls,
+            "SMTP (SSL) listener",
+        )?,
+        smtp_trusted: args.smtp_trusted_network.clone(),
+        smtp_plain: args.smtp_plain_network.clone(),
         server_name,
         limits: arkiv_server::listen::Limits {
             max_connections: cfg.max_connections,
