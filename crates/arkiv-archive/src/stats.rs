@@ -207,6 +207,12 @@ impl Archive {
         Ok(self.store(m.id.store)?.read_message(m.id.num)?)
     }
 
+    /// The SMTP envelope a journaled message arrived with (`None` for messages archived from
+    /// files and mailboxes): who the mail server says sent and received it, Bcc included.
+    pub fn envelope(&self, m: &crate::access::Readable) -> Result<Option<arkiv_types::Envelope>> {
+        Ok(self.store(m.id.store)?.envelope(m.id.num)?)
+    }
+
     /// The exact original bytes of a message (checked against its hash), for a caller who
     /// may export it (`Archive::exportable`).
     pub fn message_bytes(&self, m: &crate::access::Exportable) -> Result<Vec<u8>> {

@@ -67,6 +67,10 @@ pub enum Command {
     Cat {
         /// Message id as shown by `ls`: <store>:<number>, e.g. 1:42.
         id: String,
+        /// Print the SMTP envelope the message was journaled with (MAIL FROM, every RCPT TO
+        /// including Bcc, the client, the time) as JSON, instead of the message.
+        #[arg(long)]
+        envelope: bool,
     },
     /// Search with the manual's quick-search language: words (AND), "phrases", auto*, Me?er,
     /// subject: from: to: cc: bcc: bcontent: acontent: filename:, -exclusions, OR, (groups),

@@ -61,7 +61,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(c) => import::run(&open()?, c),
         Command::Profile(c) => profile::run(&open()?, c),
         Command::Ls(args) => read::ls(&open_ro()?, args),
-        Command::Cat { id } => read::cat(&open_ro()?, &id),
+        Command::Cat { id, envelope } => read::cat(&open_ro()?, &id, envelope),
         // Saving the search writes to the master database.
         Command::Search(args) if args.save.is_some() => search::search(&open()?, args),
         Command::Search(args) => search::search(&open_search()?, args),

@@ -117,8 +117,18 @@ fn show(listings: Vec<FolderListing>, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn cat(archive: &Archive, id: &str) -> Result<ExitCode> {
+pub fn cat(archive: &Archive, id: &str, envelope: bool) -> Result<ExitCode> {
     let id: MessageId = id.parse()?;
+    if envelope {
+        let m = archive.readable(&arkiv_archive::access::Caller::operator(), id)?;
+        match archive.envelope(&m)? {
+            Some(e) => print_json(&e)?,
+            None => anyhow::bail!(
+                "message {id} has no SMTP envelope: it was not archived by the journal receiver"
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let m = archive.exportable(&arkiv_archive::access::Caller::operator(), id)?;
     let bytes = archive.message_bytes(&m)?;
     let mut out = std::io::stdout().lock();

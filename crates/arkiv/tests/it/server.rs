@@ -20,6 +20,9 @@ pub(crate) struct Server {
     /// IMAP with STARTTLS, and with implicit TLS.
     pub(crate) imap: u16,
     pub(crate) imaps: u16,
+    /// The SMTP journal receiver with STARTTLS, and with implicit TLS (0: not asked for).
+    pub(crate) smtp: u16,
+    pub(crate) smtps: u16,
     pub(crate) fingerprint: String,
     /// The log lines up to the listeners.
     pub(crate) startup: Vec<String>,
@@ -66,10 +69,20 @@ impl Server {
             }
         });
         let (mut https, mut api, mut http, mut imap, mut imaps) = (0, 0, 0, 0, 0);
+        let (mut smtp, mut smtps) = (0, 0);
+        let want_smtp = extra.contains(&"--listen-smtp");
+        let want_smtps = extra.contains(&"--listen-smtps");
         let mut fingerprint = String::new();
         let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while https == 0 || http == 0 || api == 0 || imap == 0 || imaps == 0 {
+        while https == 0
+            || http == 0
+            || api == 0
+            || imap == 0
+            || imaps == 0
+            || (want_smtp && smtp == 0)
+            || (want_smtps && smtps == 0)
+        {
             let line = log
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("the server logs its listeners");
@@ -99,6 +112,10 @@ impl Server {
                 imap = port(rest);
             } else if let Some(rest) = line.split("listening on imaps://").nth(1) {
                 imaps = port(rest);
+            } else if let Some(rest) = line.split("listening on smtp://").nth(1) {
+                smtp = port(rest);
+            } else if let Some(rest) = line.split("listening on smtps://").nth(1) {
+                smtps = port(rest);
             }
         }
         Server {
@@ -108,6 +125,8 @@ impl Server {
             http,
             imap,
             imaps,
+            smtp,
+            smtps,
             fingerprint,
             startup,
             log,

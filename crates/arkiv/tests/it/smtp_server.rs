@@ -1,0 +1,337 @@
+//! The SMTP journal receiver (A7) with real senders: swaks and raw conversations (TLS, AUTH,
+//! PIPELINING, BDAT, 8-bit and SMTPUTF8, size limits, odd bytes, clients that stop or
+//! misbehave), Postfix journaling into it, and `kill -9` while Postfix sends.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::server::Server;
+use crate::support::Env;
+
+const MTA_PW: &str = "Journal-Sender-2026x";
+
+/// Users with addresses (alice@example.com comes with [`Env::new`]), and `mta`, the one account that may send journal mail with AUTH.
+fn journal_env(max_mb: u64) -> Env {
+    let env = Env::new();
+    env.ok(&["user", "add", "bob", "--email", "bob@example.com"]);
+    env.ok(&["user", "add", "mta", "--password", MTA_PW]);
+    env.set_config("auth_users = []", "auth_users = [\"mta\"]");
+    env.set_config("max_message_mb = 50", &format!("max_message_mb = {max_mb}"));
+    env
+}
+
+fn start(env: &Env, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--listen-smtp",
+        "127.0.0.1:0",
+        "--listen-smtps",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    Server::start_with(env, &args)
+}
+
+fn swaks(args: &[&str]) -> String {
+    let out = Command::new("swaks").args(args).output().expect(
+        "swaks is missing: apt-get install -y swaks libnet-ssleay-perl libauthen-sasl-perl",
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !text.contains("Can't locate") && !text.contains("not available"),
+        "swaks lacks a perl module: apt-get install -y libnet-ssleay-perl libauthen-sasl-perl\n{text}"
+    );
+    text
+}
+
+fn python(scenario: &str, srv: &Server, out: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/smtp_server.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .args([
+            scenario,
+            "127.0.0.1",
+            &srv.smtp.to_string(),
+            &srv.smtps.to_string(),
+            "mta",
+            MTA_PW,
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .expect("python3 is missing: apt-get install -y python3");
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Every archived message of the archives named: subject → (folder, bytes) list.
+fn archived(env: &Env, archives: &[&str]) -> BTreeMap<String, Vec<(String, Vec<u8>)>> {
+    let mut out: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    for a in archives {
+        for (folder, msgs) in env.contents(a) {
+            for (_, bytes) in msgs {
+                let subject = String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Subject: ").map(str::to_string))
+                    .unwrap_or_default();
+                out.entry(subject)
+                    .or_default()
+                    .push((format!("{a}/{folder}"), bytes));
+            }
+        }
+    }
+    out
+}
+
+/// The id of the one message in `folder` with this subject.
+fn id_of(env: &Env, folder: &str, subject: &str) -> String {
+    let listing = env.json(&["ls", folder, "--json"]);
+    listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["messages"].as_array().unwrap().iter())
+        .find(|m| m["subject"].as_str() == Some(subject))
+        .unwrap_or_else(|| panic!("{subject} not in {folder}: {listing}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
+    let env = journal_env(1);
+    let srv = start(&env, &[]);
+    let port = srv.smtp.to_string();
+    let server = format!("127.0.0.1:{port}");
+
+    // swaks: STARTTLS, AUTH PLAIN and LOGIN, PIPELINING; a wrong password is refused.
+    let ok = swaks(&[
+        "--server",
+        &server,
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "mta",
+        "--auth-password",
+        MTA_PW,
+        "--pipeline",
+        "--from",
+        "alice@example.com",
+        "--to",
+        "bob@example.com",
+        "--header",
+        "Subject: swaks plain auth",
+    ]);
+    assert!(ok.contains("250 2.0.0 Ok: archived"), "{ok}");
+    let ok = swaks(&[
+        "--server",
+        &server,
+        "--tls",
+        "--auth",
+        "LOGIN",
+        "--auth-user",
+        "mta",
+        "--auth-password",
+        MTA_PW,
+        "--from",
+        "someone@outside.test",
+        "--to",
+        "journal+bob=example.com@arkiv.test",
+        "--header",
+        "Subject: swaks login auth",
+    ]);
+    assert!(ok.contains("250 2.0.0 Ok: archived"), "{ok}");
+    let ok = swaks(&[
+        "--server",
+        &server,
+        "--tls",
+        "--auth-user",
+        "mta",
+        "--auth-password",
+        MTA_PW,
+        "--from",
+        "someone@outside.test",
+        "--to",
+        "nobody@nowhere.test",
+        "--header",
+        "Subject: swaks unknown",
+    ]);
+    assert!(ok.contains("250 2.0.0 Ok: archived"), "{ok}");
+    let bad = swaks(&[
+        "--server",
+        &server,
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "mta",
+        "--auth-password",
+        "not-the-password",
+        "--to",
+        "bob@example.com",
+    ]);
+    assert!(bad.contains("535 5.7.8"), "{bad}");
+    // No TLS: no message, no password.
+    let plain = swaks(&["--server", &server, "--to", "bob@example.com"]);
+    assert!(plain.contains("530 5.7.0 Must issue a STARTTLS"), "{plain}");
+
+    let out = tempfile::tempdir().unwrap();
+    let r = python("protocol", &srv, out.path());
+    let code = |k: &str| r[k].as_str().unwrap_or_default()[..3].to_string();
+    assert_eq!(code("plain_mail"), "530", "{r}");
+    assert_eq!(code("plain_auth"), "538", "{r}");
+    assert_eq!(code("untrusted_mail"), "530", "{r}");
+    assert_eq!(code("wrong_password"), "535", "{r}");
+    assert_eq!(code("auth"), "235", "{r}");
+    assert_eq!(code("size_refused"), "552", "{r}");
+    let ehlo = r["ehlo_tls"].to_string();
+    for ext in [
+        "SIZE 1048576",
+        "8BITMIME",
+        "SMTPUTF8",
+        "PIPELINING",
+        "ENHANCEDSTATUSCODES",
+        "CHUNKING",
+        "AUTH PLAIN LOGIN",
+    ] {
+        assert!(ehlo.contains(ext), "{ext} not offered: {ehlo}");
+    }
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+    let bdat: Vec<&str> = r["bdat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(bdat[0].starts_with("250 2.0.0 10 octets"), "{bdat:?}");
+    assert!(bdat[2].starts_with("250 2.0.0 Ok: archived"), "{bdat:?}");
+    assert!(code("odd_bytes") == "250", "{r}");
+    assert_eq!(code("too_big"), "552", "{r}");
+    assert_eq!(code("after_too_big"), "250", "{r}");
+    assert_eq!(
+        r["pipelined"][3].as_str().unwrap()[..3].to_string(),
+        "250",
+        "{r}"
+    );
+    assert_eq!(code("implicit_auth"), "235", "{r}");
+    assert_eq!(code("implicit"), "250", "{r}");
+
+    let (_, log) = srv.stop();
+    let got = archived(&env, &["alice", "bob", "journal"]);
+    // Each message the raw client kept is archived byte for byte, where its envelope says.
+    for name in ["bdat", "odd_bytes", "pipelined", "implicit"] {
+        let want = std::fs::read(out.path().join(format!("{name}.eml"))).unwrap();
+        let hits: Vec<&(String, Vec<u8>)> =
+            got.values().flatten().filter(|(_, b)| *b == want).collect();
+        assert!(
+            !hits.is_empty(),
+            "{name} was not archived byte for byte; got {:?}",
+            got.keys()
+        );
+    }
+    // Assignment by envelope: BDAT went to alice and bob (bob only in the envelope), the
+    // implicit-TLS one (a recipient of no user) to the journal archive.
+    let folders = |s: &str| -> Vec<String> {
+        let mut f: Vec<String> = got
+            .get(s)
+            .map(|v| v.iter().map(|x| x.0.clone()).collect())
+            .unwrap_or_default();
+        f.sort();
+        f
+    };
+    assert_eq!(folders("BDAT chunks"), ["alice/Received", "bob/Received"]);
+    // Postfix always_bcc: the recipient is no user's; the header recipients stand in.
+    assert_eq!(folders("implicit tls"), ["alice/Received"]);
+    // No address of a user anywhere: the journal archive keeps it.
+    assert_eq!(folders("swaks unknown"), ["journal/Unassigned"]);
+    assert_eq!(folders("swaks plain auth"), ["alice/Sent", "bob/Received"]);
+    // The journal address with the original recipient in its extension.
+    assert_eq!(folders("swaks login auth"), ["bob/Received"]);
+    // Refused or unfinished messages are nowhere.
+    assert!(
+        !got.contains_key("too big") && !got.contains_key("never finished"),
+        "{:?}",
+        got.keys()
+    );
+    // The envelope is kept: MAIL FROM in SMTPUTF8, every RCPT TO, the client, the protocol.
+    let id = id_of(&env, "bob/Received", "BDAT chunks");
+    let e = env.json(&["cat", &id, "--envelope"]);
+    assert_eq!(e["mail_from"], "jörg@exämple.test", "{e}");
+    assert_eq!(
+        e["rcpt_to"],
+        serde_json::json!(["alice@example.com", "bob@example.com"])
+    );
+    assert_eq!(e["client_ip"], "127.0.0.1");
+    assert_eq!(e["protocol"], "ESMTPSA");
+    assert_eq!(e["auth_user"], "mta");
+    // Sign-ins are audited: the wrong password and the good ones.
+    let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
+    assert!(audit.contains("smtp logon"), "{audit}");
+    assert!(audit.contains("refused logon"), "{audit}");
+    assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
+}
+
+#[test]
+fn hostile_senders_are_cut_off_and_others_still_served() {
+    let env = journal_env(50);
+    let srv = start(&env, &[]);
+    let pid = srv.child.id();
+    let rss = || -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").parse().unwrap())
+            })
+            .unwrap()
+    };
+    let before = rss();
+    let out = tempfile::tempdir().unwrap();
+    let r = python("hostile", &srv, out.path());
+    let after = rss();
+    let code = |k: &str| r[k].as_str().unwrap_or_default()[..3].to_string();
+    assert_eq!(code("endless_line"), "500", "{r}");
+    assert_eq!(code("after_endless_line"), "250", "{r}");
+    assert_eq!(r["rcpt_codes"]["250"], 1000, "{r}");
+    assert_eq!(r["rcpt_codes"]["452"], 9000, "{r}");
+    assert_eq!(code("many_recipients"), "250", "{r}");
+    assert_eq!(code("beside_slow"), "250", "{r}");
+    assert!(r["beside_slow_seconds"].as_f64().unwrap() < 5.0, "{r}");
+    assert_eq!(code("after_garbage"), "250", "{r}");
+    assert_eq!(code("after_storm"), "250", "{r}");
+    // The per-address limit (64) turned most of the storm away before TLS or a greeting.
+    assert!(r["storm_greeted"].as_u64().unwrap() <= 64, "{r}");
+    assert!(
+        after < before + 200 * 1024,
+        "the server grew from {before} kB to {after} kB"
+    );
+    srv.stop();
+    let got = archived(&env, &["alice", "journal"]);
+    for name in [
+        "many_recipients",
+        "beside_slow",
+        "after_garbage",
+        "after_storm",
+    ] {
+        let want = std::fs::read(out.path().join(format!("{name}.eml"))).unwrap();
+        assert!(
+            got.values().flatten().any(|(_, b)| *b == want),
+            "{name} not archived; got {:?}",
+            got.keys()
+        );
+    }
+    assert!(!got.contains_key("slow"), "the slow one never finished");
+    let id = id_of(&env, "alice/Received", "many recipients");
+    let e = env.json(&["cat", &id, "--envelope"]);
+    assert_eq!(e["rcpt_to"].as_array().unwrap().len(), 1000, "{e}");
+}
