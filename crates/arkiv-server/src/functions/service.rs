@@ -21,6 +21,12 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(get_service_configuration),
     },
     Function {
+        name: "GetSmtpReceiverStatus",
+        description: "Arkiv extension: the SMTP journal receiver's settings in force and its counters since the start (messages archived, deferred and refused, by reason); null when it is off.",
+        args: &[],
+        run: Run::Quick(get_smtp_receiver_status),
+    },
+    Function {
         name: "GetActiveSessions",
         description: "Get list of current user sessions.",
         args: &[],
@@ -60,7 +66,12 @@ fn get_service_configuration(st: &Arc<AppState>, _: &Args) -> Result<Value, FnEr
         "certificateNotAfter": cert.as_ref().map(|c| c.not_after.clone()),
         "certificateSelfSigned": cert.as_ref().map(|c| c.self_signed),
         "uptimeSeconds": st.started.elapsed().as_secs(),
+        "smtpReceiver": st.smtp.get().map(|s| s.status()),
     }))
+}
+
+fn get_smtp_receiver_status(st: &Arc<AppState>, _: &Args) -> Result<Value, FnError> {
+    Ok(st.smtp.get().map_or(Value::Null, |s| s.status()))
 }
 
 fn get_active_sessions(st: &Arc<AppState>, _: &Args) -> Result<Value, FnError> {

@@ -225,6 +225,29 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
     assert_eq!(code("implicit_auth"), "235", "{r}");
     assert_eq!(code("implicit"), "250", "{r}");
 
+    // The counters, by reason, in the status.
+    let status = srv.ok("/api/invoke/GetSmtpReceiverStatus", "");
+    let st = &status;
+    assert_eq!(st["accepted"], 7, "{status}");
+    for why in [
+        "wrong password",
+        "no TLS",
+        "too large",
+        "too large (SIZE)",
+        "AUTH without TLS",
+        "not trusted",
+    ] {
+        assert!(
+            st["refused"][why].as_u64().unwrap_or(0) >= 1,
+            "{why}: {status}"
+        );
+    }
+    assert_eq!(
+        st["deferred"]["connection lost during a message"], 1,
+        "{status}"
+    );
+    let conf = srv.ok("/api/invoke/GetServiceConfiguration", "");
+    assert_eq!(conf["smtpReceiver"]["accepted"], 7, "{conf}");
     let (_, log) = srv.stop();
     let got = archived(&env, &["alice", "bob", "journal"]);
     // Each message the raw client kept is archived byte for byte, where its envelope says.

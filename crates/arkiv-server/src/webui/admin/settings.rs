@@ -127,7 +127,55 @@ struct Service {
     cert: Vec<(&'static str, String)>,
     expiry_warning: Option<String>,
     sessions: Vec<Row>,
+    /// The SMTP journal receiver: settings and counters (`None`: off).
+    smtp: Option<SmtpStatus>,
     error: Option<String>,
+}
+
+struct SmtpStatus {
+    facts: Vec<(&'static str, String)>,
+    deferred: Vec<Row>,
+    refused: Vec<Row>,
+}
+
+fn smtp_status(t: &Text, v: &serde_json::Value) -> Option<SmtpStatus> {
+    if v.is_null() {
+        return None;
+    }
+    let list = |k: &str| {
+        v[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    let num = |k: &str| v[k].as_u64().unwrap_or(0).to_string();
+    let rows = |k: &str| {
+        v[k].as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(why, n)| Row(vec![why.clone(), n.to_string()]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(SmtpStatus {
+        facts: vec![
+            (t.smtp_accepted, num("accepted")),
+            (t.smtp_accepted_bytes, num("acceptedBytes")),
+            (t.smtp_connections, num("connections")),
+            (t.smtp_queued, num("queuedBytes")),
+            (t.smtp_trusted, list("trustedNetworks")),
+            (t.smtp_plain, list("plainNetworks")),
+            (t.smtp_auth_users, list("authUsers")),
+            (t.smtp_max_message, num("maxMessageBytes")),
+        ],
+        deferred: rows("deferred"),
+        refused: rows("refused"),
+    })
 }
 
 /// Days until an RFC 3339 time, negative when past.
@@ -173,6 +221,7 @@ pub(in crate::webui) async fn service(
         _ => None,
     };
     let up = conf["uptimeSeconds"].as_u64().unwrap_or(0);
+    let smtp = smtp_status(t, &conf["smtpReceiver"]);
     let page = Service {
         t,
         bar: p.bar("", None),
@@ -224,6 +273,7 @@ pub(in crate::webui) async fn service(
                 ])
             })
             .collect(),
+        smtp,
         error: reads.error,
     };
     html(StatusCode::OK, page.render())
