@@ -168,6 +168,27 @@ if scenario == "protocol":
     c.send(dot_stuff(m) + b".\r\n")
     result["implicit"] = c.reply()[-1]
     keep("implicit", m)
+    # An Exchange envelope journal report: the original it carries is archived, for the
+    # report's recipients (bob only as Bcc), with the report's sender.
+    original = message("journal original", b"Numbers attached.\r\n")
+    report = (b"From: Microsoft Outlook <MicrosoftExchange@contoso.test>\r\n"
+              b"To: journal@arkiv.test\r\nSubject: journal original\r\n"
+              b"X-MS-Journal-Report:\r\nMIME-Version: 1.0\r\n"
+              b"Content-Type: multipart/mixed; boundary=\"jr-boundary\"\r\n\r\n"
+              b"--jr-boundary\r\nContent-Type: text/plain; charset=\"us-ascii\"\r\n"
+              b"Content-Transfer-Encoding: 7bit\r\n\r\n"
+              b"Sender: carol@partner.test\r\nSubject: journal original\r\n"
+              b"Message-Id: <journal.original@example.test>\r\n"
+              b"To: alice@example.com\r\nBcc: bob@example.com\r\n\r\n"
+              b"--jr-boundary\r\nContent-Type: message/rfc822\r\n"
+              b"Content-Disposition: attachment\r\n\r\n" + original +
+              b"\r\n--jr-boundary--\r\n")
+    c.cmd("MAIL FROM:<MicrosoftExchange@contoso.test>")
+    c.cmd("RCPT TO:<journal@arkiv.test>")
+    c.cmd("DATA")
+    c.send(dot_stuff(report) + b".\r\n")
+    result["journal_report"] = c.reply()[-1]
+    keep("journal_original", original)
     c.close()
 
 elif scenario == "hostile":

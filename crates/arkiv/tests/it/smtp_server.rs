@@ -224,11 +224,12 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
     );
     assert_eq!(code("implicit_auth"), "235", "{r}");
     assert_eq!(code("implicit"), "250", "{r}");
+    assert_eq!(code("journal_report"), "250", "{r}");
 
     // The counters, by reason, in the status.
     let status = srv.ok("/api/invoke/GetSmtpReceiverStatus", "");
     let st = &status;
-    assert_eq!(st["accepted"], 7, "{status}");
+    assert_eq!(st["accepted"], 8, "{status}");
     for why in [
         "wrong password",
         "no TLS",
@@ -247,11 +248,11 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
         "{status}"
     );
     let conf = srv.ok("/api/invoke/GetServiceConfiguration", "");
-    assert_eq!(conf["smtpReceiver"]["accepted"], 7, "{conf}");
+    assert_eq!(conf["smtpReceiver"]["accepted"], 8, "{conf}");
     let (_, log) = srv.stop();
     let got = archived(&env, &["alice", "bob", "journal"]);
     // Each message the raw client kept is archived byte for byte, where its envelope says.
-    for name in ["bdat", "odd_bytes", "pipelined", "implicit"] {
+    for name in ["bdat", "odd_bytes", "pipelined", "implicit", "journal_original"] {
         let want = std::fs::read(out.path().join(format!("{name}.eml"))).unwrap();
         let hits: Vec<&(String, Vec<u8>)> =
             got.values().flatten().filter(|(_, b)| *b == want).collect();
@@ -284,6 +285,16 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
         !got.contains_key("too big") && !got.contains_key("never finished"),
         "{:?}",
         got.keys()
+    );
+    // The journal report: its original for alice and for bob (Bcc), the report itself not.
+    assert_eq!(folders("journal original"), ["alice/Received", "bob/Received"]);
+    let id = id_of(&env, "bob/Received", "journal original");
+    let e = env.json(&["cat", &id, "--envelope"]);
+    assert_eq!(e["journal_report"], true, "{e}");
+    assert_eq!(e["mail_from"], "carol@partner.test", "{e}");
+    assert_eq!(
+        e["rcpt_to"],
+        serde_json::json!(["alice@example.com", "bob@example.com"])
     );
     // The envelope is kept: MAIL FROM in SMTPUTF8, every RCPT TO, the client, the protocol.
     let id = id_of(&env, "bob/Received", "BDAT chunks");
