@@ -248,7 +248,7 @@ impl Budget {
 }
 
 /// Address → user archive, for multi-user assignment.
-struct AddressBook {
+pub(crate) struct AddressBook {
     by_address: HashMap<String, String>,
 }
 
@@ -372,7 +372,7 @@ impl Archive {
         Ok(report)
     }
 
-    fn check_assignment(&self, a: &Assignment) -> Result<AddressBook> {
+    pub(crate) fn check_assignment(&self, a: &Assignment) -> Result<AddressBook> {
         match a {
             Assignment::Single { user, .. } => {
                 self.user(user)?;

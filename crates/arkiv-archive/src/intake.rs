@@ -37,8 +37,10 @@ pub const QUEUE_BYTES: u64 = 64 * 1024 * 1024;
 /// A run of the pipeline ends after this long with nothing to do.
 const QUIET_END: Duration = Duration::from_secs(2);
 
-/// And after this long or this many messages in any case (its bookkeeping stays small).
-const RUN_LIMIT: Duration = Duration::from_secs(600);
+/// And after this long or this many messages in any case: its bookkeeping stays small, and
+/// the next run reads the users' addresses again (a new user's mail reaches their archive
+/// within a minute).
+const RUN_LIMIT: Duration = Duration::from_secs(60);
 const RUN_MESSAGES: u64 = 200_000;
 
 /// What became of a submitted message.
@@ -98,7 +100,7 @@ impl Intake {
             present: Vec::new(),
             sent_folders: Vec::new(),
         };
-        archive.check_journal(&opts.assignment)?;
+        archive.check_assignment(&opts.assignment)?;
         let (tx, rx) = crossbeam_channel::unbounded::<Item>();
         let queued = Arc::new(AtomicU64::new(0));
         let counters = Arc::new(IntakeCounters::default());
@@ -176,15 +178,6 @@ impl Intake {
 impl Drop for Intake {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-impl Archive {
-    fn check_journal(&self, a: &Assignment) -> crate::Result<()> {
-        if let Assignment::Journal(j) = a {
-            self.user(&j.unknown_user)?;
-        }
-        Ok(())
     }
 }
 
