@@ -64,7 +64,9 @@ pub enum Assignment {
 /// * Each envelope recipient that is a user's address: that user's `received_folder` (Bcc
 ///   recipients included: the envelope names them, the headers do not). A recipient of the
 ///   form `LOCAL+USER=DOMAIN@HOST` (the journal address with the original recipient in its
-///   extension, as Postfix's `recipient_bcc_maps` can write it) stands for `USER@DOMAIN`.
+///   extension, as Postfix's `recipient_bcc_maps` can write it) stands for `USER@DOMAIN`;
+///   one that stands for the envelope sender is the sender's copy (`sender_bcc_maps`), not a
+///   recipient.
 /// * When no recipient is a user's address or such an extension (Postfix `always_bcc` sends
 ///   every copy to one journal address), the header recipients (To, Cc, Bcc, Delivered-To)
 ///   stand in for them.
@@ -534,6 +536,11 @@ fn journal_targets(
             push(u, &j.received_folder);
         } else if let Some(original) = extension_address(&r) {
             told = true;
+            if Some(&original) == sender.as_ref() {
+                // The sender's own journal copy (Postfix `sender_bcc_maps`): the sender is
+                // known from MAIL FROM and has the message in the sent folder already.
+                continue;
+            }
             if let Some(u) = book.by_address.get(&original) {
                 push(u, &j.received_folder);
             }
