@@ -582,3 +582,162 @@ fn kill_9_while_postfix_journals_loses_nothing_and_stores_nothing_twice() {
         String::from_utf8_lossy(&verify.stdout)
     );
 }
+
+/// Unmounts a tmpfs when the test ends, however it ends.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+/// One message over plain SMTP (the test's network is allowed without TLS): the final reply.
+fn smtp_send(port: u16, from: &str, to: &str, message: &[u8]) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut reply = || -> String {
+        let mut last = String::new();
+        loop {
+            let mut l = String::new();
+            if r.read_line(&mut l).unwrap() == 0 {
+                return format!("closed after {last}");
+            }
+            let done = l.as_bytes().get(3) != Some(&b'-');
+            last = l.trim_end().to_string();
+            if done {
+                return last;
+            }
+        }
+    };
+    reply();
+    for cmd in [
+        "EHLO test.example".to_string(),
+        format!("MAIL FROM:<{from}>"),
+        format!("RCPT TO:<{to}>"),
+        "DATA".into(),
+    ] {
+        w.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+        let r = reply();
+        if !(r.starts_with('2') || r.starts_with('3')) {
+            return r;
+        }
+    }
+    w.write_all(message).unwrap();
+    w.write_all(b".\r\n").unwrap();
+    let last = reply();
+    let _ = w.write_all(b"QUIT\r\n");
+    last
+}
+
+/// A message of about `size` bytes that does not compress: pseudo-random base64 lines.
+fn incompressible(n: u32, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: sender@partner.test\r\nTo: alice@example.com\r\nSubject: filler {n}\r\n\
+         Message-ID: <filler.{n}@partner.test>\r\n\r\n"
+    )
+    .into_bytes();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(n);
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    while m.len() < size {
+        for _ in 0..76 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            m.push(B64[(x % 64) as usize]);
+        }
+        m.extend_from_slice(b"\r\n");
+    }
+    m
+}
+
+#[test]
+fn a_full_disk_defers_and_never_refuses_or_acknowledges_what_it_did_not_keep() {
+    let env = Env {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let data = env.data();
+    std::fs::create_dir_all(&data).unwrap();
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=12m", "tmpfs"])
+        .arg(&data)
+        .output()
+        .expect("mount");
+    assert!(
+        out.status.success(),
+        "the full-disk test mounts a tmpfs (root, or CAP_SYS_ADMIN): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _mount = Mount(data.clone());
+    std::fs::remove_dir(&data).ok();
+    env.ok(&["init", "--admin-password", crate::support::ADMIN_PW]);
+    env.ok(&["user", "add", "alice", "--email", "alice@example.com"]);
+    let srv = Server::start_with(
+        &env,
+        &[
+            "--listen-smtp",
+            "127.0.0.1:0",
+            "--smtp-trusted-network",
+            "127.0.0.0/8",
+            "--smtp-plain-network",
+            "127.0.0.0/8",
+        ],
+    );
+    // Fill the disk: every answer is 250 (kept) or 4xx (deferred), never 5xx.
+    let mut kept = Vec::new();
+    let mut deferred = None;
+    for n in 0..200 {
+        let m = incompressible(n, 400 * 1024);
+        let r = smtp_send(srv.smtp, "sender@partner.test", "alice@example.com", &m);
+        assert!(!r.starts_with('5'), "message {n}: {r}");
+        if r.starts_with("250") {
+            kept.push(m);
+        } else {
+            assert!(r.starts_with("451"), "message {n}: {r}");
+            deferred = Some((m, r));
+            break;
+        }
+    }
+    let (again, why) = deferred.expect("12 MB filled up without a deferral");
+    assert!(
+        why.contains("No space left") || why.contains("space"),
+        "{why}"
+    );
+    // Room again: the sender's retry is archived.
+    let grow = Command::new("mount")
+        .args(["-o", "remount,size=64m"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(grow.success());
+    let r = smtp_send(srv.smtp, "sender@partner.test", "alice@example.com", &again);
+    assert!(r.starts_with("250"), "{r}");
+    kept.push(again);
+    srv.stop();
+    // Every acknowledged message is there byte for byte, each once; nothing else.
+    let got: Vec<Vec<u8>> = env
+        .contents("alice")
+        .into_values()
+        .flatten()
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(got.len(), kept.len());
+    for m in &kept {
+        assert_eq!(got.iter().filter(|g| *g == m).count(), 1);
+    }
+    let verify = env.run(&["verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
