@@ -555,11 +555,18 @@ impl Session {
                     .fetch_add(bytes as u64, Ordering::Relaxed);
                 reply(250, &format!("2.0.0 Ok: archived ({bytes} bytes)"))
             }
+            // The reason goes to the log, not to the sender (it names server paths).
+            arkiv_archive::intake::Outcome::Deferred(why) if why.contains("No space left") => {
+                crate::log!("WARN", "SMTP: message from {} deferred: {why}", self.peer);
+                self.smtp.deferred.add("disk full");
+                reply(452, "4.3.1 the archive's disk is full; try again later")
+            }
             arkiv_archive::intake::Outcome::Deferred(why) => {
+                crate::log!("WARN", "SMTP: message from {} deferred: {why}", self.peer);
                 self.smtp.deferred.add("archive error");
                 reply(
                     451,
-                    &format!("4.3.0 not archived, try again later: {}", one_line(why)),
+                    "4.3.0 not archived, try again later (the archive's log says why)",
                 )
             }
         }
