@@ -228,10 +228,15 @@ fn intake_thread(
                 done(outcome);
             }
         };
-        let r = archive.import_with(source, opts, &mut |_| {}, &mut settled);
+        // A panic in a run (a bug) must not end the intake: its senders are told to retry
+        // and the next message starts a new run.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            archive.import_with(source, opts, &mut |_| {}, &mut settled)
+        }));
         let why = match r {
-            Ok(_) => "the archive stopped before it was stored".to_string(),
-            Err(e) => e.to_string(),
+            Ok(Ok(_)) => "the archive stopped before it was stored".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "internal error while archiving".to_string(),
         };
         let left: Vec<(u64, Done)> = waiting
             .lock()

@@ -201,6 +201,12 @@ impl Conn<'_> {
                     Event::Line(line) => {
                         let (r, after) = session.line(&line).await;
                         out.extend_from_slice(&r);
+                        // Chunks of a message that was reset (RSET, EHLO, an error between
+                        // BDATs) are dropped with it.
+                        if !session.in_chunks() && rx.held() > 0 {
+                            rx.reset_message();
+                            self.account(rx);
+                        }
                         match after {
                             After::Continue => {}
                             After::Close => {

@@ -113,6 +113,11 @@ impl Session {
         (reply(code, text), After::Continue)
     }
 
+    /// Whether a message is being sent in BDAT chunks (its bytes so far are kept).
+    pub fn in_chunks(&self) -> bool {
+        self.chunks
+    }
+
     /// A command line that was too long.
     pub fn line_too_long(&mut self) -> (Vec<u8>, After) {
         self.smtp.refused.add("line too long");

@@ -127,6 +127,18 @@ if scenario == "protocol":
         codes.append(c.reply()[-1])
     result["bdat"] = codes
     keep("bdat", m)
+    # A chunked message abandoned with RSET leaves nothing behind in the next one.
+    c.cmd("MAIL FROM:<sender@example.test>")
+    c.cmd("RCPT TO:<alice@example.com>")
+    c.send(b"BDAT 9\r\nstale: xx")
+    result["stale_chunk"] = c.reply()[-1]
+    result["rset"] = c.cmd("RSET")[-1]
+    m = message("after rset")
+    c.cmd("MAIL FROM:<sender@example.test>")
+    c.cmd("RCPT TO:<alice@example.com>")
+    c.send(b"BDAT %d LAST\r\n" % len(m) + m)
+    result["after_rset"] = c.reply()[-1]
+    keep("after_rset", m)
     # DATA with a bare LF, a bare CR and a NUL: kept exactly as sent.
     m = message("odd bytes", b"bare\nlf\r\nbare\rcr\r\nnul\0byte\r\n..two dots\r\n")
     c.cmd("MAIL FROM:<sender@example.test>")

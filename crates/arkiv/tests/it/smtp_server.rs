@@ -227,11 +227,14 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
     assert_eq!(code("implicit_auth"), "235", "{r}");
     assert_eq!(code("implicit"), "250", "{r}");
     assert_eq!(code("journal_report"), "250", "{r}");
+    assert_eq!(code("stale_chunk"), "250", "{r}");
+    assert_eq!(code("rset"), "250", "{r}");
+    assert_eq!(code("after_rset"), "250", "{r}");
 
     // The counters, by reason, in the status.
     let status = srv.ok("/api/invoke/GetSmtpReceiverStatus", "");
     let st = &status;
-    assert_eq!(st["accepted"], 8, "{status}");
+    assert_eq!(st["accepted"], 9, "{status}");
     for why in [
         "wrong password",
         "no TLS",
@@ -250,7 +253,7 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
         "{status}"
     );
     let conf = srv.ok("/api/invoke/GetServiceConfiguration", "");
-    assert_eq!(conf["smtpReceiver"]["accepted"], 8, "{conf}");
+    assert_eq!(conf["smtpReceiver"]["accepted"], 9, "{conf}");
     let (_, log) = srv.stop();
     let got = archived(&env, &["alice", "bob", "journal"]);
     // Each message the raw client kept is archived byte for byte, where its envelope says.
@@ -260,6 +263,7 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
         "pipelined",
         "implicit",
         "journal_original",
+        "after_rset",
     ] {
         let want = std::fs::read(out.path().join(format!("{name}.eml"))).unwrap();
         let hits: Vec<&(String, Vec<u8>)> =
@@ -288,6 +292,11 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
     assert_eq!(folders("swaks plain auth"), ["alice/Sent", "bob/Received"]);
     // The journal address with the original recipient in its extension.
     assert_eq!(folders("swaks login auth"), ["bob/Received"]);
+    // A chunk dropped by RSET is in no message.
+    assert!(
+        !got.values().flatten().any(|(_, b)| b.starts_with(b"stale")),
+        "a reset chunk was kept"
+    );
     // Refused or unfinished messages are nowhere.
     assert!(
         !got.contains_key("too big") && !got.contains_key("never finished"),
