@@ -307,14 +307,21 @@ impl Archive {
         let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, SourceItem)>(workers * 4);
         let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Work)>(workers * 4);
         let packs_before = self.pack_bytes();
-        // Journal batches are small and many: more of them may wait for the indexer, which
-        // takes them together.
-        let index_queue = if opts.assignment.journal() { 32 } else { 2 };
-        let (index_tx, index_rx) = crossbeam_channel::bounded::<IndexBatch>(index_queue);
+        // Batches waiting for the indexer are bounded by their text, not their number (a
+        // journal commits every few messages; the indexer takes waiting batches together):
+        // the writer waits when 32 MiB of text are queued, so indexing slower than storing
+        // holds the import back instead of growing the process.
+        let index_budget = Budget {
+            state: Mutex::new((0, false)),
+            cv: Condvar::new(),
+            limit: 32 * 1024 * 1024,
+        };
+        let (index_tx, index_rx) = crossbeam_channel::unbounded::<IndexBatch>();
         let (indexed_tx, indexed_rx) = crossbeam_channel::unbounded::<IndexOutcome>();
 
         let result = std::thread::scope(|s| {
             let budget = &budget;
+            let index_budget = &index_budget;
             s.spawn(move || {
                 for (seq, item) in source.enumerate() {
                     let n = item_len(&item);
@@ -350,12 +357,13 @@ impl Archive {
             drop(work_rx);
             drop(done_tx);
             if opts.index {
-                s.spawn(move || index_batches(index_rx, indexed_tx));
+                s.spawn(move || index_batches(index_rx, indexed_tx, index_budget));
             } else {
                 drop((index_rx, indexed_tx));
             }
             let mut writer = Writer::new(self, opts, current, shared_current.clone(), threshold);
             writer.index_tx = opts.index.then_some(index_tx);
+            writer.index_budget = Some(index_budget);
             writer.indexed_rx = Some(indexed_rx);
             writer.sink = Some(settled);
             let r = writer
@@ -364,6 +372,7 @@ impl Archive {
             // On error, closing the channel lets the indexer thread finish.
             writer.index_tx = None;
             budget.cancel();
+            index_budget.cancel();
             r
         });
         let mut report = result?;
@@ -638,6 +647,20 @@ struct IndexBatch {
     store: StoreId,
     index: Arc<arkiv_index::StoreIndex>,
     docs: Vec<arkiv_index::IndexDoc>,
+    /// What its text counts in the indexer's budget.
+    bytes: u64,
+}
+
+/// About what a document holds in memory until it is indexed.
+fn doc_bytes(d: &arkiv_index::IndexDoc) -> u64 {
+    (d.body.len()
+        + d.attachment_text.len()
+        + d.subject.len()
+        + d.from.len()
+        + d.to.len()
+        + d.cc.len()
+        + d.bcc.len()
+        + 256) as u64
 }
 
 /// What the indexer did with a batch.
@@ -651,6 +674,7 @@ struct IndexOutcome {
 fn index_batches(
     rx: crossbeam_channel::Receiver<IndexBatch>,
     tx: crossbeam_channel::Sender<IndexOutcome>,
+    budget: &Budget,
 ) {
     // Batches that wait are indexed together, one index commit for all: small batches (a
     // journal commits every few messages) do not cost one index commit each.
@@ -667,9 +691,12 @@ fn index_batches(
             let (same, rest): (Vec<IndexBatch>, Vec<IndexBatch>) =
                 batches.into_iter().partition(|b| b.store == store);
             batches = rest;
+            let bytes: u64 = same.iter().map(|b| b.bytes).sum();
             let docs: Vec<arkiv_index::IndexDoc> = same.into_iter().flat_map(|b| b.docs).collect();
             let nums = docs.iter().map(|d| d.num).collect();
             let r = index.add(&docs).and_then(|_| index.commit());
+            drop(docs);
+            budget.release(bytes);
             let _ = tx.send(IndexOutcome {
                 store,
                 nums,
@@ -707,6 +734,8 @@ struct Writer<'a> {
     /// Index documents of the open session's new messages.
     docs: Vec<arkiv_index::IndexDoc>,
     index_tx: Option<crossbeam_channel::Sender<IndexBatch>>,
+    /// Text waiting for the indexer (see `import_with`).
+    index_budget: Option<&'a Budget>,
     indexed_rx: Option<crossbeam_channel::Receiver<IndexOutcome>>,
     /// Told what became of items once they are durable.
     sink: Option<&'a mut SettledSink<'a>>,
@@ -747,6 +776,7 @@ impl<'a> Writer<'a> {
             progress: ImportProgress::default(),
             docs: Vec::new(),
             index_tx: None,
+            index_budget: None,
             indexed_rx: None,
             sink: None,
             unsettled: Vec::new(),
@@ -918,10 +948,15 @@ impl<'a> Writer<'a> {
                 && !docs.is_empty()
             {
                 let index = self.archive.index_of(&self.current)?;
+                let bytes = docs.iter().map(doc_bytes).sum();
+                if let Some(b) = self.index_budget {
+                    b.acquire(bytes);
+                }
                 let _ = tx.send(IndexBatch {
                     store: self.current.id(),
                     index,
                     docs,
+                    bytes,
                 });
             }
         }
