@@ -76,6 +76,23 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             repeats,
             json,
         }),
+        BenchCommand::Smtp {
+            messages,
+            sizes,
+            concurrency,
+            postfix,
+            repeats,
+            work,
+            json,
+        } => crate::bench_smtp::run(crate::bench_smtp::Options {
+            messages,
+            sizes,
+            concurrency,
+            postfix,
+            repeats,
+            work,
+            json,
+        }),
         BenchCommand::Search {
             corpus,
             work,

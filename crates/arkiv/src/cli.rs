@@ -800,6 +800,37 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The SMTP journal receiver under load: Postfix's smtp-source sends distinct messages
+    /// into `arkiv serve --listen-smtp` (a fresh data directory per run) and into Postfix's
+    /// smtp-sink (accepts and discards: the protocol ceiling), at each concurrency and size;
+    /// messages/s, the ratio, and the server's peak memory; afterwards the archive must hold
+    /// exactly the messages answered 250, all indexed. Goals: >= 1,500 small messages/s at
+    /// 32 sessions, >= 0.5x smtp-sink, peak memory < 300 MB. Needs postfix (smtp-source,
+    /// smtp-sink).
+    Smtp {
+        /// Messages per run [default: 5000 small, 1000 medium].
+        #[arg(long)]
+        messages: Option<usize>,
+        /// Message sizes: small (4 KiB body), medium (100 KiB body), or a body size in bytes.
+        #[arg(long, value_delimiter = ',', default_value = "small,medium")]
+        sizes: Vec<String>,
+        /// Concurrent SMTP sessions, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        concurrency: Vec<usize>,
+        /// Also a private Postfix that queues each message and delivers it into a Maildir (a
+        /// third column; needs root).
+        #[arg(long)]
+        postfix: bool,
+        /// Runs of each server at each size and concurrency; the median is reported.
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
+        /// Where the data directories are made (and kept) [default: a temporary directory,
+        /// removed].
+        #[arg(long)]
+        work: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Search latency (p50/p95 over a fixed set of realistic queries, whole CLI process per
     /// query), with `mu` and `notmuch` on the same corpus side by side, and warm in-process
     /// latency.

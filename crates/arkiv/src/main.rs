@@ -5,6 +5,7 @@ mod bench_api;
 mod bench_imap;
 mod bench_imap_server;
 mod bench_search;
+mod bench_smtp;
 mod bench_web;
 mod cli;
 mod cmd;
