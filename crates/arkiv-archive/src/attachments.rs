@@ -89,8 +89,13 @@ impl Archive {
         let mut out = Vec::new();
         for store in self.open_stores() {
             let dir = store.dirs().meta.join("index");
-            let built = built_with(&dir);
-            let text = built_text(&dir);
+            // A store whose index was never made (a new, empty store) gets one made with
+            // today's settings: nothing to rebuild.
+            let (built, text) = if dir.exists() {
+                (built_with(&dir), built_text(&dir))
+            } else {
+                (now.clone(), text_version())
+            };
             let mut reasons = Vec::new();
             if built != now {
                 reasons.push(format!(

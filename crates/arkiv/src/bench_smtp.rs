@@ -572,8 +572,6 @@ fn run_arkiv(data: &Path, n: usize, payload: usize, sessions: usize) -> Result<A
         .unwrap_or_else(|p| p.into_inner())
         .iter()
         .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
-        // A fresh store's index is reported stale once at the first start (not this load).
-        .filter(|l| !l.contains("should be rebuilt"))
         .take(20)
         .cloned()
         .collect();
