@@ -281,12 +281,29 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
     // IMAP (D3): a port that cannot be bound (below 1024 without the right, or the mail
     // server's own IMAP on this machine) leaves the service off with a warning, so a first
     // `arkiv serve` still starts.
+    let listen_or_off = async |name: &str,
+                               protocol: &str,
+                               addr: Option<SocketAddr>|
+           -> Option<TcpListener> {
+        match listen(name, protocol, addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                log!("WARN", "{name} is off: {e:#}");
+                state
+                    .endpoints
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(serde_json::json!({"name": name, "protocol": protocol, "address": addr.map(|a| a.to_string()), "enabled": false, "error": format!("{e:#}")}));
+                None
+            }
+        }
+    };
     for (name, protocol, addr, implicit) in [
         ("IMAP Server (STARTTLS)", "imap", opts.imap, false),
         ("IMAP Server (SSL)", "imaps", opts.imaps, true),
     ] {
-        match listen(name, protocol, addr).await {
-            Ok(Some(l)) => servers.push(tokio::spawn(imap::serve(
+        if let Some(l) = listen_or_off(name, protocol, addr).await {
+            servers.push(tokio::spawn(imap::serve(
                 l,
                 tls.acceptor.clone(),
                 implicit,
@@ -295,16 +312,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
                 gate.clone(),
                 name,
                 stop_rx.clone(),
-            ))),
-            Ok(None) => {}
-            Err(e) => {
-                log!("WARN", "{name} is off: {e:#}");
-                state
-                    .endpoints
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(serde_json::json!({"name": name, "protocol": protocol, "address": addr.map(|a| a.to_string()), "enabled": false, "error": format!("{e:#}")}));
-            }
+            )));
         }
     }
     // The SMTP journal receiver (A7): off until a listener is configured. Like IMAP, a port
@@ -322,8 +330,8 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
                     .map(|a| ("SMTP journal receiver (SSL)", "smtps", *a, true)),
             );
         for (name, protocol, addr, implicit) in listeners {
-            match listen(name, protocol, Some(addr)).await {
-                Ok(Some(l)) => servers.push(tokio::spawn(smtp::serve(
+            if let Some(l) = listen_or_off(name, protocol, Some(addr)).await {
+                servers.push(tokio::spawn(smtp::serve(
                     l,
                     tls.acceptor.clone(),
                     implicit,
@@ -333,16 +341,7 @@ async fn run(archive: Archive, opts: ServeOptions) -> Result<()> {
                     gate.clone(),
                     name,
                     stop_rx.clone(),
-                ))),
-                Ok(None) => {}
-                Err(e) => {
-                    log!("WARN", "{name} on {addr} is off: {e:#}");
-                    state
-                        .endpoints
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(serde_json::json!({"name": name, "protocol": protocol, "address": addr.to_string(), "enabled": false, "error": format!("{e:#}")}));
-                }
+                )));
             }
         }
     }
@@ -423,6 +422,50 @@ async fn start_smtp(state: &Arc<AppState>, opts: &ServeOptions) -> Result<smtp::
     .context("starting the SMTP journal receiver")?;
     let receiver = smtp::policy::Smtp::new(&cfg, &opts.smtp_trusted, &opts.smtp_plain, intake)
         .map_err(|e| anyhow::anyhow!(e))?;
+    // The settings in force go to the audit log at every start: a change of who may send
+    // (made in arkiv.toml or by flags, in force at the next start) is on record.
+    let join = |v: &[String]| v.join(" ");
+    let addrs = |v: &[SocketAddr]| {
+        v.iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    state
+        .archive
+        .audit(&arkiv_archive::audit::Entry {
+            user: "operator",
+            client: "local",
+            via: "Service",
+            function: "smtp receiver start",
+            args: &[
+                ("listen".into(), addrs(&opts.smtp)),
+                ("listenTls".into(), addrs(&opts.smtps)),
+                (
+                    "trustedNetworks".into(),
+                    receiver
+                        .trusted
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                (
+                    "plainNetworks".into(),
+                    receiver
+                        .plain
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                ("authUsers".into(), join(&receiver.auth_users)),
+                ("maxMessageBytes".into(), receiver.max_message.to_string()),
+                ("unknownArchive".into(), cfg.unknown_archive.clone()),
+            ],
+            outcome: "succeeded",
+        })
+        .context("writing the SMTP receiver's settings to the audit log")?;
     if receiver.trusted.is_empty() && receiver.auth_users.is_empty() {
         log!(
             "WARN",

@@ -331,6 +331,11 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
     let audit = std::fs::read_to_string(env.data().join("audit.log")).unwrap();
     assert!(audit.contains("smtp logon"), "{audit}");
     assert!(audit.contains("refused logon"), "{audit}");
+    // The receiver's settings in force are on record from its start.
+    assert!(
+        audit.contains("smtp receiver start") && audit.contains("authUsers"),
+        "{audit}"
+    );
     assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
 }
 
