@@ -122,6 +122,40 @@ pub async fn accept(listener: &TcpListener, what: &str) -> (TcpStream, SocketAdd
     }
 }
 
+/// The accept loop of a line-protocol service (IMAP, SMTP): accepts until `stop`, admits each
+/// connection through the [`Gate`] (one over a limit is closed at once, before TLS, and
+/// `refused` is told), runs `serve_one` for it as a task, and at `stop` waits for the open
+/// connections to finish. NODELAY is set: answers go out in several writes (a literal, then
+/// the status), and without it the last one waits for the client's delayed ACK (~40 ms).
+pub async fn serve_connections<F, Fut>(
+    listener: TcpListener,
+    what: &'static str,
+    limits: Limits,
+    gate: Arc<Gate>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut refused: impl FnMut(),
+    mut serve_one: F,
+) where
+    F: FnMut(TcpStream, SocketAddr, Ticket) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            c = accept(&listener, what) => c,
+            _ = stop.changed() => break,
+        };
+        while conns.try_join_next().is_some() {}
+        let _ = tcp.set_nodelay(true);
+        let Some(ticket) = gate.admit(peer.ip(), &limits) else {
+            refused();
+            continue;
+        };
+        conns.spawn(serve_one(tcp, peer, ticket));
+    }
+    while conns.join_next().await.is_some() {}
+}
+
 /// Milliseconds since the connection opened, of its last byte moved.
 struct Activity {
     start: Instant,

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::AppState;
-use crate::listen::{Gate, Limits, accept};
+use crate::listen::{Gate, Limits, serve_connections};
 use frame::{Event, Framer};
 use session::{After, Reply, Session};
 
@@ -43,84 +43,81 @@ pub async fn serve(
     limits: Limits,
     gate: Arc<Gate>,
     what: &'static str,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            c = accept(&listener, what) => c,
-            _ = stop.changed() => break,
-        };
-        while conns.try_join_next().is_some() {}
-        // Answers go out in several writes (a literal, then the tagged status): without
-        // NODELAY the last one waits for the client's delayed ACK (~40 ms a command).
-        let _ = tcp.set_nodelay(true);
-        let Some(ticket) = gate.admit(peer.ip(), &limits) else {
-            drop(tcp);
-            continue;
-        };
-        let (acceptor, state, limits, stop) = (
-            acceptor.clone(),
-            state.clone(),
-            limits.clone(),
-            stop.clone(),
-        );
-        conns.spawn(async move {
-            let _ticket = ticket;
-            let mut session = Session::new(state, peer.ip(), implicit);
-            let mut framer = Framer::new(frame::Limits::default());
-            let mut stop = stop;
-            if implicit {
-                let Ok(Ok(tls)) =
-                    tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
-                else {
-                    return;
-                };
-                let mut tls = tls;
-                let _ = run(
-                    &mut tls,
-                    &mut session,
-                    &mut framer,
-                    &limits,
-                    &mut stop,
-                    true,
-                )
-                .await;
-                return;
-            }
-            let mut tcp = tcp;
-            match run(
-                &mut tcp,
-                &mut session,
-                &mut framer,
-                &limits,
-                &mut stop,
-                true,
-            )
-            .await
-            {
-                Ended::StartTls => {
-                    let Ok(Ok(mut tls)) =
+    let each = limits.clone();
+    let stopping = stop.clone();
+    serve_connections(
+        listener,
+        what,
+        limits,
+        gate,
+        stop,
+        || {},
+        move |tcp, peer, ticket| {
+            let (acceptor, state, limits, stop) = (
+                acceptor.clone(),
+                state.clone(),
+                each.clone(),
+                stopping.clone(),
+            );
+            async move {
+                let _ticket = ticket;
+                let mut session = Session::new(state, peer.ip(), implicit);
+                let mut framer = Framer::new(frame::Limits::default());
+                let mut stop = stop;
+                if implicit {
+                    let Ok(Ok(tls)) =
                         tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
                     else {
                         return;
                     };
-                    session.tls_started();
+                    let mut tls = tls;
                     let _ = run(
                         &mut tls,
                         &mut session,
                         &mut framer,
                         &limits,
                         &mut stop,
-                        false,
+                        true,
                     )
                     .await;
+                    return;
                 }
-                Ended::Closed => {}
+                let mut tcp = tcp;
+                match run(
+                    &mut tcp,
+                    &mut session,
+                    &mut framer,
+                    &limits,
+                    &mut stop,
+                    true,
+                )
+                .await
+                {
+                    Ended::StartTls => {
+                        let Ok(Ok(mut tls)) =
+                            tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
+                        else {
+                            return;
+                        };
+                        session.tls_started();
+                        let _ = run(
+                            &mut tls,
+                            &mut session,
+                            &mut framer,
+                            &limits,
+                            &mut stop,
+                            false,
+                        )
+                        .await;
+                    }
+                    Ended::Closed => {}
+                }
             }
-        });
-    }
-    while conns.join_next().await.is_some() {}
+        },
+    )
+    .await;
 }
 
 enum Ended {

@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::AppState;
-use crate::listen::{Gate, Limits, accept};
+use crate::listen::{Gate, Limits, serve_connections};
 use frame::{Event, Receiver};
 use policy::Smtp;
 use session::{After, Session};
@@ -51,69 +51,67 @@ pub async fn serve(
     limits: Limits,
     gate: Arc<Gate>,
     what: &'static str,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            c = accept(&listener, what) => c,
-            _ = stop.changed() => break,
-        };
-        while conns.try_join_next().is_some() {}
-        let _ = tcp.set_nodelay(true);
-        let Some(ticket) = gate.admit(peer.ip(), &limits) else {
-            smtp.deferred.add("too many connections");
-            drop(tcp);
-            continue;
-        };
-        smtp.connections.fetch_add(1, Ordering::Relaxed);
-        let (acceptor, state, smtp, limits, stop) = (
-            acceptor.clone(),
-            state.clone(),
-            smtp.clone(),
-            limits.clone(),
-            stop.clone(),
-        );
-        conns.spawn(async move {
-            let _ticket = ticket;
-            let mut session = Session::new(state, smtp.clone(), peer.ip(), implicit);
-            let mut rx = Receiver::new(frame::Limits {
-                message: smtp.max_message,
-                ..Default::default()
-            });
-            let mut conn = Conn {
-                smtp: &smtp,
-                limits: &limits,
-                stop,
-                held: 0,
-            };
-            if implicit {
-                let Ok(Ok(mut tls)) =
-                    tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
-                else {
-                    smtp.refused.add("TLS handshake failed");
-                    return;
+    let (each, stopping, turned_away) = (limits.clone(), stop.clone(), smtp.clone());
+    let refused = move || turned_away.deferred.add("too many connections");
+    serve_connections(
+        listener,
+        what,
+        limits,
+        gate,
+        stop,
+        refused,
+        move |tcp, peer, ticket| {
+            smtp.connections.fetch_add(1, Ordering::Relaxed);
+            let (acceptor, state, smtp, limits, stop) = (
+                acceptor.clone(),
+                state.clone(),
+                smtp.clone(),
+                each.clone(),
+                stopping.clone(),
+            );
+            async move {
+                let _ticket = ticket;
+                let mut session = Session::new(state, smtp.clone(), peer.ip(), implicit);
+                let mut rx = Receiver::new(frame::Limits {
+                    message: smtp.max_message,
+                    ..Default::default()
+                });
+                let mut conn = Conn {
+                    smtp: &smtp,
+                    limits: &limits,
+                    stop,
+                    held: 0,
                 };
-                conn.run(&mut tls, &mut session, &mut rx, true).await;
-                conn.release();
-                return;
-            }
-            let mut tcp = tcp;
-            if conn.run(&mut tcp, &mut session, &mut rx, true).await == Ended::StartTls {
-                let Ok(Ok(mut tls)) =
-                    tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
-                else {
-                    smtp.refused.add("TLS handshake failed");
+                if implicit {
+                    let Ok(Ok(mut tls)) =
+                        tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
+                    else {
+                        smtp.refused.add("TLS handshake failed");
+                        return;
+                    };
+                    conn.run(&mut tls, &mut session, &mut rx, true).await;
                     conn.release();
                     return;
-                };
-                session.tls_started();
-                conn.run(&mut tls, &mut session, &mut rx, false).await;
+                }
+                let mut tcp = tcp;
+                if conn.run(&mut tcp, &mut session, &mut rx, true).await == Ended::StartTls {
+                    let Ok(Ok(mut tls)) =
+                        tokio::time::timeout(limits.handshake, acceptor.accept(tcp)).await
+                    else {
+                        smtp.refused.add("TLS handshake failed");
+                        conn.release();
+                        return;
+                    };
+                    session.tls_started();
+                    conn.run(&mut tls, &mut session, &mut rx, false).await;
+                }
+                conn.release();
             }
-            conn.release();
-        });
-    }
-    while conns.join_next().await.is_some() {}
+        },
+    )
+    .await;
 }
 
 #[derive(PartialEq, Eq)]
