@@ -679,11 +679,22 @@ fn index_batches(
     // Batches that wait are indexed together, one index commit for all: small batches (a
     // journal commits every few messages) do not cost one index commit each.
     while let Ok(first) = rx.recv() {
+        // Small batches (a journal's) are gathered for a moment: an index commit (segment
+        // files, fsync) costs about the same for 10 documents as for 1,000. Search sees new
+        // mail a quarter of a second later; the writer never waits for this (it waits only
+        // when the budget is full, and then the gathering stops at half of it).
+        let until = Instant::now() + Duration::from_millis(250);
+        let mut bytes = first.bytes;
         let mut batches = vec![first];
-        while batches.len() < 256
-            && let Ok(b) = rx.try_recv()
-        {
-            batches.push(b);
+        while batches.len() < 256 && bytes < budget.limit / 2 {
+            let wait = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(b) => {
+                    bytes += b.bytes;
+                    batches.push(b);
+                }
+                Err(_) => break,
+            }
         }
         while !batches.is_empty() {
             let store = batches[0].store;
