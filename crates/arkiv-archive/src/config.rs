@@ -45,6 +45,11 @@ pub struct SmtpConfig {
     /// created on first start of the receiver (without a password: nobody signs in as it).
     pub unknown_archive: String,
     pub unknown_folder: String,
+    /// The addresses Exchange / Microsoft 365 journal rules send their envelope journal
+    /// reports to. A report sent to one of them is unwrapped (its original archived, its
+    /// recipients, Bcc included, used); anywhere else it is archived as it is, so a message
+    /// made to look like a report cannot file a forged original in users' archives.
+    pub journal_report_recipients: Vec<String>,
 }
 
 impl Default for SmtpConfig {
@@ -61,6 +66,7 @@ impl Default for SmtpConfig {
             received_folder: "Received".into(),
             unknown_archive: "journal".into(),
             unknown_folder: "Unassigned".into(),
+            journal_report_recipients: Vec::new(),
         }
     }
 }

@@ -78,6 +78,10 @@ pub struct JournalAssignment {
     pub received_folder: String,
     pub unknown_user: String,
     pub unknown_folder: FolderPath,
+    /// Envelope journal reports (Exchange, Microsoft 365) are unwrapped only when sent to
+    /// one of these addresses (the journal rule's recipient); elsewhere a report is archived
+    /// as the message it is.
+    pub report_recipients: Vec<String>,
 }
 
 impl Assignment {
@@ -202,7 +206,9 @@ struct Target {
 }
 
 enum Work {
-    Failed(SourceFailure),
+    /// Not archived (the source could not read it, or preparing it failed); with the bytes
+    /// it counts in the budget of messages in flight.
+    Failed(SourceFailure, u64),
     Message(Box<Prepared>),
     Fatal(ArchiveError),
 }
@@ -246,6 +252,17 @@ impl Budget {
     fn cancel(&self) {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
         self.cv.notify_all();
+    }
+}
+
+/// Cancels budgets when dropped.
+struct CancelOnDrop<'a>([&'a Budget; 2]);
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        for b in self.0 {
+            b.cancel();
+        }
     }
 }
 
@@ -322,6 +339,9 @@ impl Archive {
         let result = std::thread::scope(|s| {
             let budget = &budget;
             let index_budget = &index_budget;
+            // However this ends (a panic included), the budgets let every waiting thread go,
+            // so the scope can join them.
+            let _release = CancelOnDrop([budget, index_budget]);
             s.spawn(move || {
                 for (seq, item) in source.enumerate() {
                     let n = item_len(&item);
@@ -339,14 +359,32 @@ impl Archive {
                 s.spawn(move || {
                     let mut extractor = self.extractor();
                     for (seq, item) in rx.iter() {
+                        let (origin, input_len, n) = match &item {
+                            SourceItem::Message(m) => {
+                                (m.origin.clone(), m.input_len, m.bytes.len() as u64)
+                            }
+                            SourceItem::Failed(f) => (f.origin.clone(), f.input_len, 0),
+                        };
                         let work = catch_unwind(AssertUnwindSafe(|| {
                             prepare(item, assignment, book, &shared, threshold, &mut extractor)
                         }))
                         .unwrap_or_else(|_| {
-                            Work::Fatal(invalid(
-                                "message",
-                                "internal error while preparing a message",
-                            ))
+                            const WHY: &str = "internal error while preparing a message";
+                            if assignment.journal() {
+                                // One message that trips a bug must not fail the others
+                                // waiting with it: it alone is deferred.
+                                Work::Failed(
+                                    SourceFailure {
+                                        folder: Vec::new(),
+                                        origin,
+                                        reason: WHY.into(),
+                                        input_len,
+                                    },
+                                    n,
+                                )
+                            } else {
+                                Work::Fatal(invalid("message", WHY))
+                            }
                         });
                         if tx.send((seq, work)).is_err() {
                             break;
@@ -592,14 +630,23 @@ fn prepare(
     extractor: &mut Option<arkiv_extract::Extractor>,
 ) -> Work {
     let mut msg = match item {
-        SourceItem::Failed(f) => return Work::Failed(f),
+        SourceItem::Failed(f) => return Work::Failed(f, 0),
         SourceItem::Message(m) => m,
     };
     let budget = msg.bytes.len() as u64;
-    if let (Assignment::Journal(_), Some(envelope)) = (assignment, msg.envelope.as_mut()) {
+    if let (Assignment::Journal(j), Some(envelope)) = (assignment, msg.envelope.as_mut()) {
         // An Exchange / Microsoft 365 envelope journal report: the original it carries is
-        // archived, with the report's sender and recipients as its envelope.
-        if let Some(report) = arkiv_message::journal::journal_report(&msg.bytes) {
+        // archived, with the report's sender and recipients as its envelope. Only reports
+        // sent to an address configured for them: anyone can write a message that looks
+        // like a report, and a forged one must not put words into users' archives.
+        let to_report_address = envelope.rcpt_to.iter().any(|r| {
+            j.report_recipients
+                .iter()
+                .any(|a| a.trim().eq_ignore_ascii_case(r))
+        });
+        if to_report_address
+            && let Some(report) = arkiv_message::journal::journal_report(&msg.bytes)
+        {
             envelope.mail_from = report.sender.unwrap_or_default();
             envelope.rcpt_to = report.recipients;
             envelope.journal_report = true;
@@ -705,14 +752,17 @@ fn index_batches(
             let bytes: u64 = same.iter().map(|b| b.bytes).sum();
             let docs: Vec<arkiv_index::IndexDoc> = same.into_iter().flat_map(|b| b.docs).collect();
             let nums = docs.iter().map(|d| d.num).collect();
-            let r = index.add(&docs).and_then(|_| index.commit());
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                index.add(&docs).and_then(|_| index.commit())
+            }));
             drop(docs);
             budget.release(bytes);
-            let _ = tx.send(IndexOutcome {
-                store,
-                nums,
-                error: r.err().map(|e| e.to_string()),
-            });
+            let error = match r {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("internal error while indexing".to_string()),
+            };
+            let _ = tx.send(IndexOutcome { store, nums, error });
         }
     }
 }
@@ -878,7 +928,8 @@ impl<'a> Writer<'a> {
                 next += 1;
                 let n = match &work {
                     Work::Message(p) => p.budget,
-                    _ => 0,
+                    Work::Failed(_, n) => *n,
+                    Work::Fatal(_) => 0,
                 };
                 let r = self.apply(seq, work);
                 budget.release(n);
@@ -990,7 +1041,7 @@ impl<'a> Writer<'a> {
     fn apply(&mut self, seq: u64, work: Work) -> Result<()> {
         match work {
             Work::Fatal(e) => Err(e),
-            Work::Failed(f) => {
+            Work::Failed(f, _) => {
                 self.progress.input_bytes += f.input_len;
                 self.progress.failed += 1;
                 let folder = if f.folder.is_empty() {

@@ -417,6 +417,7 @@ async fn start_smtp(state: &Arc<AppState>, opts: &ServeOptions) -> Result<smtp::
             received_folder: cfg.received_folder.clone(),
             unknown_user: unknown,
             unknown_folder: arkiv_types::FolderPath::parse(&cfg.unknown_folder),
+            report_recipients: cfg.journal_report_recipients.clone(),
         },
     )
     .context("starting the SMTP journal receiver")?;

@@ -128,6 +128,13 @@ struct Conn<'a> {
     held: usize,
 }
 
+impl Drop for Conn<'_> {
+    /// However the connection ends (a panic included), its bytes leave the receivers' total.
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 impl Conn<'_> {
     /// Writes all of `bytes`, giving up on a client that does not read within the limit.
     async fn send<S: AsyncWrite + Unpin>(&self, io: &mut S, bytes: &[u8]) -> bool {
@@ -199,11 +206,13 @@ impl Conn<'_> {
                     Event::Line(line) => {
                         let (r, after) = session.line(&line).await;
                         out.extend_from_slice(&r);
-                        // Chunks of a message that was reset (RSET, EHLO, an error between
-                        // BDATs) are dropped with it.
-                        if !session.in_chunks() && rx.held() > 0 {
+                        // Outside a chunked message nothing of a message is kept: chunks of
+                        // one that was reset (RSET, EHLO, an error between BDATs) go with it,
+                        // and so do its over-the-limit mark and its deadline.
+                        if !session.in_chunks() {
                             rx.reset_message();
                             self.account(rx);
+                            message_deadline = None;
                         }
                         match after {
                             After::Continue => {}

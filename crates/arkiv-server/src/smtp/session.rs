@@ -298,8 +298,8 @@ impl Session {
                 is_last,
             } => {
                 if self.mail_from.is_none() || self.rcpt_to.is_empty() {
-                    // The chunk's bytes still come and must be read (and dropped).
-                    self.errors += 1;
+                    // The chunk's bytes still come and must be read (and dropped); the error
+                    // is answered (and counted) once they are.
                     return (
                         Vec::new(),
                         After::Chunk {

@@ -139,6 +139,21 @@ if scenario == "protocol":
     c.send(b"BDAT %d LAST\r\n" % len(m) + m)
     result["after_rset"] = c.reply()[-1]
     keep("after_rset", m)
+    # A chunked message over the limit, abandoned with RSET: the next message is not
+    # refused for it.
+    c.cmd("MAIL FROM:<sender@example.test>")
+    c.cmd("RCPT TO:<alice@example.com>")
+    chunk = b"z" * (1100 * 1024)
+    c.send(b"BDAT %d\r\n" % len(chunk) + chunk)
+    result["big_chunk"] = c.reply()[-1]
+    c.cmd("RSET")
+    m = message("after big chunk")
+    c.cmd("MAIL FROM:<sender@example.test>")
+    c.cmd("RCPT TO:<alice@example.com>")
+    c.cmd("DATA")
+    c.send(dot_stuff(m) + b".\r\n")
+    result["after_big_chunk"] = c.reply()[-1]
+    keep("after_big_chunk", m)
     # DATA with a bare LF, a bare CR and a NUL: kept exactly as sent.
     m = message("odd bytes", b"bare\nlf\r\nbare\rcr\r\nnul\0byte\r\n..two dots\r\n")
     c.cmd("MAIL FROM:<sender@example.test>")
@@ -201,6 +216,16 @@ if scenario == "protocol":
     c.send(dot_stuff(report) + b".\r\n")
     result["journal_report"] = c.reply()[-1]
     keep("journal_original", original)
+    # The same kind of report sent to another address (a forged one arriving through
+    # always_bcc, say): archived as the message it is, never unwrapped.
+    forged = (report.replace(b"Subject: journal original\r\nX-MS", b"Subject: forged report\r\nX-MS")
+              .replace(b"Subject: journal original\r\nMessage-Id", b"Subject: forged original\r\nMessage-Id"))
+    c.cmd("MAIL FROM:<MicrosoftExchange@contoso.test>")
+    c.cmd("RCPT TO:<archive@arkiv.test>")
+    c.cmd("DATA")
+    c.send(dot_stuff(forged) + b".\r\n")
+    result["forged_report"] = c.reply()[-1]
+    keep("forged_report", forged)
     c.close()
 
 elif scenario == "hostile":

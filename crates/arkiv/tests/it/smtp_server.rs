@@ -22,6 +22,10 @@ fn journal_env(max_mb: u64) -> Env {
     env.ok(&["user", "add", "mta", "--password", MTA_PW]);
     env.set_config("auth_users = []", "auth_users = [\"mta\"]");
     env.set_config("max_message_mb = 50", &format!("max_message_mb = {max_mb}"));
+    env.set_config(
+        "journal_report_recipients = []",
+        "journal_report_recipients = [\"journal@arkiv.test\"]",
+    );
     env
 }
 
@@ -227,14 +231,17 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
     assert_eq!(code("implicit_auth"), "235", "{r}");
     assert_eq!(code("implicit"), "250", "{r}");
     assert_eq!(code("journal_report"), "250", "{r}");
+    assert_eq!(code("forged_report"), "250", "{r}");
     assert_eq!(code("stale_chunk"), "250", "{r}");
     assert_eq!(code("rset"), "250", "{r}");
     assert_eq!(code("after_rset"), "250", "{r}");
+    assert_eq!(code("big_chunk"), "250", "{r}");
+    assert_eq!(code("after_big_chunk"), "250", "{r}");
 
     // The counters, by reason, in the status.
     let status = srv.ok("/api/invoke/GetSmtpReceiverStatus", "");
     let st = &status;
-    assert_eq!(st["accepted"], 9, "{status}");
+    assert_eq!(st["accepted"], 11, "{status}");
     for why in [
         "wrong password",
         "no TLS",
@@ -253,7 +260,7 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
         "{status}"
     );
     let conf = srv.ok("/api/invoke/GetServiceConfiguration", "");
-    assert_eq!(conf["smtpReceiver"]["accepted"], 9, "{conf}");
+    assert_eq!(conf["smtpReceiver"]["accepted"], 11, "{conf}");
     let (_, log) = srv.stop();
     let got = archived(&env, &["alice", "bob", "journal"]);
     // Each message the raw client kept is archived byte for byte, where its envelope says.
@@ -264,6 +271,8 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
         "implicit",
         "journal_original",
         "after_rset",
+        "forged_report",
+        "after_big_chunk",
     ] {
         let want = std::fs::read(out.path().join(format!("{name}.eml"))).unwrap();
         let hits: Vec<&(String, Vec<u8>)> =
@@ -308,6 +317,9 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
         folders("journal original"),
         ["alice/Received", "bob/Received"]
     );
+    // A report to any other address is kept as it is: its "original" reaches no one.
+    assert_eq!(folders("forged report"), ["journal/Unassigned"]);
+    assert!(!got.contains_key("forged original"), "{:?}", got.keys());
     let id = id_of(&env, "bob/Received", "journal original");
     let e = env.json(&["cat", &id, "--envelope"]);
     assert_eq!(e["journal_report"], true, "{e}");
