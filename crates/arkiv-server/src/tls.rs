@@ -198,13 +198,51 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
+/// Whether a PEM file is whole: it ends with the END line of a block of `kind`.
+fn whole_pem(path: &Path, kind: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| {
+        t.trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("-----END ") && l.contains(kind))
+    })
+}
+
+/// The self-signed certificate in `DATA/tls/`, made on first start. It is made in
+/// `DATA/tls.new/` (key 0600, both files synced), which is then renamed to `DATA/tls/` and the
+/// data directory synced: a crash at any point leaves either no `tls/` or a whole one. A
+/// `tls/` that is not whole (a crash of an older version, a disk that lied) is moved aside
+/// to `tls.broken-<time>/` with a warning and a new certificate is made, so a later start is
+/// never blocked by it.
 fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let tls = dir.join("tls");
     let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
-    if cert.is_file() && key.is_file() {
+    if whole_pem(&cert, "CERTIFICATE") && whole_pem(&key, "PRIVATE KEY") {
         return Ok((cert, key));
     }
-    std::fs::create_dir_all(&tls).with_context(|| format!("creating {}", tls.display()))?;
+    if tls.exists() {
+        let stamp = arkiv_types::Timestamp::now().to_rfc3339().replace(':', "");
+        let aside = (0..)
+            .map(|n| match n {
+                0 => dir.join(format!("tls.broken-{stamp}")),
+                n => dir.join(format!("tls.broken-{stamp}-{n}")),
+            })
+            .find(|p| !p.exists())
+            .expect("a free name");
+        std::fs::rename(&tls, &aside)
+            .with_context(|| format!("moving the incomplete {} aside", tls.display()))?;
+        crate::log!(
+            "WARN",
+            "the self-signed certificate in {} was incomplete (an interrupted first start?); moved to {} and made anew",
+            tls.display(),
+            aside.display()
+        );
+    }
+    let new = dir.join("tls.new");
+    if new.exists() {
+        std::fs::remove_dir_all(&new).with_context(|| format!("removing {}", new.display()))?;
+    }
+    std::fs::create_dir_all(&new).with_context(|| format!("creating {}", new.display()))?;
     let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -219,15 +257,28 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let ck = rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&key)
-        .with_context(|| format!("writing {}", key.display()))?;
-    f.write_all(ck.signing_key.serialize_pem().as_bytes())?;
-    f.sync_all()?;
-    std::fs::write(&cert, ck.cert.pem()).with_context(|| format!("writing {}", cert.display()))?;
+    let write = |path: &Path, text: &str| -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+            .with_context(|| format!("syncing {}", path.display()))
+    };
+    write(&new.join("key.pem"), &ck.signing_key.serialize_pem())?;
+    write(&new.join("cert.pem"), &ck.cert.pem())?;
+    let sync_dir = |d: &Path| -> Result<()> {
+        std::fs::File::open(d)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("syncing {}", d.display()))
+    };
+    sync_dir(&new)?;
+    std::fs::rename(&new, &tls)
+        .with_context(|| format!("renaming {} to {}", new.display(), tls.display()))?;
+    sync_dir(dir)?;
     crate::log!(
         "INFO",
         "generated a self-signed TLS certificate in {}",

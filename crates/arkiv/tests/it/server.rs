@@ -2683,3 +2683,47 @@ fn compliance_settings_change_through_the_api_at_once_and_stay() {
         "the change and its reason are audited"
     );
 }
+
+/// Issue 15's finding: a first start interrupted while it made the self-signed certificate
+/// (the key written, the certificate not; or the certificate cut short) blocked every later
+/// start until the files were removed by hand. Now the certificate is made in a directory
+/// renamed into place, and an incomplete one is moved aside and made anew.
+#[test]
+fn an_interrupted_certificate_generation_does_not_block_later_starts() {
+    let env = Env::new();
+    let tls = env.data().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::write(tls.join("key.pem"), "-----BEGIN PRIVATE KEY-----\nMIGH").unwrap();
+    let srv = Server::start(&env);
+    assert!(
+        srv.startup.iter().any(|l| l.contains("was incomplete")),
+        "{:?}",
+        srv.startup
+    );
+    let first = srv.fingerprint.clone();
+    srv.stop();
+    // A torn certificate: cut in the middle.
+    let cert = std::fs::read_to_string(tls.join("cert.pem")).unwrap();
+    std::fs::write(tls.join("cert.pem"), &cert[..cert.len() / 2]).unwrap();
+    let srv = Server::start(&env);
+    assert!(srv.startup.iter().any(|l| l.contains("was incomplete")));
+    let second = srv.fingerprint.clone();
+    assert_ne!(first, second);
+    srv.stop();
+    // A whole one is kept.
+    let srv = Server::start(&env);
+    assert_eq!(srv.fingerprint, second);
+    assert!(!srv.startup.iter().any(|l| l.contains("was incomplete")));
+    srv.stop();
+    let aside = std::fs::read_dir(env.data())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("tls.broken-")
+        })
+        .count();
+    assert_eq!(aside, 2, "both incomplete directories kept aside");
+}
