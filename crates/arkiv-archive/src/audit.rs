@@ -93,8 +93,33 @@ fn hash(line: &str) -> String {
 
 impl AuditLog {
     /// Opens (or creates, 0600) the audit log of a data directory.
+    ///
+    /// A last line without its line end (a power loss while it was written: it was never
+    /// synced, so the action it describes was never answered) would be glued to the next
+    /// record and break the chain. It is moved to `audit.log.torn-<time>` (kept, not
+    /// destroyed), the log is cut back to its last whole line, and the recovery is the next
+    /// record of the chain.
     pub fn open(data_dir: &Path) -> Result<AuditLog> {
         let path = data_dir.join("audit.log");
+        let torn = cut_torn_tail(data_dir, &path)?;
+        let log = AuditLog::open_whole(path)?;
+        if let Some((bytes, kept)) = torn {
+            log.record(&Entry {
+                user: "operator",
+                client: "local",
+                via: "Service",
+                function: "audit log recovered",
+                args: &[
+                    ("tornBytes".into(), bytes.to_string()),
+                    ("keptIn".into(), kept),
+                ],
+                outcome: "succeeded: a torn last line was moved aside",
+            })?;
+        }
+        Ok(log)
+    }
+
+    fn open_whole(path: PathBuf) -> Result<AuditLog> {
         let last = match File::open(&path) {
             Ok(f) => BufReader::new(f)
                 .lines()
@@ -151,6 +176,45 @@ impl AuditLog {
         st.1 = hash(&line);
         Ok(())
     }
+}
+
+/// Moves a torn last line (bytes after the last line end) out of the log: `(its length, the
+/// file it was moved to)`, or `None` when the log ends with a whole line.
+fn cut_torn_tail(data_dir: &Path, path: &Path) -> Result<Option<(u64, String)>> {
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    else {
+        return Ok(None);
+    };
+    let len = f.metadata().map_err(|e| io_err(path, e))?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // A record is a few KiB at most: the torn part lies in the last MiB.
+    let from = len.saturating_sub(1 << 20);
+    f.seek(SeekFrom::Start(from)).map_err(|e| io_err(path, e))?;
+    let mut tail = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut tail).map_err(|e| io_err(path, e))?;
+    if tail.last() == Some(&b'\n') {
+        return Ok(None);
+    }
+    let cut = tail
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(from, |i| from + i as u64 + 1);
+    let torn = &tail[(cut - from) as usize..];
+    let stamp = arkiv_types::Timestamp::now().to_rfc3339().replace(':', "");
+    let aside = data_dir.join(format!("audit.log.torn-{stamp}"));
+    let mut a = crate::files::open_private_append(&aside)?;
+    a.write_all(torn)
+        .and_then(|_| a.sync_all())
+        .map_err(|e| io_err(&aside, e))?;
+    f.set_len(cut)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_err(path, e))?;
+    Ok(Some((torn.len() as u64, aside.display().to_string())))
 }
 
 /// Which audit records to show: days (`2026-12-01`, inclusive), a user, and a text that the
@@ -359,6 +423,54 @@ mod tests {
         assert!(!m[2].1.contains("Geheim"), "{}", m[2].1);
         assert!(m[2].1.contains("--password=***"), "{}", m[2].1);
         assert!(m[2].1.contains("--userName=bob"));
+    }
+
+    /// Issue 15's finding: a torn last line was glued to the next record.
+    #[test]
+    fn a_torn_last_line_is_moved_aside_and_the_chain_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = |n: &str| Entry {
+            user: "admin",
+            client: "127.0.0.1",
+            via: "AdministrationAPI",
+            function: "GetUsers",
+            args: &[],
+            outcome: if n == "a" { "succeeded" } else { "failed" },
+        };
+        {
+            let log = AuditLog::open(dir.path()).unwrap();
+            log.record(&entry("a")).unwrap();
+            log.record(&entry("a")).unwrap();
+        }
+        let path = dir.path().join("audit.log");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(br#"{"time":"2026-12-03T07:00:00Z","user":"adm"#)
+            .unwrap();
+        drop(f);
+        let log = AuditLog::open(dir.path()).unwrap();
+        log.record(&entry("b")).unwrap();
+        // Two whole records, the recovery, the new one: one unbroken chain.
+        assert_eq!(verify_chain(&path).unwrap(), 4);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("audit log recovered"), "{text}");
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("audit.log.torn-"))
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(
+            std::fs::read(&aside[0]).unwrap(),
+            br#"{"time":"2026-12-03T07:00:00Z","user":"adm"#
+        );
+        // A log that ends whole is left alone.
+        drop(log);
+        let before = std::fs::read(&path).unwrap();
+        AuditLog::open(dir.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
     #[test]
