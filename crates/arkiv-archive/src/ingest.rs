@@ -568,15 +568,15 @@ fn journal_targets(
             out.push(t);
         }
     };
-    let (sender, recipients) = match &msg.envelope {
-        Some(e) => (Some(e.mail_from.to_lowercase()), e.rcpt_to.clone()),
-        None => (None, Vec::new()),
+    let (sender, recipients): (Option<String>, &[String]) = match &msg.envelope {
+        Some(e) => (Some(e.mail_from.to_lowercase()), &e.rcpt_to),
+        None => (None, &[]),
     };
     if let Some(u) = sender.as_ref().and_then(|a| book.by_address.get(a)) {
         push(u, &j.sent_folder);
     }
     let mut told = false;
-    for r in &recipients {
+    for r in recipients {
         let r = r.to_lowercase();
         if let Some(u) = book.by_address.get(&r) {
             told = true;

@@ -425,13 +425,6 @@ async fn start_smtp(state: &Arc<AppState>, opts: &ServeOptions) -> Result<smtp::
         .map_err(|e| anyhow::anyhow!(e))?;
     // The settings in force go to the audit log at every start: a change of who may send
     // (made in arkiv.toml or by flags, in force at the next start) is on record.
-    let join = |v: &[String]| v.join(" ");
-    let addrs = |v: &[SocketAddr]| {
-        v.iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     state
         .archive
         .audit(&arkiv_archive::audit::Entry {
@@ -440,27 +433,11 @@ async fn start_smtp(state: &Arc<AppState>, opts: &ServeOptions) -> Result<smtp::
             via: "Service",
             function: "smtp receiver start",
             args: &[
-                ("listen".into(), addrs(&opts.smtp)),
-                ("listenTls".into(), addrs(&opts.smtps)),
-                (
-                    "trustedNetworks".into(),
-                    receiver
-                        .trusted
-                        .iter()
-                        .map(|n| n.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ),
-                (
-                    "plainNetworks".into(),
-                    receiver
-                        .plain
-                        .iter()
-                        .map(|n| n.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ),
-                ("authUsers".into(), join(&receiver.auth_users)),
+                ("listen".into(), spaced(&opts.smtp)),
+                ("listenTls".into(), spaced(&opts.smtps)),
+                ("trustedNetworks".into(), spaced(&receiver.trusted)),
+                ("plainNetworks".into(), spaced(&receiver.plain)),
+                ("authUsers".into(), spaced(&receiver.auth_users)),
                 ("maxMessageBytes".into(), receiver.max_message.to_string()),
                 ("unknownArchive".into(), cfg.unknown_archive.clone()),
             ],
@@ -474,6 +451,15 @@ async fn start_smtp(state: &Arc<AppState>, opts: &ServeOptions) -> Result<smtp::
         );
     }
     Ok(receiver)
+}
+
+/// Items separated by spaces (for an audit record).
+fn spaced<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn shutdown_signal() {

@@ -119,72 +119,64 @@ fn senders_over_tls_with_auth_pipelining_bdat_and_odd_bytes() {
     let server = format!("127.0.0.1:{port}");
 
     // swaks: STARTTLS, AUTH PLAIN and LOGIN, PIPELINING; a wrong password is refused.
-    let ok = swaks(&[
-        "--server",
-        &server,
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "mta",
-        "--auth-password",
+    let over_tls = |password: &str, rest: &[&str]| {
+        let mut args = vec![
+            "--server",
+            &server,
+            "--tls",
+            "--auth-user",
+            "mta",
+            "--auth-password",
+            password,
+        ];
+        args.extend_from_slice(rest);
+        swaks(&args)
+    };
+    let ok = over_tls(
         MTA_PW,
-        "--pipeline",
-        "--from",
-        "alice@example.com",
-        "--to",
-        "bob@example.com",
-        "--header",
-        "Subject: swaks plain auth",
-    ]);
+        &[
+            "--auth",
+            "PLAIN",
+            "--pipeline",
+            "--from",
+            "alice@example.com",
+            "--to",
+            "bob@example.com",
+            "--header",
+            "Subject: swaks plain auth",
+        ],
+    );
     assert!(ok.contains("250 2.0.0 Ok: archived"), "{ok}");
-    let ok = swaks(&[
-        "--server",
-        &server,
-        "--tls",
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        "mta",
-        "--auth-password",
+    let ok = over_tls(
         MTA_PW,
-        "--from",
-        "someone@outside.test",
-        "--to",
-        "journal+bob=example.com@arkiv.test",
-        "--header",
-        "Subject: swaks login auth",
-    ]);
+        &[
+            "--auth",
+            "LOGIN",
+            "--from",
+            "someone@outside.test",
+            "--to",
+            "journal+bob=example.com@arkiv.test",
+            "--header",
+            "Subject: swaks login auth",
+        ],
+    );
     assert!(ok.contains("250 2.0.0 Ok: archived"), "{ok}");
-    let ok = swaks(&[
-        "--server",
-        &server,
-        "--tls",
-        "--auth-user",
-        "mta",
-        "--auth-password",
+    let ok = over_tls(
         MTA_PW,
-        "--from",
-        "someone@outside.test",
-        "--to",
-        "nobody@nowhere.test",
-        "--header",
-        "Subject: swaks unknown",
-    ]);
+        &[
+            "--from",
+            "someone@outside.test",
+            "--to",
+            "nobody@nowhere.test",
+            "--header",
+            "Subject: swaks unknown",
+        ],
+    );
     assert!(ok.contains("250 2.0.0 Ok: archived"), "{ok}");
-    let bad = swaks(&[
-        "--server",
-        &server,
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "mta",
-        "--auth-password",
+    let bad = over_tls(
         "not-the-password",
-        "--to",
-        "bob@example.com",
-    ]);
+        &["--auth", "PLAIN", "--to", "bob@example.com"],
+    );
     assert!(bad.contains("535 5.7.8"), "{bad}");
     // No TLS: no message, no password.
     let plain = swaks(&["--server", &server, "--to", "bob@example.com"]);
