@@ -42,6 +42,7 @@ pub mod uids;
 pub mod users;
 pub mod verify;
 
+pub use arkiv_store::StoreError;
 pub use config::{
     AttachmentsConfig, ComplianceConfig, Config, ImportConfig, ServerConfig, SmtpConfig,
     StorageConfig,

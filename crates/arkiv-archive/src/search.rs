@@ -45,6 +45,10 @@ pub struct SearchPage {
     pub total: usize,
     pub offset: usize,
     pub hits: Vec<MessageView>,
+    /// Stores whose messages could not be searched (never silently: a closed store is not an
+    /// empty one).
+    #[serde(rename = "unavailableStores", skip_serializing_if = "Vec::is_empty")]
+    pub unavailable_stores: Vec<crate::stores::UnavailableStore>,
 }
 
 impl Archive {
@@ -402,6 +406,7 @@ impl Archive {
             total,
             offset: q.offset,
             hits,
+            unavailable_stores: self.unavailable_stores(),
         })
     }
 }

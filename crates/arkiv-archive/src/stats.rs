@@ -31,6 +31,11 @@ pub struct StoreStats {
     pub unique_bytes: u64,
     pub blobs: u64,
     pub stored_bytes: u64,
+    /// Messages known to be damaged (found when the store opened, or by `verify`).
+    pub damaged_messages: u64,
+    /// Packs shorter than the store wrote them, as `"000001.pack: 1234 of 5678 bytes"`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub short_packs: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -44,6 +49,8 @@ pub struct Stats {
     pub stored_bytes: u64,
     /// stored ÷ original bytes.
     pub stored_ratio: f64,
+    /// Stores not counted because they cannot be opened.
+    pub unavailable_stores: Vec<crate::stores::UnavailableStore>,
 }
 
 /// A message as listed.
@@ -62,6 +69,9 @@ pub struct MessageView {
     pub attachments: Vec<String>,
     /// Set when the parser could not understand the message (its bytes are archived all the same).
     pub problem: Option<String>,
+    /// Set when the message's stored bytes are damaged (it cannot be read; `verify` tells more).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
     /// In search results: byte ranges of `subject`, `from` and `to` that matched the query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub highlights: Option<Highlights>,
@@ -107,6 +117,8 @@ impl Archive {
                 unique_bytes: 0,
                 blobs: 0,
                 stored_bytes: 0,
+                damaged_messages: 0,
+                short_packs: Vec::new(),
                 error: info.error.clone(),
             };
             if let Some(store) = open.get(&info.entry.id) {
@@ -117,6 +129,12 @@ impl Archive {
                 st.unique_bytes = c.content_bytes;
                 st.blobs = c.blobs;
                 st.stored_bytes = c.stored_bytes;
+                st.damaged_messages = store.damaged_messages().len() as u64;
+                st.short_packs = store
+                    .short_packs()
+                    .iter()
+                    .map(|p| format!("{:06}.pack: {} of {} bytes", p.seg, p.actual, p.committed))
+                    .collect();
                 for (f, (n, b)) in store.folder_counts()? {
                     let e = per_folder.entry(f).or_default();
                     e.0 += n;
@@ -164,6 +182,7 @@ impl Archive {
             } else {
                 stored_bytes as f64 / original_bytes as f64
             },
+            unavailable_stores: self.unavailable_stores(),
         })
     }
 
@@ -180,7 +199,8 @@ impl Archive {
     }
 
     pub fn message_view(&self, id: MessageId) -> Result<MessageView> {
-        let rec = self.store(id.store)?.message(id.num)?;
+        let store = self.store(id.store)?;
+        let rec = store.message(id.num)?;
         let (archive, folder) = self.folder_location(rec.folder)?;
         let s = &rec.summary;
         Ok(MessageView {
@@ -195,6 +215,7 @@ impl Archive {
             archived_at: rec.archived_at.to_rfc3339(),
             attachments: s.attachment_names.clone(),
             problem: rec.problem.clone(),
+            damaged: store.damaged_message(id.num),
             highlights: None,
         })
     }

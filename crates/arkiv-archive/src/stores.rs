@@ -45,6 +45,26 @@ impl StoreSlot {
     }
 }
 
+/// A registered store that cannot be used now, and why. Disabled stores are not listed: they
+/// are off on purpose. Whatever lists or counts messages says these are missing from it, so a
+/// closed store never looks like an empty one.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnavailableStore {
+    pub store: u32,
+    pub name: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for UnavailableStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "archive store {} ({}) is unavailable, its messages are not included: {}",
+            self.store, self.name, self.reason
+        )
+    }
+}
+
 /// A store and whether it could be opened.
 #[derive(Clone, Debug, Serialize)]
 pub struct StoreInfo {
@@ -286,6 +306,22 @@ impl Archive {
                     entry: entry.clone(),
                     error: Some(why.clone()),
                 },
+            })
+            .collect()
+    }
+
+    /// The registered stores that are not disabled but cannot be used (see
+    /// [`UnavailableStore`]).
+    pub fn unavailable_stores(&self) -> Vec<UnavailableStore> {
+        self.stores()
+            .into_iter()
+            .filter(|s| s.entry.status != StoreStatus::Disabled)
+            .filter_map(|s| {
+                s.error.map(|reason| UnavailableStore {
+                    store: s.entry.id.0,
+                    name: s.entry.name,
+                    reason,
+                })
             })
             .collect()
     }

@@ -6,12 +6,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::master::Archive;
 
-/// A store that could not be checked.
-#[derive(Clone, Debug, Serialize)]
-pub struct UnavailableStore {
-    pub store: u32,
-    pub reason: String,
-}
+pub use crate::stores::UnavailableStore;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyReport {
@@ -58,14 +53,9 @@ impl Archive {
             unavailable: Vec::new(),
             master_problems: Vec::new(),
         };
+        report.unavailable = self.unavailable_stores();
         for info in self.stores() {
-            if let Some(why) = info.error {
-                if info.entry.status != arkiv_types::StoreStatus::Disabled {
-                    report.unavailable.push(UnavailableStore {
-                        store: info.entry.id.0,
-                        reason: why,
-                    });
-                }
+            if info.error.is_some() {
                 continue;
             }
             let store = self.store(info.entry.id)?;

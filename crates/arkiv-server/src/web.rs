@@ -91,6 +91,17 @@ impl From<ArchiveError> for WebError {
             A::Invalid { .. } | A::WeakPassword(_) => StatusCode::BAD_REQUEST,
             e if e.is_bad_query() => StatusCode::BAD_REQUEST,
             A::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            // Known damage (a pack cut short or overwritten outside Arkiv): say which message,
+            // keep the details (paths, offsets) in the log.
+            A::Store(arkiv_archive::StoreError::Damaged { id, .. }) => {
+                crate::log!("ERROR", "web request failed: {}", log_safe(&e.to_string()));
+                return WebError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(
+                        "message {id} is damaged: its stored bytes cannot be read (an administrator's `arkiv verify` reports the damage)"
+                    ),
+                );
+            }
             _ => {
                 crate::log!("ERROR", "web request failed: {}", log_safe(&e.to_string()));
                 return WebError::new(

@@ -28,6 +28,7 @@
 //! to a content record committed with it or before it.
 
 mod blob;
+mod damage;
 mod error;
 mod maintain;
 mod pack;
@@ -36,6 +37,7 @@ mod records;
 mod store;
 mod verify;
 
+pub use damage::ShortPack;
 pub use error::{Result, StoreError};
 pub use maintain::{CompactReport, DatabaseMaintenance, RepairReport};
 pub use recipe::{PreparedContent, StoreKeys};

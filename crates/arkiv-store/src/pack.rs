@@ -10,7 +10,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Result, StoreError, io_err};
+use crate::error::{Result, io_err};
 
 pub(crate) fn pack_path(dir: &Path, seg: u32) -> PathBuf {
     dir.join(format!("{seg:06}.pack"))
@@ -29,23 +29,24 @@ pub(crate) struct PackWriter {
 }
 
 impl PackWriter {
-    /// Opens the newest pack for appending, cutting off any uncommitted tail.
+    /// Opens the newest pack for appending, cutting off any uncommitted tail. A pack shorter
+    /// than committed (damaged outside Arkiv) is left as it is, never cut or extended: when it
+    /// is the newest, appending goes on in a new pack after it.
     pub(crate) fn open(
         dir: &Path,
         committed: &BTreeMap<u32, u64>,
         retired: &std::collections::BTreeSet<u32>,
         max_bytes: u64,
     ) -> Result<Self> {
+        let mut last_short = false;
         for (&seg, &len) in committed {
             let path = pack_path(dir, seg);
-            let actual = fs::metadata(&path).map_err(|e| io_err(&path, e))?.len();
-            if actual < len {
-                return Err(StoreError::PackTruncated {
-                    path: path.display().to_string(),
-                    actual,
-                    committed: len,
-                });
-            }
+            let actual = match fs::metadata(&path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(io_err(&path, e)),
+            };
+            last_short = actual < len;
             if actual > len {
                 let f = OpenOptions::new()
                     .write(true)
@@ -77,20 +78,24 @@ impl PackWriter {
                 }
             }
         }
-        let path = pack_path(dir, last);
+        let (seg, len) = if last_short {
+            (last + 1, 0)
+        } else {
+            (last, committed.get(&last).copied().unwrap_or(0))
+        };
+        let path = pack_path(dir, seg);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
-        let len = committed.get(&last).copied().unwrap_or(0);
         if len == 0 {
             file.set_len(0).map_err(|e| io_err(&path, e))?;
         }
         Ok(PackWriter {
             dir: dir.to_path_buf(),
             max_bytes,
-            seg: last,
+            seg,
             file,
             len,
             dirty: Vec::new(),
@@ -165,14 +170,20 @@ impl PackWriter {
                 .sync_data()
                 .map_err(|e| io_err(&pack_path(&self.dir, self.seg), e))?;
             if self.lengths.len() > 1 || self.lengths.contains_key(&self.seg) {
-                // New pack files must survive a power loss too: sync the directory.
-                if let Ok(d) = File::open(&self.dir) {
-                    let _ = d.sync_all();
-                }
+                // New pack files must survive a power loss too: sync the directory (its error
+                // fails the commit, like the pack's own).
+                sync_dir(&self.dir)?;
             }
         }
         Ok(())
     }
+}
+
+/// Makes a directory's entries (files created, renamed or removed in it) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
 }
 
 /// Reads `len` bytes at `off` from a pack.

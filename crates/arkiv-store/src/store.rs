@@ -10,6 +10,7 @@ use redb::{
 };
 
 use crate::blob::{self, HEADER_LEN};
+use crate::damage::{DAMAGED, Damage};
 use crate::error::{Result, StoreError, db_err, io_err};
 use crate::pack::{self, PackWriter};
 use crate::recipe::{self, PreparedContent, StoreKeys};
@@ -73,6 +74,8 @@ pub struct Store {
     segment_bytes: u64,
     writer: Mutex<Option<PackWriter>>,
     readers: Mutex<HashMap<u32, Arc<File>>>,
+    /// What is known to be damaged (see `damage.rs`).
+    damage: Mutex<Damage>,
 }
 
 /// A store database opened for writing, or only for reading (no locks taken for writing, and
@@ -241,67 +244,23 @@ impl Store {
             segment_bytes,
             writer: Mutex::new(None),
             readers: Mutex::new(HashMap::new()),
+            damage: Mutex::new(Damage::default()),
         };
-        store.check_packs()?;
+        let short = store.check_packs()?;
+        let damage = store.assess_damage(&short)?;
+        *store.damage() = damage;
         Ok(store)
     }
 
-    /// Checks that the content directory holds this database's packs: each committed pack is
-    /// there and long enough, and at least one starts with the record the blob index places
-    /// at its start (one damaged record is `verify`'s to report, not a reason to refuse the
-    /// store). A wrong directory (another store's, after a move) is refused before a writer
-    /// could cut its packs to this database's lengths.
-    fn check_packs(&self) -> Result<()> {
-        let t = self.read_txn()?;
-        let segs = t.open_table(SEGMENTS).map_err(|e| self.dberr(e))?;
-        let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
-        let dir = self.dirs.pack_dir();
-        let wrong = |detail: String| StoreError::ForeignPacks {
-            path: dir.display().to_string(),
-            detail,
-        };
-        let (mut checked, mut matched) = (0, 0);
-        let mut short = None;
-        for r in segs.iter().map_err(|e| self.dberr(e))? {
-            let (k, v) = r.map_err(|e| self.dberr(e))?;
-            let (seg, len) = (k.value(), v.value());
-            if len == 0 {
-                continue;
-            }
-            checked += 1;
-            let path = pack::pack_path(&dir, seg);
-            let file = File::open(&path)
-                .map_err(|e| wrong(format!("{} cannot be opened: {e}", path.display())))?;
-            let size = file.metadata().map_err(|e| io_err(&path, e))?.len();
-            if size < len {
-                short.get_or_insert(StoreError::PackTruncated {
-                    path: path.display().to_string(),
-                    actual: size,
-                    committed: len,
-                });
-                continue;
-            }
-            let head = pack::read_at(&file, &path, 0, HEADER_LEN)?;
-            let placed = blob::parse_header(&head).and_then(|(key, _)| {
-                blobs
-                    .get(key.as_slice())
-                    .ok()
-                    .flatten()
-                    .and_then(|v| postcard::from_bytes::<BlobLoc>(v.value()).ok())
-            });
-            if placed.is_some_and(|l| l.seg == seg && l.off == 0) {
-                matched += 1;
-            }
-        }
-        if checked > 0 && matched == 0 {
-            return Err(wrong(
-                "no pack starts with the record this store's database expects there, or has the length it committed".into(),
-            ));
-        }
-        // This store's packs, one of them shorter than committed: data lost outside Arkiv.
-        match short {
-            Some(e) => Err(e),
-            None => Ok(()),
+    pub(crate) fn damage(&self) -> std::sync::MutexGuard<'_, Damage> {
+        self.damage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The database when opened for writing.
+    pub(crate) fn rw_db(&self) -> Option<&Database> {
+        match &self.db {
+            Db::Rw(d) => Some(d),
+            Db::Ro(_) => None,
         }
     }
 
@@ -326,7 +285,7 @@ impl Store {
     }
 
     /// A table that an older store may not have yet: `None` instead of an error.
-    fn optional_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    pub(crate) fn optional_table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         t: &redb::ReadTransaction,
         def: TableDefinition<K, V>,
@@ -377,6 +336,7 @@ impl Store {
             pack: Some(pack),
             next_num,
             counters,
+            mended: Mended::default(),
         })
     }
 
@@ -408,7 +368,10 @@ impl Store {
     ) -> Result<PreparedContent> {
         let t = self.read_txn()?;
         let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
-        let exists = |id: &[u8; 32]| matches!(blobs.get(id.as_slice()), Ok(Some(_)));
+        // A damaged blob is stored again rather than shared.
+        let exists = |id: &[u8; 32]| {
+            matches!(blobs.get(id.as_slice()), Ok(Some(_))) && !self.blob_is_damaged(id)
+        };
         recipe::prepare(&self.keys, raw, hash, parsed, threshold, &exists)
     }
 
@@ -496,7 +459,10 @@ impl Store {
         self.read_content(&rec.content_key)
             .map_err(|e| StoreError::Damaged {
                 id: MessageId::new(self.id, num).to_string(),
-                detail: e.to_string(),
+                detail: match self.damaged_message(num) {
+                    Some(why) => format!("{why} ({e})"),
+                    None => e.to_string(),
+                },
             })
     }
 
@@ -790,6 +756,15 @@ pub struct WriteSession {
     pack: Option<PackWriter>,
     next_num: u64,
     pub(crate) counters: StoreCounters,
+    /// Damage this session mends or removes: forgotten when it commits.
+    mended: Mended,
+}
+
+#[derive(Default)]
+struct Mended {
+    messages: Vec<u64>,
+    contents: Vec<[u8; 32]>,
+    blobs: Vec<[u8; 32]>,
 }
 
 impl WriteSession {
@@ -833,19 +808,26 @@ impl WriteSession {
         parsed: &arkiv_message::ParsedMessage,
         threshold: usize,
     ) -> Result<()> {
-        if self.has_content(&prepared.content_key)? {
+        // A content known to be damaged is stored again: the messages that have it read
+        // whole again (an archiving run that meets a damaged message mends it).
+        let damaged = self.store.content_is_damaged(&prepared.content_key);
+        if self.has_content(&prepared.content_key)? && !damaged {
             return Ok(());
         }
         let mut needed: Vec<[u8; 32]> = vec![prepared.record.skeleton];
         needed.extend(prepared.record.inserts.iter().map(|i| i.blob));
         let mut missing = Vec::new();
+        let mut replaced = Vec::new();
         {
             let blobs = self.tx().open_table(BLOBS).map_err(|e| self.e(e))?;
             for id in &needed {
-                if blobs.get(id.as_slice()).map_err(|e| self.e(e))?.is_none()
-                    && !missing.contains(id)
-                {
+                let indexed = blobs.get(id.as_slice()).map_err(|e| self.e(e))?.is_some();
+                let bad = indexed && self.store.blob_is_damaged(id);
+                if (!indexed || bad) && !missing.contains(id) {
                     missing.push(*id);
+                    if bad {
+                        replaced.push(*id);
+                    }
                 }
             }
         }
@@ -888,8 +870,10 @@ impl WriteSession {
                 raw_len: b.raw_len,
             };
             locs.push((b.key, loc));
-            self.counters.blobs += 1;
-            self.counters.blob_bytes += b.raw_len;
+            if !replaced.contains(&b.key) {
+                self.counters.blobs += 1;
+                self.counters.blob_bytes += b.raw_len;
+            }
             self.counters.stored_bytes += b.record.len() as u64;
         }
         {
@@ -914,6 +898,25 @@ impl WriteSession {
             let mut c = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
             c.insert(prepared.content_key.as_slice(), sealed.as_slice())
                 .map_err(|e| self.e(e))?;
+        }
+        self.mended.blobs.extend(replaced);
+        if damaged {
+            let mended: Vec<u64> = self
+                .store
+                .damage()
+                .messages
+                .iter()
+                .filter(|(_, (_, c))| *c == Some(prepared.content_key))
+                .map(|(n, _)| *n)
+                .collect();
+            {
+                let mut t = self.tx().open_table(DAMAGED).map_err(|e| self.e(e))?;
+                for n in &mended {
+                    t.remove(*n).map_err(|e| self.e(e))?;
+                }
+            }
+            self.mended.contents.push(prepared.content_key);
+            return Ok(());
         }
         self.counters.contents += 1;
         self.counters.content_bytes += prepared.size;
@@ -1051,6 +1054,12 @@ impl WriteSession {
             .map_err(|e| self.e(e))?
             .remove(num)
             .map_err(|e| self.e(e))?;
+        self.tx()
+            .open_table(DAMAGED)
+            .map_err(|e| self.e(e))?
+            .remove(num)
+            .map_err(|e| self.e(e))?;
+        self.mended.messages.push(num);
         {
             let key = self.store.placement_key(rec.folder, &rec.hash);
             let mut p = self.tx().open_table(PLACEMENTS).map_err(|e| self.e(e))?;
@@ -1244,6 +1253,8 @@ impl WriteSession {
         let res = txn.commit().map_err(|e| self.store.dberr(e));
         if res.is_ok() {
             *self.store.writer.lock().unwrap_or_else(|p| p.into_inner()) = self.pack.take();
+            let m = std::mem::take(&mut self.mended);
+            self.store.forget_damage(&m.messages, &m.contents, &m.blobs);
         }
         // On failure the database kept the old state; dropping the pack writer makes the next
         // session reopen the pack, cutting off the appended bytes.

@@ -1,6 +1,6 @@
 //! `verify`: every hash, every blob, every record and the links between them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use arkiv_types::{ContentHash, MessageId, StoreId};
 use redb::{ReadableTable, ReadableTableMetadata};
@@ -133,6 +133,13 @@ impl Store {
         report.unreferenced_blobs =
             index.keys().filter(|k| !referenced.contains(*k)).count() as u64;
 
+        let bad_blobs: HashSet<[u8; 32]> = blob_cache
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(k, _)| *k)
+            .collect();
+        let mut damaged: BTreeMap<u64, (String, Option<[u8; 32]>)> = BTreeMap::new();
+
         // Messages: each record readable, its content good, its placement indexed.
         let msgs = t.open_table(MESSAGES).map_err(|e| self.dberr(e))?;
         let placements = t.open_table(PLACEMENTS).map_err(|e| self.dberr(e))?;
@@ -154,22 +161,28 @@ impl Store {
             ) {
                 Ok(r) => r,
                 Err(e) => {
+                    let detail = format!("message record unreadable: {e}");
+                    damaged.insert(num, (detail.clone(), None));
                     report.problems.push(StoreProblem {
                         message: Some(id),
-                        detail: format!("message record unreadable: {e}"),
+                        detail,
                     });
                     continue;
                 }
             };
             if let Some(why) = bad_content.get(&rec.content_key) {
+                let detail = format!("content damaged: {why}");
+                damaged.insert(num, (detail.clone(), Some(rec.content_key)));
                 report.problems.push(StoreProblem {
                     message: Some(id.clone()),
-                    detail: format!("content damaged: {why}"),
+                    detail,
                 });
             } else if !good_content.contains(&rec.content_key) {
+                let detail = "content record missing".to_string();
+                damaged.insert(num, (detail.clone(), Some(rec.content_key)));
                 report.problems.push(StoreProblem {
                     message: Some(id.clone()),
-                    detail: "content record missing".into(),
+                    detail,
                 });
             }
             let pkey = self.placement_key(rec.folder, &rec.hash);
@@ -195,6 +208,8 @@ impl Store {
                 });
             }
         }
+        let bad_contents = bad_content.into_keys().collect();
+        self.record_findings(damaged, bad_contents, bad_blobs);
         let counters = self.counters()?;
         if counters.messages != report.messages {
             report.problems.push(StoreProblem {

@@ -61,7 +61,9 @@ pub enum Command {
         See `arkiv import <SOURCE> --help` for each source's options."
     )]
     Import(ImportCommand),
-    /// List user archives, folders and messages with their ids.
+    /// List user archives, folders and messages with their ids. Damaged messages are marked;
+    /// exit 3 when a store could not be opened (its messages are missing from the list, and
+    /// why is printed on stderr).
     Ls(LsArgs),
     /// Write a message's exact original bytes to standard output.
     Cat {
@@ -74,7 +76,7 @@ pub enum Command {
     },
     /// Search with the manual's quick-search language: words (AND), "phrases", auto*, Me?er,
     /// subject: from: to: cc: bcc: bcontent: acontent: filename:, -exclusions, OR, (groups),
-    /// has:attachment, size>1M, date>=2020-01-31.
+    /// has:attachment, size>1M, date>=2020-01-31. Exit 3 when a store could not be searched.
     Search(SearchArgs),
     /// Saved searches: list, run, rename, delete (save one with `arkiv search ... --save NAME`).
     #[command(subcommand)]
@@ -102,12 +104,15 @@ pub enum Command {
         #[arg(long)]
         limits: String,
     },
-    /// Show per-archive and per-store statistics, and stored versus original bytes.
+    /// Show per-archive and per-store statistics, and stored versus original bytes. Exit 3
+    /// when a store could not be opened (it is listed with the reason, and not counted).
     Stats {
         #[arg(long)]
         json: bool,
     },
-    /// Check every message against its hash and the metadata against the content.
+    /// Check every message against its hash and the metadata against the content. Names
+    /// every damaged message; exit 2 when anything is wrong (README: "When something is
+    /// damaged" tells which command recovers what).
     Verify {
         #[arg(long)]
         json: bool,

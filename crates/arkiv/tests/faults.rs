@@ -745,19 +745,38 @@ fn missing_store_directory() {
         r.stderr
     );
 
-    let r = arkiv(&data, &["stats", "--json"]).ok();
+    // A closed store is never shown as an empty one: stats, ls and search exit 3 and say which
+    // store is missing and why (issue 15: `ls` printed "(0 messages)" with exit 0).
+    let r = arkiv(&data, &["stats", "--json"]).expect_code(3);
     let stats = r.json();
+    assert_eq!(
+        stats["unavailable_stores"][0]["store"], 1,
+        "stats --json should list the unavailable store: {stats}"
+    );
     let err = stats["stores"][0]["error"].as_str().unwrap_or_default();
     assert!(
         err.contains("missing") && err.contains(s(&dir)),
         "stats should show the store error: {stats}"
     );
-    let r = arkiv(&data, &["stats"]).ok();
+    let r = arkiv(&data, &["stats"]).expect_code(3);
     assert!(
         String::from_utf8_lossy(&r.stdout).contains("missing"),
         "stats (text) should show the store error:\n{}",
         String::from_utf8_lossy(&r.stdout)
     );
+    for args in [
+        &["ls", "alice", "--recursive"][..],
+        &["ls", "alice", "--recursive", "--json"],
+        &["search", "--user", "alice", "the"],
+        &["search", "--user", "alice", "the", "--json"],
+    ] {
+        let r = arkiv(&data, args).expect_code(3);
+        assert!(
+            r.stderr.contains("unavailable") && r.stderr.contains(s(&dir)),
+            "{args:?} with a missing store must say so on stderr: {}",
+            r.stderr
+        );
+    }
     let r = arkiv(&data, &["verify", "--json"]).expect_code(2);
     assert_eq!(r.json()["clean"], false, "verify with a missing store");
 
@@ -920,4 +939,215 @@ fn full_disk_fails_cleanly_and_keeps_what_was_committed() {
     import(&data, &big);
     assert_verify_clean(&data, "after freeing space and importing again");
     assert_holds_exactly(&data, &expected, "after freeing space and importing again");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Damage is contained (issue 15): packs cut short or overwritten outside Arkiv
+// ---------------------------------------------------------------------------------------------
+
+/// What a user sees of a damaged store: `ls` (exit 0) lists every message, damaged ones
+/// flagged; `verify` (exit 2) names exactly those; every other message `cat`s byte for byte;
+/// a damaged one fails with an error naming it. Returns the ids named damaged.
+fn assert_damage_contained(
+    data: &Path,
+    before: &HashMap<String, ContentHash>,
+    context: &str,
+) -> HashSet<String> {
+    let r = arkiv(data, &["verify", "--json"]).expect_code(2);
+    let report = r.json();
+    let named: HashSet<String> = report["stores"]
+        .as_array()
+        .expect("stores")
+        .iter()
+        .flat_map(|st| st["problems"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["message"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        report["unavailable"].as_array().is_some_and(Vec::is_empty),
+        "{context}: the store must open: {report}"
+    );
+    assert!(
+        !named.is_empty(),
+        "{context}: verify names no message: {report}"
+    );
+    assert!(
+        named.len() < before.len(),
+        "{context}: every message named damaged ({}): the intact ones are hidden",
+        named.len()
+    );
+    let r = arkiv(data, &["ls", "alice", "--recursive", "--json"]).ok();
+    let mut listed = HashMap::new();
+    for folder in r.json().as_array().expect("ls --json prints an array") {
+        for m in folder["messages"].as_array().expect("messages") {
+            let id = m["id"].as_str().expect("id").to_string();
+            listed.insert(id, m["damaged"].as_str().map(str::to_string));
+        }
+    }
+    assert_eq!(
+        listed.len(),
+        before.len(),
+        "{context}: ls must list every message, damaged or not"
+    );
+    for (id, hash) in before {
+        let r = cat(data, id);
+        if named.contains(id) {
+            assert!(
+                listed[id].is_some(),
+                "{context}: {id} is damaged but ls does not flag it"
+            );
+            assert_ne!(r.code(), Some(0), "{context}: cat {id} (damaged) succeeded");
+            assert!(r.stdout.is_empty(), "{context}: cat {id} printed bytes");
+            assert!(
+                r.stderr.contains(id.as_str()) && r.stderr.contains("damaged"),
+                "{context}: cat {id}: unclear error: {}",
+                r.stderr
+            );
+        } else {
+            assert!(
+                listed[id].is_none(),
+                "{context}: {id} is intact but flagged: {:?}",
+                listed[id]
+            );
+            let r = r.ok();
+            assert_eq!(
+                ContentHash::of(&r.stdout),
+                *hash,
+                "{context}: cat {id} returned other bytes"
+            );
+        }
+    }
+    named
+}
+
+/// A pack cut short inside its committed length (a disk that lied, a backup restored cut
+/// short) closed the whole store: `ls` printed "(0 messages)", `verify` "0 damaged messages".
+/// Now only the messages in the lost range are damaged, the store takes new mail (in a new
+/// pack: the short one is never written to), and the rest reads byte for byte.
+#[test]
+fn a_pack_cut_short_costs_only_the_messages_in_the_lost_range() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let corpus = tmp.path().join("corpus");
+    let more = tmp.path().join("more");
+    let data = tmp.path().join("data");
+    let expected = write_corpus(&spec(120, 151, Profile::AttachmentHeavy), &corpus);
+    let second = write_corpus(&spec(30, 152, Profile::AttachmentHeavy), &more);
+    init(&data);
+    import(&data, &corpus);
+    let before = assert_holds_exactly(&data, &expected, "before cutting the pack");
+
+    let pack = pack_file(&data);
+    let len = fs::metadata(&pack).expect("pack").len();
+    let cut = len * 3 / 4;
+    OpenOptions::new()
+        .write(true)
+        .open(&pack)
+        .expect("open pack")
+        .set_len(cut)
+        .expect("truncate");
+
+    let stats = arkiv(&data, &["stats", "--json"]).ok().json();
+    assert!(
+        stats["stores"][0]["short_packs"][0]
+            .as_str()
+            .is_some_and(|p| p.contains(&format!("{cut} of {len}"))),
+        "stats must show the short pack: {stats}"
+    );
+    let damaged = assert_damage_contained(&data, &before, "pack cut to 3/4");
+    assert!(
+        stats["stores"][0]["damaged_messages"].as_u64() == Some(damaged.len() as u64),
+        "stats counts {} damaged messages, verify names {}",
+        stats["stores"][0]["damaged_messages"],
+        damaged.len()
+    );
+    eprintln!(
+        "pack cut from {len} to {cut} bytes: {} of {} messages damaged",
+        damaged.len(),
+        before.len()
+    );
+    // Search still works, and finds damaged messages by their headers.
+    let some = damaged.iter().next().expect("one damaged");
+    let subject = arkiv(&data, &["ls", "alice", "--recursive", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .expect("folders")
+        .iter()
+        .flat_map(|f| f["messages"].as_array().cloned().unwrap_or_default())
+        .find(|m| m["id"] == some.as_str())
+        .and_then(|m| m["subject"].as_str().map(str::to_string))
+        .expect("the damaged message is listed");
+    let word = subject
+        .split(|c: char| !c.is_alphanumeric())
+        .max_by_key(|w| w.len())
+        .expect("a word")
+        .to_string();
+    let query = format!("subject:{word}");
+    let r = arkiv(&data, &["search", "--user", "alice", "--json", &query]).ok();
+    assert!(
+        r.json()["hits"].as_array().is_some_and(|h| h
+            .iter()
+            .any(|m| m["id"] == some.as_str() && m["damaged"].is_string())),
+        "search subject:{word} must find the damaged message {some}, flagged: {}",
+        r.json()
+    );
+
+    // New mail goes on in a new pack; the short one is left as it is.
+    import(&data, &more);
+    assert_eq!(fs::metadata(&pack).expect("pack").len(), cut);
+    assert!(
+        pack.with_file_name("000002.pack").is_file(),
+        "no new pack after the short one"
+    );
+    let new_hashes: HashSet<ContentHash> = second.values().flatten().copied().collect();
+    let mut all = before.clone();
+    for (folder, id) in listing(&data) {
+        if before.contains_key(&id) {
+            continue;
+        }
+        let h = ContentHash::of(&cat(&data, &id).ok().stdout);
+        assert!(
+            new_hashes.contains(&h),
+            "new message {id} in {folder} is not one of the second corpus"
+        );
+        all.insert(id, h);
+    }
+    assert_eq!(all.len(), before.len() + distinct(&second));
+    let after = assert_damage_contained(&data, &all, "after importing more");
+    assert_eq!(after, damaged, "new mail must not share the damaged blobs");
+}
+
+/// Zeroing the first 4 KiB of the only pack made the store refuse to open ("packs … do not
+/// belong to this store's database"): all of it unreachable. Now only the messages whose
+/// blobs lay there are damaged.
+#[test]
+fn a_zeroed_pack_start_costs_only_the_messages_stored_there() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let corpus = tmp.path().join("corpus");
+    let data = tmp.path().join("data");
+    let expected = write_corpus(&spec(120, 161, Profile::TextOnly), &corpus);
+    init(&data);
+    import(&data, &corpus);
+    let before = assert_holds_exactly(&data, &expected, "before zeroing the pack's start");
+
+    let pack = pack_file(&data);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(&pack)
+        .expect("open pack");
+    f.write_all(&[0u8; 4096]).expect("zero");
+    drop(f);
+    let damaged = assert_damage_contained(&data, &before, "first 4 KiB zeroed");
+    eprintln!(
+        "first 4 KiB zeroed: {} of {} messages damaged",
+        damaged.len(),
+        before.len()
+    );
+    // Verify's findings are kept: after a restart the listing still flags them.
+    let r = arkiv(&data, &["ls", "alice", "--recursive"]).ok();
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(
+        text.matches("[DAMAGED").count(),
+        damaged.len(),
+        "ls must flag each damaged message:\n{text}"
+    );
 }

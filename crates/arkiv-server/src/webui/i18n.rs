@@ -111,6 +111,8 @@ catalog! {
     no_messages_match: "No messages match this search.",
     no_subject: "(no subject)",
     has_attachments: "has attachments",
+    damaged_message: "damaged: its stored bytes cannot be read",
+    store_unavailable: "Archive store {store} cannot be opened, so its messages are missing here: {reason}",
     save_search_as: "Save this search as",
     save: "Save",
     pages: "Pages",

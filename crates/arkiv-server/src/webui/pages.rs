@@ -66,6 +66,8 @@ pub struct Hit {
     pub date: String,
     pub size: String,
     pub attachments: bool,
+    /// The message's stored bytes are damaged (it is listed, but cannot be opened).
+    pub damaged: bool,
 }
 
 /// A saved search in the sidebar.
@@ -96,6 +98,8 @@ pub struct Search {
     pub heading: String,
     pub summary: String,
     pub error: Option<String>,
+    /// One line per archive store that could not be searched.
+    pub unavailable: Vec<String>,
     pub columns: Vec<Column>,
     pub hits: Vec<Hit>,
     pub prev: Option<String>,

@@ -277,6 +277,19 @@ pub(super) async fn search(
         (None, true) => t.search_results.into(),
     };
     let bar = p.bar(&params.text, params.folder.clone());
+    let unavailable: Vec<String> = match &result {
+        Ok(page) => page
+            .unavailable_stores
+            .iter()
+            .map(|u| {
+                fill(
+                    t.store_unavailable,
+                    &[("store", &u.name), ("reason", &u.reason)],
+                )
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let (status, error, hits, summary, prev, next) = match result {
         Ok(page) => {
             let hits: Vec<Hit> = page
@@ -291,6 +304,7 @@ pub(super) async fn search(
                         date: short_date(h.date.as_deref()),
                         size: human(h.size),
                         attachments: !h.attachments.is_empty(),
+                        damaged: h.damaged.is_some(),
                     }
                 })
                 .collect();
@@ -341,6 +355,7 @@ pub(super) async fn search(
             heading,
             summary,
             error,
+            unavailable,
             columns,
             hits,
             prev,

@@ -41,7 +41,7 @@ pub fn ls(archive: &Archive, args: LsArgs) -> Result<ExitCode> {
         for (id, name) in archives {
             walk(archive, id, &name, &FolderPath::root(), true, &mut all)?;
         }
-        return show(all, args.json);
+        return show(archive, all, args.json);
     };
     let path = FolderPath::parse(spec);
     let (name, rest) = path
@@ -54,7 +54,7 @@ pub fn ls(archive: &Archive, args: LsArgs) -> Result<ExitCode> {
         .ok_or_else(|| anyhow!("folder '{spec}' does not exist (see `arkiv ls`)"))?;
     let mut all = Vec::new();
     walk(archive, id, name, &rest, args.recursive, &mut all)?;
-    show(all, args.json)
+    show(archive, all, args.json)
 }
 
 fn walk(
@@ -80,10 +80,23 @@ fn walk(
     Ok(())
 }
 
-fn show(listings: Vec<FolderListing>, json: bool) -> Result<ExitCode> {
+/// Tells on stderr which stores are missing from what was printed; exit 3 if any.
+pub(crate) fn unavailable_exit(archive: &Archive) -> ExitCode {
+    let missing = archive.unavailable_stores();
+    for u in &missing {
+        eprintln!("warning: {u}");
+    }
+    if missing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
+}
+
+fn show(archive: &Archive, listings: Vec<FolderListing>, json: bool) -> Result<ExitCode> {
     if json {
         print_json(&listings)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(unavailable_exit(archive));
     }
     let mut out = std::io::stdout().lock();
     for l in listings {
@@ -102,10 +115,11 @@ fn show(listings: Vec<FolderListing>, json: bool) -> Result<ExitCode> {
                 .as_deref()
                 .map(|d| &d[..10.min(d.len())])
                 .unwrap_or("----------");
-            let flag = match &m.problem {
-                Some(p) if p.starts_with(arkiv_message::CHARSET_FLAG) => " [charset guessed]",
-                Some(_) => " [unparsed]",
-                None => "",
+            let flag = match (&m.damaged, &m.problem) {
+                (Some(_), _) => " [DAMAGED: see `arkiv verify`]",
+                (_, Some(p)) if p.starts_with(arkiv_message::CHARSET_FLAG) => " [charset guessed]",
+                (_, Some(_)) => " [unparsed]",
+                (None, None) => "",
             };
             writeln!(
                 out,
@@ -114,7 +128,8 @@ fn show(listings: Vec<FolderListing>, json: bool) -> Result<ExitCode> {
             )?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    drop(out);
+    Ok(unavailable_exit(archive))
 }
 
 pub fn cat(archive: &Archive, id: &str, envelope: bool) -> Result<ExitCode> {
@@ -139,9 +154,14 @@ pub fn cat(archive: &Archive, id: &str, envelope: bool) -> Result<ExitCode> {
 
 pub fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
     let s = archive.stats()?;
+    let code = if s.unavailable_stores.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    };
     if json {
         print_json(&s)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     println!(
         "{:<28} {:>10} {:>9} {:>12}",
@@ -173,7 +193,16 @@ pub fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
             bytes(st.stored_bytes)
         );
         if let Some(e) = &st.error {
-            println!("     ! {e}");
+            println!("     ! unavailable, not counted: {e}");
+        }
+        for p in &st.short_packs {
+            println!("     ! pack cut short (data lost outside Arkiv): {p}");
+        }
+        if st.damaged_messages > 0 {
+            println!(
+                "     ! {} damaged messages (`arkiv verify` names them)",
+                st.damaged_messages
+            );
         }
     }
     println!();
@@ -184,7 +213,13 @@ pub fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
         bytes(s.stored_bytes),
         s.stored_ratio * 100.0
     );
-    Ok(ExitCode::SUCCESS)
+    if !s.unavailable_stores.is_empty() {
+        println!(
+            "{} stores unavailable: their messages are not counted above",
+            s.unavailable_stores.len()
+        );
+    }
+    Ok(code)
 }
 
 pub fn verify(archive: &Archive, json: bool) -> Result<ExitCode> {

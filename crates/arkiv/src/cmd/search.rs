@@ -106,9 +106,17 @@ pub fn search(archive: &Archive, args: SearchArgs) -> Result<ExitCode> {
 }
 
 fn show(page: &arkiv_archive::search::SearchPage, json: bool) -> Result<ExitCode> {
+    for u in &page.unavailable_stores {
+        eprintln!("warning: {u}");
+    }
+    let code = if page.unavailable_stores.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    };
     if json {
         print_json(page)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(code);
     }
     let tty = std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
@@ -140,7 +148,7 @@ fn show(page: &arkiv_archive::search::SearchPage, json: bool) -> Result<ExitCode
             page.total
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 pub fn reindex(archive: &Archive, store: Option<u32>, needed: bool) -> Result<ExitCode> {
