@@ -10,12 +10,17 @@ use std::time::{Duration, Instant};
 
 pub use arkiv_store::{CompactReport, DatabaseMaintenance, RepairReport};
 use arkiv_store::{Store, StoreDirs};
-use arkiv_types::{StoreId, StoreStatus};
+use arkiv_types::{StoreId, StoreStatus, Timestamp};
+use redb::{ReadableTable, TableDefinition};
 use serde::Serialize;
 
 use crate::error::{ArchiveError, Result, invalid};
 use crate::master::{Archive, MasterDb};
 use crate::stores::{MAINTENANCE, StoreSlot};
+
+/// (destination, source) → when the merge started: merges not finished yet.
+pub(crate) const PENDING_MERGES: TableDefinition<(u32, u32), i64> =
+    TableDefinition::new("pending_merges");
 
 /// How long maintenance waits for running work (a search, an import) to let go of a store.
 const ALONE_WAIT: Duration = Duration::from_secs(60);
@@ -38,6 +43,9 @@ pub struct MergeReport {
     /// Messages the destination already held in the same folder (an earlier, interrupted merge,
     /// or the same message archived twice): not copied again.
     pub already_there: u64,
+    /// Damaged messages of the source (unreadable bytes): left where they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub damaged: Vec<String>,
 }
 
 impl Archive {
@@ -303,6 +311,92 @@ impl Archive {
         }
         // It stores content: not while a compaction decides what is garbage.
         let _steady = self.compaction.read().unwrap_or_else(|p| p.into_inner());
+        // Until it ends, the merge is noted in the master database: one cut short by a crash
+        // is resumed at the next writable open (`resume_merges`), so a half-copied store
+        // does not stay behind for an administrator to notice.
+        self.note_merge(dest, source, true)?;
+        let report = self.copy_store(&to, &from, progress, cancelled);
+        if matches!(&report, Ok(_) | Err(ArchiveError::Cancelled)) {
+            // Finished, or stopped on purpose: nothing to resume.
+            self.note_merge(dest, source, false)?;
+        }
+        drop((to, from));
+        let report = report?;
+        self.catch_up_index(&mut |_| {})?;
+        self.sync_store_folders(&self.store(dest)?)?;
+        Ok(report)
+    }
+
+    fn note_merge(&self, dest: StoreId, source: StoreId, pending: bool) -> Result<()> {
+        let txn = self.write_txn()?;
+        {
+            let mut t = txn.open_table(PENDING_MERGES).map_err(|e| self.dberr(e))?;
+            if pending {
+                t.insert((dest.0, source.0), Timestamp::now().0)
+                    .map_err(|e| self.dberr(e))?;
+            } else {
+                t.remove((dest.0, source.0)).map_err(|e| self.dberr(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.dberr(e))
+    }
+
+    /// Merges that a crash cut short: (destination, source).
+    pub fn pending_merges(&self) -> Result<Vec<(StoreId, StoreId)>> {
+        let t = self.read_txn()?;
+        let Some(table) = self.optional_table(&t, PENDING_MERGES)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for r in table.iter().map_err(|e| self.dberr(e))? {
+            let (k, _) = r.map_err(|e| self.dberr(e))?;
+            let (d, s) = k.value();
+            out.push((StoreId(d), StoreId(s)));
+        }
+        Ok(out)
+    }
+
+    /// Finishes the merges a crash cut short (at every writable open). Copying again skips
+    /// what the destination already holds, so a resumed merge copies only what is missing.
+    /// One that cannot go on now (a store unavailable) stays noted and is said on stderr.
+    pub(crate) fn resume_merges(&self) -> Result<()> {
+        for (dest, source) in self.pending_merges()? {
+            eprintln!(
+                "arkiv: resuming the merge of archive store #{} into #{} that was interrupted",
+                source.0, dest.0
+            );
+            let outcome = match self.merge_store(dest, source, &mut |_, _| {}, &|| false) {
+                Ok(r) => format!(
+                    "succeeded: {} copied, {} were there already",
+                    r.copied, r.already_there
+                ),
+                Err(e) => {
+                    eprintln!("arkiv: the merge cannot be resumed now: {e}");
+                    format!("failed: {e}")
+                }
+            };
+            self.audit(&crate::audit::Entry {
+                user: "operator",
+                client: "local",
+                via: "Service",
+                function: "MergeStore resumed",
+                args: &[
+                    ("id".into(), dest.0.to_string()),
+                    ("sourceId".into(), source.0.to_string()),
+                ],
+                outcome: &outcome,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn copy_store(
+        &self,
+        to: &Arc<Store>,
+        from: &Arc<Store>,
+        progress: &mut dyn FnMut(u64, u64),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<MergeReport> {
         let threshold = self.config.storage.large_part_bytes as usize;
         let nums = from.message_nums()?;
         let total = nums.len() as u64;
@@ -320,7 +414,16 @@ impl Archive {
                 let num = nums[i];
                 i += 1;
                 let rec = from.message(num)?;
-                let raw = from.read_message(num)?;
+                // A damaged message stays in the source, named in the report: it costs only
+                // itself, not the merge.
+                let raw = match from.read_message(num) {
+                    Ok(raw) => raw,
+                    Err(arkiv_store::StoreError::Damaged { id, .. }) => {
+                        report.damaged.push(id);
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let envelope = from.envelope(num)?;
                 bytes += raw.len();
                 batch.push((rec, raw, envelope));
@@ -345,9 +448,6 @@ impl Archive {
             w.commit()?;
             progress(i as u64, total);
         }
-        drop((to, from));
-        self.catch_up_index(&mut |_| {})?;
-        self.sync_store_folders(&self.store(dest)?)?;
         Ok(report)
     }
 

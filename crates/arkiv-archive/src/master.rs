@@ -262,6 +262,8 @@ impl Archive {
         if !read_only {
             archive.sync_all_store_folders()?;
             archive.rekey_user_names()?;
+            archive.resume_merges()?;
+            archive.clean_orphan_store_dirs()?;
         }
         Ok(archive)
     }

@@ -326,6 +326,95 @@ impl Archive {
             .collect()
     }
 
+    /// Directories under the stores' base directory that no registered store uses: each
+    /// with whether it holds messages (a detached store, or one whose registration was lost)
+    /// or nothing (left by a store creation that a crash cut short).
+    pub fn unregistered_store_dirs(&self) -> Result<Vec<(PathBuf, bool)>> {
+        let base = self.resolve(&self.config.storage.base_directory);
+        let Ok(entries) = std::fs::read_dir(&base) else {
+            return Ok(Vec::new());
+        };
+        let used: Vec<PathBuf> = self
+            .read_entries()?
+            .iter()
+            .flat_map(|e| {
+                let d = self.dirs_of(e);
+                [d.meta, d.content]
+            })
+            .collect();
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let path = e.path();
+            let looks_like_store = path.join("store.redb").exists()
+                || path.join("packs").is_dir()
+                || std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+            if !path.is_dir() || !looks_like_store || used.iter().any(|u| u.starts_with(&path)) {
+                continue;
+            }
+            out.push((path.clone(), !self.holds_nothing(&path)));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Whether a store directory holds no message: nothing but a store database and a pack
+    /// directory without data. Anything else counts as holding something.
+    fn holds_nothing(&self, dir: &Path) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            match name.to_str() {
+                Some("packs") => {
+                    let Ok(packs) = std::fs::read_dir(e.path()) else {
+                        return false;
+                    };
+                    if packs
+                        .flatten()
+                        .any(|p| p.metadata().map_or(true, |m| m.len() > 0))
+                    {
+                        return false;
+                    }
+                }
+                // A message needs blobs in a pack: with no pack data there is none, whatever
+                // the database (perhaps half created) says.
+                Some("store.redb") => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Removes the store directories a crash left empty (a store creation cut short before
+    /// its registration), at every writable open; ones that hold messages are only reported
+    /// (by `verify`): they may be detached stores kept on purpose.
+    pub(crate) fn clean_orphan_store_dirs(&self) -> Result<()> {
+        let mut removed = false;
+        for (dir, holds) in self.unregistered_store_dirs()? {
+            if holds {
+                continue;
+            }
+            std::fs::remove_dir_all(&dir).map_err(|e| crate::error::io_err(&dir, e))?;
+            removed = true;
+            self.audit(&crate::audit::Entry {
+                user: "operator",
+                client: "local",
+                via: "Service",
+                function: "orphan store directory removed",
+                args: &[("path".into(), dir.display().to_string())],
+                outcome: "succeeded: it held no message and no store used it",
+            })?;
+        }
+        if removed {
+            let base = self.resolve(&self.config.storage.base_directory);
+            std::fs::File::open(&base)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| crate::error::io_err(&base, e))?;
+        }
+        Ok(())
+    }
+
     /// Sets a store's status. Setting `current` demotes the previous current store to `normal`.
     pub fn set_store_status(&self, id: StoreId, status: StoreStatus) -> Result<()> {
         let entries = self.read_entries()?;

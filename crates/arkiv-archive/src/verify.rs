@@ -15,6 +15,9 @@ pub struct VerifyReport {
     pub unavailable: Vec<UnavailableStore>,
     /// Problems between stores and the master database (e.g. a folder that does not exist).
     pub master_problems: Vec<String>,
+    /// Directories under the stores' base directory that hold messages but no registered
+    /// store uses (detached stores, or a registration lost): information, not a problem.
+    pub unregistered_store_dirs: Vec<String>,
 }
 
 impl VerifyReport {
@@ -52,6 +55,12 @@ impl Archive {
             stores: Vec::new(),
             unavailable: Vec::new(),
             master_problems: Vec::new(),
+            unregistered_store_dirs: self
+                .unregistered_store_dirs()?
+                .into_iter()
+                .filter(|(_, holds)| *holds)
+                .map(|(d, _)| d.display().to_string())
+                .collect(),
         };
         report.unavailable = self.unavailable_stores();
         for info in self.stores() {

@@ -537,3 +537,102 @@ fn a_reattached_store_finds_folders_deleted_while_it_was_away() {
     assert_eq!(search(&archive, "onyx").len(), 2);
     clean(&archive, back.id.0);
 }
+
+/// Issue 15: a merge cut short between two batches (a crash: here the operation dies in the
+/// middle, without any cleanup) left part of the source copied, searches finding those
+/// messages twice and nothing to finish it. The next writable open now finishes it.
+#[test]
+fn a_merge_cut_short_is_finished_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let archive = init(dir.path());
+    write_mail(&dir.path().join("old"), "older", 0, 450);
+    assert_eq!(import(&archive, &dir.path().join("old")), 450);
+    let second = archive
+        .create_store(Some("second".into()), None, StoreStatus::Current)
+        .unwrap();
+    // The "cancelled" question comes before each batch: the second one dies.
+    let asked = std::sync::atomic::AtomicU32::new(0);
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        archive.merge_store(second.id, StoreId(1), &mut |_, _| {}, &|| {
+            if asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+                panic!("crash between two batches");
+            }
+            false
+        })
+    }));
+    assert!(died.is_err());
+    let partial = archive
+        .store(second.id)
+        .unwrap()
+        .counters()
+        .unwrap()
+        .messages;
+    assert_eq!(partial, 200, "one batch was copied before the crash");
+    assert_eq!(
+        archive.pending_merges().unwrap(),
+        vec![(second.id, StoreId(1))]
+    );
+    drop(archive);
+
+    let archive = Archive::open(&data, None).unwrap();
+    assert!(archive.pending_merges().unwrap().is_empty());
+    let to = archive.store(second.id).unwrap();
+    assert_eq!(
+        to.counters().unwrap().messages,
+        450,
+        "the merge was finished"
+    );
+    clean(&archive, second.id.0);
+    let audit = std::fs::read_to_string(data.join("audit.log")).unwrap();
+    assert!(
+        audit.contains("MergeStore resumed"),
+        "the resumption is audited"
+    );
+}
+
+/// Issue 15: a store creation cut short before its registration left a directory that
+/// nothing reported or removed; the next writable open removes one that holds no message and
+/// verify reports one that does (a detached store is never deleted).
+#[test]
+fn orphan_store_directories_are_cleaned_or_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let archive = init(dir.path());
+    write_mail(&dir.path().join("old"), "older", 0, 3);
+    assert_eq!(import(&archive, &dir.path().join("old")), 3);
+    let kept = archive
+        .create_store(Some("kept".into()), None, StoreStatus::Current)
+        .unwrap();
+    write_mail(&dir.path().join("new"), "newer", 10, 2);
+    assert_eq!(import(&archive, &dir.path().join("new")), 2);
+    archive
+        .set_store_status(StoreId(1), StoreStatus::Current)
+        .unwrap();
+    archive.detach_store(kept.id).unwrap();
+    drop(archive);
+    // What a creation cut short leaves: a database and an empty pack directory.
+    let half = data.join("stores/half");
+    std::fs::create_dir_all(half.join("packs")).unwrap();
+    std::fs::write(half.join("store.redb"), b"").unwrap();
+    std::fs::create_dir_all(data.join("stores/empty")).unwrap();
+
+    let archive = Archive::open(&data, None).unwrap();
+    assert!(
+        !half.exists(),
+        "the half-created store directory was removed"
+    );
+    assert!(!data.join("stores/empty").exists());
+    assert!(
+        data.join("stores/kept").exists(),
+        "a detached store is kept"
+    );
+    let report = archive.verify(&mut |_, _, _| {}).unwrap();
+    assert_eq!(
+        report.unregistered_store_dirs,
+        vec![data.join("stores/kept").display().to_string()]
+    );
+    assert!(report.clean, "information, not a problem: {report:?}");
+    let audit = std::fs::read_to_string(data.join("audit.log")).unwrap();
+    assert!(audit.contains("orphan store directory removed"));
+}

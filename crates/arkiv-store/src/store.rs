@@ -115,7 +115,33 @@ fn ensure_empty_dir(dir: &Path) -> Result<()> {
             });
         }
     }
-    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))
+    create_dir_durable(dir)
+}
+
+/// Creates a directory and any missing parents, and makes each new entry durable: every
+/// directory created and the one it was created in are synced, so a power loss after this
+/// returns cannot leave a store registered whose directory never reached the disk. A sync
+/// error is an error.
+pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
+    let mut created = Vec::new();
+    let mut d = Some(dir);
+    while let Some(p) = d {
+        if p.as_os_str().is_empty() || p.exists() {
+            break;
+        }
+        created.push(p.to_path_buf());
+        d = p.parent();
+    }
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    for p in created.iter().rev() {
+        if let Some(parent) = p.parent().filter(|q| !q.as_os_str().is_empty()) {
+            pack::sync_dir(parent)?;
+        }
+    }
+    if let Some(p) = created.first() {
+        pack::sync_dir(p)?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -130,7 +156,7 @@ impl Store {
         if dirs.content != dirs.meta {
             ensure_empty_dir(&dirs.content)?;
         }
-        fs::create_dir_all(dirs.pack_dir()).map_err(|e| io_err(&dirs.pack_dir(), e))?;
+        create_dir_durable(&dirs.pack_dir())?;
         let uuid = new_uuid()?;
         let dk = DataKey::generate()?;
         let wrapped = master.wrap_data_key(&dk, &uuid)?;
@@ -163,6 +189,8 @@ impl Store {
         }
         txn.commit().map_err(|e| db_err(&path, e))?;
         drop(db);
+        // redb synced the file; its directory entry must be durable too.
+        pack::sync_dir(&dirs.meta)?;
         Store::open(id, dirs, master, segment_bytes)
     }
 

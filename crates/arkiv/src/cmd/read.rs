@@ -276,6 +276,11 @@ pub fn verify(archive: &Archive, json: bool) -> Result<ExitCode> {
         for p in &report.master_problems {
             println!("  {p}");
         }
+        for d in &report.unregistered_store_dirs {
+            println!(
+                "note: {d} holds an archive store that is not registered (a detached store? attach it with AttachStore, or remove it)"
+            );
+        }
         let broken = report.broken_messages();
         if report.clean {
             println!("OK: every message matches its hash.");
