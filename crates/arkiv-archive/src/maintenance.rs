@@ -138,6 +138,69 @@ impl Archive {
         Ok(store)
     }
 
+    /// Rebuilds a store's database from its packs' recovery records (API `RecoverStore`,
+    /// `arkiv store recover`). As the manual says, the store must be disabled or in error
+    /// (not open): a working store's database is not to be replaced under running work. The
+    /// old database is kept beside (`store.redb.broken-<time>`), the search index is rebuilt,
+    /// and the store is opened again unless it is disabled.
+    pub fn recover_store(
+        &self,
+        id: StoreId,
+        recover_deleted: bool,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<arkiv_store::RecoverReport> {
+        if self.is_read_only() {
+            return Err(self.dberr("the archive was opened read-only"));
+        }
+        let entry = self
+            .read_entries()?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or(ArchiveError::NoSuchStore(id.0))?;
+        if let Some(StoreSlot::Open { .. }) = self
+            .stores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Err(invalid(
+                "store",
+                format!(
+                    "#{} is open and working: RecoverStore rebuilds the database of a store that is disabled or cannot be opened (set it to disabled first)",
+                    id.0
+                ),
+            ));
+        }
+        self.indexes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        let dirs = self.dirs_of(&entry);
+        let report = Store::recover(id, &dirs, &self.master, recover_deleted, progress)?;
+        // The index described the old database: rebuilt from the recovered one.
+        let index = dirs.meta.join("index");
+        if index.exists() {
+            std::fs::remove_dir_all(&index).map_err(|e| crate::error::io_err(&index, e))?;
+        }
+        self.retry_open_stores()?;
+        if let Ok(store) = self.store(id) {
+            self.catch_up_index(&mut |_| {})?;
+            self.sync_store_folders(&store)?;
+        }
+        Ok(report)
+    }
+
+    /// Writes a store's recovery records anew (API `RecreateRecoveryRecords`): a snapshot
+    /// of its whole state, so that `RecoverStore` needs nothing older.
+    pub fn recreate_recovery_records(&self, id: StoreId) -> Result<arkiv_store::RecreateReport> {
+        let store = self.store(id)?;
+        if self.is_read_only() {
+            return Err(self.dberr("the archive was opened read-only"));
+        }
+        let _steady = self.compaction.read().unwrap_or_else(|p| p.into_inner());
+        Ok(store.recreate_recovery_records()?)
+    }
+
     /// Whether a compaction waits for the running imports to end.
     pub(crate) fn compaction_waiting(&self) -> bool {
         self.compaction_wanted

@@ -173,15 +173,38 @@ impl Archive {
             )
         };
         match opened {
-            Ok(s) => StoreSlot::Open {
-                entry,
-                store: Arc::new(s),
-            },
+            Ok(s) => {
+                let store = Arc::new(s);
+                // A store written before recovery records existed gets its first snapshot
+                // (and `store.keys`) at its first writable open.
+                if !self.is_read_only()
+                    && let Err(e) = self.first_recovery_records(&store)
+                {
+                    eprintln!(
+                        "arkiv: archive store {} has no recovery records and they could not be written: {e}",
+                        entry.id.0
+                    );
+                }
+                StoreSlot::Open { entry, store }
+            }
             Err(e) => StoreSlot::Closed {
                 entry,
                 why: e.to_string(),
             },
         }
+    }
+
+    fn first_recovery_records(&self, store: &Arc<Store>) -> Result<()> {
+        if !store.has_recovery_records()? {
+            eprintln!(
+                "arkiv: writing the first recovery records of archive store {}",
+                store.id().0
+            );
+            store.recreate_recovery_records()?;
+        } else if store.keys_file_missing() {
+            store.recreate_recovery_records()?;
+        }
+        Ok(())
     }
 
     pub(crate) fn read_entries(&self) -> Result<Vec<StoreEntry>> {

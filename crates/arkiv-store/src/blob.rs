@@ -13,6 +13,8 @@ use arkiv_crypto::Sealer;
 use crate::error::{Result, StoreError};
 
 pub(crate) const MAGIC: &[u8; 4] = b"AKB1";
+/// A recovery record (`recovery.rs`): same layout, its own sealer.
+pub(crate) const MAGIC_RECOVERY: &[u8; 4] = b"AKR1";
 pub(crate) const HEADER_LEN: usize = 4 + 32 + 4;
 const CODEC_STORED: u8 = 0;
 const CODEC_ZSTD: u8 = 1;
@@ -27,6 +29,16 @@ pub struct SealedBlob {
 }
 
 pub(crate) fn seal(sealer: &Sealer, key: [u8; 32], data: &[u8]) -> Result<SealedBlob> {
+    seal_as(MAGIC, sealer, key, data)
+}
+
+/// [`seal`] with another record magic (recovery records).
+pub(crate) fn seal_as(
+    magic: &[u8; 4],
+    sealer: &Sealer,
+    key: [u8; 32],
+    data: &[u8],
+) -> Result<SealedBlob> {
     let mut plain = Vec::with_capacity(9 + data.len() / 2);
     let compressed = if data.len() >= 64 && looks_compressible(data) {
         zstd::bulk::compress(data, ZSTD_LEVEL).ok()
@@ -48,7 +60,7 @@ pub(crate) fn seal(sealer: &Sealer, key: [u8; 32], data: &[u8]) -> Result<Sealed
     }
     let sealed = sealer.seal(&key, &plain)?;
     let mut record = Vec::with_capacity(HEADER_LEN + sealed.len());
-    record.extend_from_slice(MAGIC);
+    record.extend_from_slice(magic);
     record.extend_from_slice(&key);
     record.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
     record.extend_from_slice(&sealed);
@@ -74,14 +86,27 @@ fn looks_compressible(data: &[u8]) -> bool {
     }
 }
 
-/// Parses a record header: the blob id and the sealed length.
+/// Parses a blob record header: the blob id and the sealed length.
 pub(crate) fn parse_header(h: &[u8]) -> Option<([u8; 32], u32)> {
-    if h.len() < HEADER_LEN || &h[..4] != MAGIC {
+    match parse_any(h)? {
+        (false, key, len) => Some((key, len)),
+        (true, ..) => None,
+    }
+}
+
+/// Parses any record header: whether it is a recovery record, its id and sealed length.
+pub(crate) fn parse_any(h: &[u8]) -> Option<(bool, [u8; 32], u32)> {
+    if h.len() < HEADER_LEN {
         return None;
     }
+    let recovery = match &h[..4] {
+        m if m == MAGIC => false,
+        m if m == MAGIC_RECOVERY => true,
+        _ => return None,
+    };
     let key: [u8; 32] = h[4..36].try_into().ok()?;
     let len = u32::from_le_bytes(h[36..40].try_into().ok()?);
-    Some((key, len))
+    Some((recovery, key, len))
 }
 
 /// Opens the sealed part of a record and returns the original data.

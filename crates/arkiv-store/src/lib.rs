@@ -34,6 +34,7 @@ mod maintain;
 mod pack;
 pub mod recipe;
 mod records;
+mod recovery;
 mod store;
 mod verify;
 
@@ -42,5 +43,6 @@ pub use error::{Result, StoreError};
 pub use maintain::{CompactReport, DatabaseMaintenance, RepairReport};
 pub use recipe::{PreparedContent, StoreKeys};
 pub use records::{ContentRecord, MessageRecord, StoreCounters, StoreFolder};
+pub use recovery::{RecoverReport, RecreateReport};
 pub use store::{Store, StoreDirs, WriteSession};
 pub use verify::{StoreProblem, StoreVerifyReport};

@@ -270,11 +270,13 @@ impl WriteSession {
     /// Compaction, one pack: its dead blobs leave the index, its live ones are copied byte for
     /// byte into the pack being appended to (never one that is to be rewritten), and the pack
     /// moves from `segments` to `retired_packs`; all in this session's one commit.
+    #[allow(clippy::too_many_arguments)]
     fn rewrite_pack(
         &mut self,
         seg: u32,
         pack: &mut PackPlan,
         retiring: &BTreeSet<u32>,
+        snapshot: u64,
         done: &mut u64,
         total: u64,
         progress: &mut dyn FnMut(u64, u64),
@@ -311,8 +313,60 @@ impl WriteSession {
             *done += 1;
             progress(*done, total);
         }
+        // Recovery records: those of the snapshot written before this compaction and after it
+        // are copied like live blobs; older ones go (deleted messages they could bring back
+        // cannot be, once compacted, as in MailStore).
+        let mut kept_records = Vec::new();
+        let mut dropped_records = Vec::new();
+        {
+            let rt = self
+                .tx()
+                .open_table(crate::recovery::RECOVERY)
+                .map_err(|e| self.e(e))?;
+            for r in rt.iter().map_err(|e| self.e(e))? {
+                let (k, v) = r.map_err(|e| self.e(e))?;
+                let Ok(loc) = postcard::from_bytes::<BlobLoc>(v.value()) else {
+                    continue;
+                };
+                if loc.seg != seg {
+                    continue;
+                }
+                if k.value().0 >= snapshot {
+                    kept_records.push((k.value(), loc));
+                } else {
+                    dropped_records.push(k.value());
+                }
+            }
+        }
+        let writer = self.pack_mut();
+        let mut moved_records = Vec::with_capacity(kept_records.len());
+        for (key, loc) in kept_records {
+            let rec = pack::read_at(&file, &path, loc.off, HEADER_LEN + loc.len as usize)?;
+            let (nseg, off) = writer.append(&rec)?;
+            moved_records.push((
+                key,
+                BlobLoc {
+                    seg: nseg,
+                    off,
+                    ..loc
+                },
+            ));
+        }
         let (cur, cur_len) = (writer.current_segment(), writer.current_len());
         writer.lengths.insert(cur, cur_len);
+        {
+            let mut rt = self
+                .tx()
+                .open_table(crate::recovery::RECOVERY)
+                .map_err(|e| self.e(e))?;
+            for k in dropped_records {
+                rt.remove(k).map_err(|e| self.e(e))?;
+            }
+            for (k, loc) in moved_records {
+                let v = postcard::to_stdvec(&loc).expect("serializes");
+                rt.insert(k, v.as_slice()).map_err(|e| self.e(e))?;
+            }
+        }
         for (_, loc) in &pack.dead {
             let c = &mut self.counters;
             c.blobs = c.blobs.saturating_sub(1);
@@ -389,9 +443,21 @@ impl Store {
         let total: u64 = plan.packs.values().map(|p| p.live.len() as u64).sum();
         let mut done = 0;
         let dir = self.dirs().pack_dir();
+        // Recovery records older than a snapshot are dropped from the packs rewritten: the
+        // snapshot, committed first, describes everything they did.
+        let snapshot = if retiring.is_empty() {
+            0
+        } else {
+            let mut s = self.write()?;
+            let (seq, _) = s.write_snapshot()?;
+            s.commit()?;
+            seq
+        };
         for (seg, mut pack) in plan.packs {
             let mut s = self.write()?;
-            s.rewrite_pack(seg, &mut pack, &retiring, &mut done, total, progress)?;
+            s.rewrite_pack(
+                seg, &mut pack, &retiring, snapshot, &mut done, total, progress,
+            )?;
             s.commit()?;
             report.packs_rewritten += 1;
             report.blobs_removed += pack.dead.len() as u64;

@@ -15,6 +15,7 @@ use crate::records::{ContentRecord, Insert, Transform};
 pub struct StoreKeys {
     pub(crate) blob_sealer: Sealer,
     pub(crate) record_sealer: Sealer,
+    pub(crate) recovery_sealer: Sealer,
     pub(crate) content_ids: KeyedHasher,
     pub(crate) blob_ids: KeyedHasher,
     pub(crate) placement_ids: KeyedHasher,
@@ -26,6 +27,7 @@ impl StoreKeys {
         StoreKeys {
             blob_sealer: dk.sealer("blob"),
             record_sealer: dk.sealer("record"),
+            recovery_sealer: dk.sealer("recovery"),
             content_ids: dk.hasher("content"),
             blob_ids: dk.hasher("blob"),
             placement_ids: dk.hasher("placement"),

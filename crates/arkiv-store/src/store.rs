@@ -15,6 +15,7 @@ use crate::error::{Result, StoreError, db_err, io_err};
 use crate::pack::{self, PackWriter};
 use crate::recipe::{self, PreparedContent, StoreKeys};
 use crate::records::{self, BlobLoc, ContentRecord, MessageRecord, StoreCounters, StoreFolder};
+use crate::recovery::Entry;
 
 pub(crate) const INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("info");
 pub(crate) const SEGMENTS: TableDefinition<u32, u64> = TableDefinition::new("segments");
@@ -37,7 +38,7 @@ pub(crate) const FOLDER_COUNTS: TableDefinition<u64, (u64, u64)> =
 /// data, like the message record; stores written before journaling have no such table).
 pub(crate) const ENVELOPES: TableDefinition<u64, &[u8]> = TableDefinition::new("envelopes");
 
-const FORMAT: &[u8] = b"arkiv-store-1";
+pub(crate) const FORMAT: &[u8] = b"arkiv-store-1";
 const DB_FILE: &str = "store.redb";
 const PACK_DIR: &str = "packs";
 
@@ -174,23 +175,18 @@ impl Store {
             let c = postcard::to_stdvec(&(1u64, StoreCounters::default())).expect("serializes");
             info.insert("counters", c.as_slice())
                 .map_err(|e| db_err(&path, e))?;
-            txn.open_table(SEGMENTS).map_err(|e| db_err(&path, e))?;
-            txn.open_table(BLOBS).map_err(|e| db_err(&path, e))?;
-            txn.open_table(CONTENTS).map_err(|e| db_err(&path, e))?;
-            txn.open_table(MESSAGES).map_err(|e| db_err(&path, e))?;
-            txn.open_table(PLACEMENTS).map_err(|e| db_err(&path, e))?;
-            txn.open_table(SOURCE_ITEMS).map_err(|e| db_err(&path, e))?;
-            txn.open_table(FOLDER_MESSAGES)
+        }
+        create_tables(&txn).map_err(|e| db_err(&path, e))?;
+        {
+            let mut info = txn.open_table(INFO).map_err(|e| db_err(&path, e))?;
+            info.insert("recovery_seq", 0u64.to_le_bytes().as_slice())
                 .map_err(|e| db_err(&path, e))?;
-            txn.open_table(FOLDER_COUNTS)
-                .map_err(|e| db_err(&path, e))?;
-            txn.open_table(UNINDEXED).map_err(|e| db_err(&path, e))?;
-            txn.open_table(FOLDER_NAMES).map_err(|e| db_err(&path, e))?;
         }
         txn.commit().map_err(|e| db_err(&path, e))?;
         drop(db);
         // redb synced the file; its directory entry must be durable too.
         pack::sync_dir(&dirs.meta)?;
+        crate::recovery::write_keys_file(&dirs.content, &uuid, &wrapped, None)?;
         Store::open(id, dirs, master, segment_bytes)
     }
 
@@ -365,6 +361,7 @@ impl Store {
             next_num,
             counters,
             mended: Mended::default(),
+            recovery: Vec::new(),
         })
     }
 
@@ -601,7 +598,8 @@ impl Store {
             .map_err(|e| self.dberr(e))?
             .insert("recovery_wrap", wrap)
             .map_err(|e| self.dberr(e))?;
-        txn.commit().map_err(|e| self.dberr(e))
+        txn.commit().map_err(|e| self.dberr(e))?;
+        self.write_keys_file()
     }
 
     /// Re-keys a store of another installation for this one (API `UnlockStore`): its data key
@@ -636,6 +634,7 @@ impl Store {
                 .map_err(|e| db_err(&path, e))?;
             info.insert("recovery_wrap", wrap)
                 .map_err(|e| db_err(&path, e))?;
+            crate::recovery::write_keys_file(&dirs.content, &uuid, &rewrapped, Some(wrap))?;
         }
         txn.commit().map_err(|e| db_err(&path, e))
     }
@@ -740,6 +739,25 @@ impl Store {
     }
 }
 
+/// Every table of a store (created empty where missing).
+pub(crate) fn create_tables(txn: &WriteTransaction) -> std::result::Result<(), redb::TableError> {
+    txn.open_table(INFO)?;
+    txn.open_table(SEGMENTS)?;
+    txn.open_table(BLOBS)?;
+    txn.open_table(CONTENTS)?;
+    txn.open_table(MESSAGES)?;
+    txn.open_table(PLACEMENTS)?;
+    txn.open_table(SOURCE_ITEMS)?;
+    txn.open_table(FOLDER_MESSAGES)?;
+    txn.open_table(FOLDER_COUNTS)?;
+    txn.open_table(UNINDEXED)?;
+    txn.open_table(FOLDER_NAMES)?;
+    txn.open_table(ENVELOPES)?;
+    txn.open_table(RETIRED)?;
+    txn.open_table(crate::recovery::RECOVERY)?;
+    Ok(())
+}
+
 fn read_segments(txn: &WriteTransaction, store: &Store) -> Result<BTreeMap<u32, u64>> {
     let t = txn.open_table(SEGMENTS).map_err(|e| store.dberr(e))?;
     let mut out = BTreeMap::new();
@@ -786,6 +804,8 @@ pub struct WriteSession {
     pub(crate) counters: StoreCounters,
     /// Damage this session mends or removes: forgotten when it commits.
     mended: Mended,
+    /// What this session changed, for its recovery record (written at commit).
+    recovery: Vec<Entry>,
 }
 
 #[derive(Default)]
@@ -927,6 +947,10 @@ impl WriteSession {
             c.insert(prepared.content_key.as_slice(), sealed.as_slice())
                 .map_err(|e| self.e(e))?;
         }
+        self.recovery.push(Entry::Content {
+            key: prepared.content_key,
+            record: record.clone(),
+        });
         self.mended.blobs.extend(replaced);
         if damaged {
             let mended: Vec<u64> = self
@@ -1016,6 +1040,10 @@ impl WriteSession {
         self.counters.messages += 1;
         self.counters.original_bytes += record.size;
         self.mark_unindexed(num)?;
+        self.recovery.push(Entry::Message {
+            num,
+            record: record.clone(),
+        });
         Ok(MessageId::new(self.store.id, num))
     }
 
@@ -1031,6 +1059,10 @@ impl WriteSession {
             .map_err(|e| self.e(e))?
             .insert(num, sealed.as_slice())
             .map_err(|e| self.e(e))?;
+        self.recovery.push(Entry::Envelope {
+            num,
+            envelope: envelope.clone(),
+        });
         Ok(())
     }
 
@@ -1121,6 +1153,7 @@ impl WriteSession {
         self.counters.messages = self.counters.messages.saturating_sub(1);
         self.counters.original_bytes = self.counters.original_bytes.saturating_sub(rec.size);
         self.mark_unindexed(num)?;
+        self.recovery.push(Entry::Removed { num });
         Ok(rec)
     }
 
@@ -1159,6 +1192,7 @@ impl WriteSession {
         }
         self.bump_folder(from, -1, -(rec.size as i64))?;
         self.bump_folder(to, 1, rec.size as i64)?;
+        self.recovery.push(Entry::Message { num, record: rec });
         // The index document names the folder (permissions filter on it): it must follow.
         self.mark_unindexed(num)
     }
@@ -1189,6 +1223,7 @@ impl WriteSession {
             .map_err(|e| self.e(e))?
             .insert(num, sealed.as_slice())
             .map_err(|e| self.e(e))?;
+        self.recovery.push(Entry::Message { num, record: rec });
         Ok(true)
     }
 
@@ -1204,6 +1239,10 @@ impl WriteSession {
             .map_err(|e| self.e(e))?
             .insert(folder.0, sealed.as_slice())
             .map_err(|e| self.e(e))?;
+        self.recovery.push(Entry::Folder {
+            id: folder.0,
+            name: name.clone(),
+        });
         Ok(())
     }
 
@@ -1259,8 +1298,13 @@ impl WriteSession {
         Ok(())
     }
 
-    /// Makes the session durable: pack data first, then the database commit.
+    /// Makes the session durable: pack data first, then the database commit. What the
+    /// session changed goes into its recovery record, appended before the pack sync.
     pub fn commit(mut self) -> Result<()> {
+        if !self.recovery.is_empty() {
+            let entries = std::mem::take(&mut self.recovery);
+            self.append_recovery(&entries, false)?;
+        }
         let pack = self
             .pack
             .as_mut()

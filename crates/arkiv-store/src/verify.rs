@@ -210,6 +210,12 @@ impl Store {
         }
         let bad_contents = bad_content.into_keys().collect();
         self.record_findings(damaged, bad_contents, bad_blobs);
+        for detail in self.check_recovery(&t)? {
+            report.problems.push(StoreProblem {
+                message: None,
+                detail,
+            });
+        }
         let counters = self.counters()?;
         if counters.messages != report.messages {
             report.problems.push(StoreProblem {
@@ -259,6 +265,11 @@ impl Store {
             let mut off = 0u64;
             while off + HEADER_LEN as u64 <= committed.min(actual) {
                 let head = pack::read_at(&file, &path, off, HEADER_LEN)?;
+                // Recovery records are checked against their own table (check_recovery).
+                if let Some((true, _, len)) = blob::parse_any(&head) {
+                    off += (HEADER_LEN as u64) + len as u64;
+                    continue;
+                }
                 let Some((key, len)) = blob::parse_header(&head) else {
                     report.problems.push(StoreProblem {
                         message: None,

@@ -650,6 +650,22 @@ pub enum StoreCommand {
     },
     /// Set a store's status: current, normal, writeProtected, disabled.
     SetStatus { id: u32, status: String },
+    /// Rebuild a store's database (store.redb) from the recovery records in its packs, when
+    /// it is lost or broken (API RecoverStore). The store must be disabled or unavailable;
+    /// the old database is kept beside as store.redb.broken-<time>, the search index is
+    /// rebuilt, and the store opens again unless it is disabled.
+    Recover {
+        id: u32,
+        /// Also bring back deleted messages whose records and content are still in the
+        /// packs (not after a compaction).
+        #[arg(long)]
+        recover_deleted: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a store's recovery records anew: a snapshot of its whole state (API
+    /// RecreateRecoveryRecords; `arkiv verify` says when it is needed).
+    RecreateRecoveryRecords { id: u32 },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1019,6 +1019,25 @@ fn assert_damage_contained(
     named
 }
 
+/// The longest word of a listed message's subject (to search for it).
+fn subject_word(data: &Path, id: &str) -> String {
+    let subject = arkiv(data, &["ls", "alice", "--recursive", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .expect("folders")
+        .iter()
+        .flat_map(|f| f["messages"].as_array().cloned().unwrap_or_default())
+        .find(|m| m["id"] == id)
+        .and_then(|m| m["subject"].as_str().map(str::to_string))
+        .expect("the message is listed");
+    subject
+        .split(|c: char| !c.is_alphanumeric())
+        .max_by_key(|w| w.len())
+        .expect("a word")
+        .to_string()
+}
+
 /// A pack cut short inside its committed length (a disk that lied, a backup restored cut
 /// short) closed the whole store: `ls` printed "(0 messages)", `verify` "0 damaged messages".
 /// Now only the messages in the lost range are damaged, the store takes new mail (in a new
@@ -1066,21 +1085,7 @@ fn a_pack_cut_short_costs_only_the_messages_in_the_lost_range() {
     );
     // Search still works, and finds damaged messages by their headers.
     let some = damaged.iter().next().expect("one damaged");
-    let subject = arkiv(&data, &["ls", "alice", "--recursive", "--json"])
-        .ok()
-        .json()
-        .as_array()
-        .expect("folders")
-        .iter()
-        .flat_map(|f| f["messages"].as_array().cloned().unwrap_or_default())
-        .find(|m| m["id"] == some.as_str())
-        .and_then(|m| m["subject"].as_str().map(str::to_string))
-        .expect("the damaged message is listed");
-    let word = subject
-        .split(|c: char| !c.is_alphanumeric())
-        .max_by_key(|w| w.len())
-        .expect("a word")
-        .to_string();
+    let word = subject_word(&data, some);
     let query = format!("subject:{word}");
     let r = arkiv(&data, &["search", "--user", "alice", "--json", &query]).ok();
     assert!(
@@ -1277,4 +1282,66 @@ fn a_failing_directory_sync_fails_the_commit() {
     import(&data, &corpus);
     assert_verify_clean(&data, "after importing again");
     assert_holds_exactly(&data, &expected, "after importing again");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. A lost or broken store database, rebuilt from the recovery records (issue 15)
+// ---------------------------------------------------------------------------------------------
+
+/// `store.redb` removed, or its first pages overwritten: the store is reported unavailable
+/// (never empty), `arkiv store recover` rebuilds it from the packs alone, and the archive holds
+/// exactly what it held, byte for byte, searchable, with `verify` clean.
+#[test]
+fn a_lost_or_broken_store_database_is_recovered_from_the_packs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let corpus = tmp.path().join("corpus");
+    let data = tmp.path().join("data");
+    let expected = write_corpus(&spec(150, 181, Profile::AttachmentHeavy), &corpus);
+    init(&data);
+    import(&data, &corpus);
+    let before = assert_holds_exactly(&data, &expected, "before losing the database");
+    let db = store_dir(&data).join("store.redb");
+
+    for damage in ["removed", "overwritten"] {
+        match damage {
+            "removed" => fs::remove_file(&db).expect("remove store.redb"),
+            _ => {
+                let mut f = OpenOptions::new().write(true).open(&db).expect("open");
+                f.write_all(&[0xA5; 16384]).expect("overwrite");
+            }
+        }
+        let r = arkiv(&data, &["ls", "alice", "--recursive"]).expect_code(3);
+        assert!(
+            r.stderr.contains("unavailable"),
+            "{damage}: ls must say the store is unavailable: {}",
+            r.stderr
+        );
+        let r = arkiv(&data, &["store", "recover", "1", "--json"]).ok();
+        let report = r.json();
+        assert_eq!(
+            report["messages"].as_u64(),
+            Some(before.len() as u64),
+            "{damage}: {report}"
+        );
+        if damage == "overwritten" {
+            assert!(
+                report["oldDatabase"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("store.redb.broken-")),
+                "the broken database must be kept aside: {report}"
+            );
+        }
+        assert_verify_clean(&data, &format!("after recovering a {damage} database"));
+        let after = assert_holds_exactly(&data, &expected, "after recovery");
+        assert_eq!(after, before, "{damage}: message ids changed");
+        let id = before.keys().next().expect("a message");
+        let query = format!("subject:{}", subject_word(&data, id));
+        let r = arkiv(&data, &["search", "--user", "alice", "--json", &query]).ok();
+        assert!(
+            r.json()["hits"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|m| m["id"] == id.as_str())),
+            "{damage}: search {query} does not find {id} after recovery"
+        );
+    }
 }

@@ -54,6 +54,21 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Long(refresh_all_store_statistics),
     },
     Function {
+        name: "RecoverStore",
+        description: "Recreate a lost or broken archive store database from the recovery records in its packs. The store must be disabled or in error; recoverDeletedMessages brings back deleted messages whose records are still in the packs (not after a compaction).",
+        args: &[
+            req("id", Type::Number),
+            opt("recoverDeletedMessages", Type::Bool),
+        ],
+        run: Run::Long(recover_store),
+    },
+    Function {
+        name: "RecreateRecoveryRecords",
+        description: "Recreate the recovery records of an archive store (a snapshot of its whole state). VerifyStore tells when they are broken.",
+        args: &[req("id", Type::Number)],
+        run: Run::Long(recreate_recovery_records),
+    },
+    Function {
         name: "RepairStoreDatabase",
         description: "Try to resolve issues with an archive store's database: integrity check, then its derived tables (placements, folder lists, counts) rebuilt from the message records.",
         args: &[req("id", Type::Number)],
@@ -148,6 +163,44 @@ fn merge_store(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, FnErr
         "{} messages copied, {} were in #{} already. Archive store #{} is unchanged: detach it \
          (DetachStore) once you have checked #{}; until then searches find its messages twice.",
         r.copied, r.already_there, dest.0, source.0, dest.0
+    ));
+    Ok(serde_json::to_value(r).unwrap_or_default())
+}
+
+fn recover_store(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, FnError> {
+    let id = store_arg(a, "id")?;
+    let deleted = a.bool_or("recoverDeletedMessages", false);
+    task.log(format!(
+        "Recovering the database of archive store #{} from its recovery records...",
+        id.0
+    ));
+    let r = st
+        .archive
+        .recover_store(id, deleted, &mut |done, total| percent(task, done, total))?;
+    task.log(format!(
+        "{} messages ({} contents) recovered from {} recovery records in {} packs{}.",
+        r.messages,
+        r.contents,
+        r.recovery_records,
+        r.packs,
+        if r.undeleted_messages > 0 {
+            format!("; {} deleted messages brought back", r.undeleted_messages)
+        } else {
+            String::new()
+        }
+    ));
+    for range in &r.unreadable_ranges {
+        task.log(format!("Unreadable (damaged) bytes: {range}"));
+    }
+    Ok(serde_json::to_value(r).unwrap_or_default())
+}
+
+fn recreate_recovery_records(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, FnError> {
+    let id = store_arg(a, "id")?;
+    let r = st.archive.recreate_recovery_records(id)?;
+    task.log(format!(
+        "Archive store #{}: {} entries written as recovery records.",
+        id.0, r.entries
     ));
     Ok(serde_json::to_value(r).unwrap_or_default())
 }

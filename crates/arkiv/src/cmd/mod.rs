@@ -77,8 +77,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Saved(c) => search::saved(&open()?, c),
         Command::Stats { json } => read::stats(&open_ro()?, json),
-        // Writable: verify keeps what it finds damaged, so listings flag it after it ends.
-        Command::Verify { json } => read::verify(&open()?, json),
+        Command::Verify { json } => read::verify(&open_ro, &open, json),
         Command::Bench(c) => crate::bench::run(c),
         Command::Serve(args) => serve::serve(&data, key_file.as_deref(), args),
         Command::Admin(args) => admin::admin(args),

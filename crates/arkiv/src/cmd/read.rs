@@ -222,7 +222,26 @@ pub fn stats(archive: &Archive, json: bool) -> Result<ExitCode> {
     Ok(code)
 }
 
-pub fn verify(archive: &Archive, json: bool) -> Result<ExitCode> {
+/// `verify` reads only, and changes nothing when all is well. When it finds damaged messages
+/// it runs once more on a writable open, which keeps the findings in the stores, so that
+/// listings flag those messages afterwards too.
+pub fn verify(
+    open_ro: &dyn Fn() -> Result<Archive>,
+    open: &dyn Fn() -> Result<Archive>,
+    json: bool,
+) -> Result<ExitCode> {
+    let archive = open_ro()?;
+    let report = verify_with(&archive)?;
+    let report = if !report.broken_messages().is_empty() && archive.is_read_only() {
+        drop(archive);
+        verify_with(&open()?)?
+    } else {
+        report
+    };
+    show_verify(&report, json)
+}
+
+fn verify_with(archive: &Archive) -> Result<arkiv_archive::verify::VerifyReport> {
     let total: u64 = archive
         .stores()
         .iter()
@@ -243,8 +262,12 @@ pub fn verify(archive: &Archive, json: bool) -> Result<ExitCode> {
         bar.set_position(base + done);
     })?;
     bar.finish_and_clear();
+    Ok(report)
+}
+
+fn show_verify(report: &arkiv_archive::verify::VerifyReport, json: bool) -> Result<ExitCode> {
     if json {
-        print_json(&report)?;
+        print_json(report)?;
     } else {
         for s in &report.stores {
             println!(

@@ -223,6 +223,53 @@ pub fn store(archive: &Archive, cmd: StoreCommand) -> Result<ExitCode> {
             archive.set_store_status(StoreId(id), status)?;
             println!("Store {id} is now {status}");
         }
+        StoreCommand::Recover {
+            id,
+            recover_deleted,
+            json,
+        } => {
+            let bar = crate::output::byte_bar(0, "reading packs");
+            let started = std::time::Instant::now();
+            let r = archive.recover_store(StoreId(id), recover_deleted, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            if json {
+                print_json(&r)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "Store {id} recovered in {:.1} s: {} messages ({} contents) from {} recovery records in {} packs ({} blobs){}.",
+                started.elapsed().as_secs_f64(),
+                r.messages,
+                r.contents,
+                r.recovery_records,
+                r.packs,
+                r.blobs,
+                if r.undeleted_messages > 0 {
+                    format!(", {} deleted messages brought back", r.undeleted_messages)
+                } else {
+                    String::new()
+                }
+            );
+            if let Some(old) = &r.old_database {
+                println!("The old database is kept as {old}.");
+            }
+            for range in &r.unreadable_ranges {
+                println!("  unreadable (damaged) bytes: {range}");
+            }
+            if !r.unreadable_ranges.is_empty() {
+                println!("Run `arkiv verify`: it names the messages the damage cost.");
+            }
+        }
+        StoreCommand::RecreateRecoveryRecords { id } => {
+            let r = archive.recreate_recovery_records(StoreId(id))?;
+            println!(
+                "Store {id}: recovery records written anew ({} entries, sequence {}).",
+                r.entries, r.sequence
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
