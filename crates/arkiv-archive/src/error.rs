@@ -20,6 +20,10 @@ pub enum ArchiveError {
     Config { path: String, detail: String },
     #[error("{path} is not an Arkiv data directory (no master.redb); create one with `arkiv init`")]
     NotInitialized { path: String },
+    #[error(
+        "the master database {path} {what}; this data directory holds archive stores: restore master.redb from a backup, or rebuild it from the stores with `arkiv recover --recovery-key KEY`"
+    )]
+    MasterLost { path: String, what: String },
     #[error("{path} already holds an Arkiv data directory")]
     AlreadyInitialized { path: String },
     #[error(

@@ -22,6 +22,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 mod config;
+pub mod disaster;
 mod error;
 pub mod files;
 pub mod folders;

@@ -30,8 +30,8 @@ pub(crate) const STORES: TableDefinition<u32, &[u8]> = TableDefinition::new("sto
 const FORMAT: &[u8] = b"arkiv-master-1";
 pub(crate) const MASTER_DB: &str = "master.redb";
 pub(crate) const KEYRING: &str = "keyring.json";
-const KEY_FILE: &str = "arkiv.key";
-const CONFIG: &str = "arkiv.toml";
+pub(crate) const KEY_FILE: &str = "arkiv.key";
+pub(crate) const CONFIG: &str = "arkiv.toml";
 const LOCK: &str = "arkiv.lock";
 
 /// What `arkiv init` needs.
@@ -84,7 +84,7 @@ pub struct Archive {
     _lock: File,
 }
 
-fn lock_dir(dir: &Path) -> Result<File> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK);
     let mut f = fs::OpenOptions::new()
         .read(true)
@@ -128,6 +128,30 @@ impl MasterDb {
     }
 }
 
+/// Creates a master database with its tables; folder ids start above `folder_floor`.
+fn create_master_db(db_path: &Path, folder_floor: u64) -> Result<Database> {
+    let db = open_db(db_path, true)?;
+    let txn = db.begin_write().map_err(|e| db_error(db_path, e))?;
+    {
+        let mut meta = txn.open_table(META).map_err(|e| db_error(db_path, e))?;
+        meta.insert("format", FORMAT)
+            .map_err(|e| db_error(db_path, e))?;
+        if folder_floor > 0 {
+            meta.insert("next_folder", folder_floor.to_le_bytes().as_slice())
+                .map_err(|e| db_error(db_path, e))?;
+        }
+        txn.open_table(USERS).map_err(|e| db_error(db_path, e))?;
+        txn.open_table(USER_NAMES)
+            .map_err(|e| db_error(db_path, e))?;
+        txn.open_table(FOLDERS).map_err(|e| db_error(db_path, e))?;
+        txn.open_table(FOLDER_CHILDREN)
+            .map_err(|e| db_error(db_path, e))?;
+        txn.open_table(STORES).map_err(|e| db_error(db_path, e))?;
+    }
+    txn.commit().map_err(|e| db_error(db_path, e))?;
+    Ok(db)
+}
+
 fn open_db(path: &Path, create: bool) -> Result<Database> {
     let mut b = Database::builder();
     b.set_cache_size(16 * 1024 * 1024);
@@ -163,24 +187,7 @@ impl Archive {
         opts.config.validate(&dir.join(CONFIG))?;
         opts.config.save(&dir.join(CONFIG))?;
         let ring = Keyring::create(&dir.join(KEYRING), &key_file)?;
-        let db_path = dir.join(MASTER_DB);
-        let db = open_db(&db_path, true)?;
-        {
-            let txn = db.begin_write().map_err(|e| db_error(&db_path, e))?;
-            {
-                let mut meta = txn.open_table(META).map_err(|e| db_error(&db_path, e))?;
-                meta.insert("format", FORMAT)
-                    .map_err(|e| db_error(&db_path, e))?;
-                txn.open_table(USERS).map_err(|e| db_error(&db_path, e))?;
-                txn.open_table(USER_NAMES)
-                    .map_err(|e| db_error(&db_path, e))?;
-                txn.open_table(FOLDERS).map_err(|e| db_error(&db_path, e))?;
-                txn.open_table(FOLDER_CHILDREN)
-                    .map_err(|e| db_error(&db_path, e))?;
-                txn.open_table(STORES).map_err(|e| db_error(&db_path, e))?;
-            }
-            txn.commit().map_err(|e| db_error(&db_path, e))?;
-        }
+        let db = create_master_db(&dir.join(MASTER_DB), 0)?;
         let mut archive = Archive::assemble(dir, opts.config, ring.master, MasterDb::Rw(db), lock);
         archive.audit = Some(crate::audit::AuditLog::open(dir)?);
         archive.create_store(None, None, StoreStatus::Current)?;
@@ -200,6 +207,34 @@ impl Archive {
                 key_file,
             },
         ))
+    }
+
+    /// A new master database for an existing master key (master recovery,
+    /// `crate::disaster`): its tables, the audit log, and `admin` with `admin_password`.
+    /// Folder ids start above `folder_floor`.
+    pub(crate) fn init_master(
+        dir: &Path,
+        config: Config,
+        master: MasterKey,
+        admin_password: &str,
+        folder_floor: u64,
+    ) -> Result<Archive> {
+        crate::policy::check_password("admin", admin_password)
+            .map_err(ArchiveError::WeakPassword)?;
+        let lock = lock_dir(dir)?;
+        let db = create_master_db(&dir.join(MASTER_DB), folder_floor)?;
+        let mut archive = Archive::assemble(dir, config, master, MasterDb::Rw(db), lock);
+        archive.audit = Some(crate::audit::AuditLog::open(dir)?);
+        archive.add_user(crate::users::NewUser {
+            name: "admin".into(),
+            full_name: Some("Administrator".into()),
+            emails: Vec::new(),
+            password: Some(admin_password.to_string()),
+            admin: true,
+            privileges: crate::access::Privileges::none(),
+            ..Default::default()
+        })?;
+        Ok(archive)
     }
 
     /// Opens an existing data directory with its key file (default `DATA/arkiv.key`).
@@ -223,7 +258,14 @@ impl Archive {
     }
 
     fn open_mode(dir: &Path, key_file: Option<&Path>, read_only: bool) -> Result<Archive> {
+        let has_stores = || dir.join(KEYRING).exists() || dir.join("stores").is_dir();
         if !Archive::is_initialized(dir) {
+            if has_stores() {
+                return Err(ArchiveError::MasterLost {
+                    path: dir.join(MASTER_DB).display().to_string(),
+                    what: "is missing".into(),
+                });
+            }
             return Err(ArchiveError::NotInitialized {
                 path: dir.display().to_string(),
             });
@@ -241,7 +283,15 @@ impl Archive {
                     .map_err(|e| db_error(&db_path, e))?,
             )
         } else {
-            MasterDb::Rw(open_db(&db_path, false)?)
+            // Opened for writing, a file redb cannot open is damaged (read-only opens fall
+            // back to this one): say how to get out.
+            MasterDb::Rw(open_db(&db_path, false).map_err(|e| match e {
+                ArchiveError::Db { detail, .. } => ArchiveError::MasterLost {
+                    path: db_path.display().to_string(),
+                    what: format!("cannot be opened ({detail})"),
+                },
+                e => e,
+            })?)
         };
         {
             let txn = db.begin_read().map_err(|e| db_error(&db_path, e))?;

@@ -380,8 +380,8 @@ impl Archive {
         Ok(out)
     }
 
-    /// Whether a store directory holds no message: nothing but a store database and a pack
-    /// directory without data. Anything else counts as holding something.
+    /// Whether a store directory holds no message: nothing but a store database, its keys
+    /// file and a pack directory without data. Anything else counts as holding something.
     fn holds_nothing(&self, dir: &Path) -> bool {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return false;
@@ -402,7 +402,7 @@ impl Archive {
                 }
                 // A message needs blobs in a pack: with no pack data there is none, whatever
                 // the database (perhaps half created) says.
-                Some("store.redb") => {}
+                Some("store.redb" | "store.keys" | "store.keys.tmp") => {}
                 _ => return false,
             }
         }
@@ -510,6 +510,27 @@ impl Archive {
         dirs: StoreDirs,
         status: StoreStatus,
     ) -> Result<StoreEntry> {
+        self.attach_store_with(name, dirs, status, false)
+    }
+
+    /// [`Archive::attach_store`] placing every message by the folder names the store keeps
+    /// (master recovery: no folder id of the store means anything in a new master database).
+    pub(crate) fn attach_store_by_name(
+        &self,
+        name: &str,
+        dirs: StoreDirs,
+        status: StoreStatus,
+    ) -> Result<StoreEntry> {
+        self.attach_store_with(name, dirs, status, true)
+    }
+
+    fn attach_store_with(
+        &self,
+        name: &str,
+        dirs: StoreDirs,
+        status: StoreStatus,
+        by_name: bool,
+    ) -> Result<StoreEntry> {
         let existing = self.read_entries()?;
         if name.trim().is_empty() || name.contains(['/', '\\']) {
             return Err(invalid(
@@ -561,7 +582,7 @@ impl Archive {
             .insert(id, slot);
         if open {
             // Its messages go back to the folders the store recorded (ids may differ here).
-            self.replace_store_messages(id, false)?;
+            self.replace_store_messages(id, by_name)?;
             if status == StoreStatus::Current {
                 self.set_store_status(id, StoreStatus::Current)?;
             }

@@ -140,6 +140,30 @@ impl Keyring {
         ring.decode(&ring.by_recovery)
     }
 
+    /// Writes a new keyring and key file for a master key recovered from a store's copy of the
+    /// recovery wrap (when `keyring.json` itself was lost or damaged): the key file is new,
+    /// the recovery key stays what it was (`recovery_wrap` is kept as it is). An existing key
+    /// file is kept aside as `<name>.old`; the keyring is written atomically over whatever is
+    /// there (the caller keeps a damaged one aside first).
+    pub fn restore(
+        keyring_path: &Path,
+        key_file: &Path,
+        master: &MasterKey,
+        recovery_wrap: &[u8],
+    ) -> Result<()> {
+        if key_file.exists() {
+            let old = key_file.with_extension("key.old");
+            fs::rename(key_file, &old).map_err(|e| io_err(key_file, e))?;
+        }
+        let file_key = write_new_key_file(key_file)?;
+        let ring = Keyring {
+            format: 1,
+            by_key_file: BASE64.encode(&Sealer::new(&file_key).seal(WRAP_AD, master.bytes())?),
+            by_recovery: BASE64.encode(recovery_wrap),
+        };
+        ring.save(keyring_path)
+    }
+
     /// Opens a [`Keyring::recovery_wrap`] with the recovery key it was made with.
     pub fn master_from_recovery_wrap(wrap: &[u8], recovery: &RecoveryKey) -> Result<MasterKey> {
         let plain = recovery

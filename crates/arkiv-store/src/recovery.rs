@@ -407,6 +407,25 @@ pub struct RecoverReport {
 }
 
 impl Store {
+    /// The copy of the installation's recovery wrap a store keeps (in `store.keys`, else in
+    /// its database), read without any key: what master recovery opens with the recovery key
+    /// when `keyring.json` is lost.
+    pub fn recovery_wrap_of(dirs: &StoreDirs) -> Option<Vec<u8>> {
+        if let Some(w) = read_keys_file(&dirs.content)
+            .ok()
+            .and_then(|k| k.recovery_wrap)
+        {
+            return Some(w);
+        }
+        let mut b = redb::Database::builder();
+        b.set_cache_size(1 << 20);
+        let db = b.open_read_only(dirs.meta.join("store.redb")).ok()?;
+        let t = redb::ReadableDatabase::begin_read(&db).ok()?;
+        let info = t.open_table(INFO).ok()?;
+        let v = info.get("recovery_wrap").ok()??;
+        Some(v.value().to_vec())
+    }
+
     /// Whether this store has recovery records (stores written before they existed have none
     /// until their first snapshot).
     pub fn has_recovery_records(&self) -> Result<bool> {

@@ -36,11 +36,26 @@ pub struct Cli {
 pub enum Command {
     /// Create a data directory: keys, master database, first archive store, user `admin`.
     Init(InitArgs),
-    /// Write a new key file with the recovery key printed by `init` (when the key file is lost).
+    /// Restore access with the recovery key printed by `init`: writes a new key file (when
+    /// it is lost); makes keyring.json anew from a store's copy of the master key (when it is
+    /// lost or damaged); makes master.redb anew from the stores (when it is lost or damaged:
+    /// the stores are attached again, their messages back in their folders by name, every
+    /// archive's user back without a password). Damaged files are kept aside as
+    /// <name>.broken-<time>.
     Recover {
         /// The recovery key, e.g. ARKIV-ABCD-EFGH-... (case and dashes do not matter).
         #[arg(long, env = "ARKIV_RECOVERY_KEY")]
         recovery_key: String,
+        /// The password of `admin` when the master database is made anew [default: a
+        /// generated one, printed once].
+        #[arg(long, env = "ARKIV_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
+        /// A store directory outside the stores' base directory to attach when the master
+        /// database is made anew (repeatable).
+        #[arg(long = "store", value_name = "DIR")]
+        stores: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Manage users (each user owns one user archive).
     #[command(subcommand)]
@@ -293,6 +308,13 @@ pub enum UserCommand {
     },
     /// Delete a user. Their archive and its messages are kept.
     Delete { name: String },
+    /// Set a user's password (it must meet the password policy): for a user made again by
+    /// `arkiv recover`, or one who forgot it.
+    SetPassword {
+        name: String,
+        #[arg(long, env = "ARKIV_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1345,3 +1345,134 @@ fn a_lost_or_broken_store_database_is_recovered_from_the_packs() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 11. Master recovery: key file, keyring and master database lost (issue 15)
+// ---------------------------------------------------------------------------------------------
+
+/// With `keyring.json`, `arkiv.key` and `master.redb` all gone, `arkiv recover` used to fail
+/// (it read the keyring). Now the recovery key opens a store's copy of the master key, the
+/// master database is made anew from the stores (two of them here), every message is back in
+/// its folder byte for byte, and the archive's user is back without a password. A damaged
+/// master database alone is rebuilt the same way and kept aside.
+#[test]
+fn master_recovery_after_losing_the_keyring_and_the_master_database() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let first = tmp.path().join("first");
+    let second = tmp.path().join("second");
+    let data = tmp.path().join("data");
+    let mut expected = write_corpus(&spec(60, 191, Profile::AttachmentHeavy), &first);
+    merge(
+        &mut expected,
+        write_corpus(&spec(40, 192, Profile::TextOnly), &second),
+    );
+    let recovery = init(&data);
+    import(&data, &first);
+    arkiv(
+        &data,
+        &["store", "create", "--name", "2099-01", "--current"],
+    )
+    .ok();
+    import(&data, &second);
+    assert_holds_exactly(&data, &expected, "before the disaster");
+
+    for what in ["keyring.json", "arkiv.key", "master.redb"] {
+        fs::remove_file(data.join(what)).expect(what);
+    }
+    let r = arkiv(&data, &["ls", "alice"]).expect_code(1);
+    assert!(r.stderr.contains("recover"), "{}", r.stderr);
+    let wrong = "ARKIV-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA";
+    let r = arkiv(&data, &["recover", "--recovery-key", wrong]).no_panic();
+    assert_ne!(r.code(), Some(0), "a wrong recovery key restored access");
+    let o = arkiv(
+        &data,
+        &[
+            "recover",
+            "--recovery-key",
+            &recovery,
+            "--admin-password",
+            PASSWORD,
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(o["keyringRebuilt"], true, "{o}");
+    assert_eq!(o["masterRebuilt"], true, "{o}");
+    assert_eq!(o["stores"].as_array().map(Vec::len), Some(2), "{o}");
+    assert!(
+        o["usersWithoutPassword"]
+            .as_array()
+            .is_some_and(|u| u.iter().any(|n| n == "alice")),
+        "{o}"
+    );
+    assert_holds_exactly(&data, &expected, "after master recovery");
+    assert_verify_clean(&data, "after master recovery");
+    let users = arkiv(&data, &["user", "list", "--json"]).ok().json();
+    let alice = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == "alice"))
+        .cloned()
+        .expect("alice is back");
+    assert_eq!(alice["has_password"], false, "{alice}");
+    arkiv(
+        &data,
+        &[
+            "user",
+            "set-password",
+            "alice",
+            "--password",
+            "Winter-2027y",
+        ],
+    )
+    .ok();
+    // New mail goes to the newest store.
+    let stores = arkiv(&data, &["store", "list", "--json"]).ok().json();
+    assert!(
+        stores
+            .as_array()
+            .expect("stores")
+            .iter()
+            .any(|s| s["name"] == "2099-01" && s["status"] == "current"),
+        "{stores}"
+    );
+
+    // A damaged master database (the key material intact): rebuilt, the old one kept aside.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(data.join("master.redb"))
+        .expect("master.redb");
+    f.write_all(&[0x5A; 8192]).expect("overwrite");
+    drop(f);
+    arkiv(&data, &["ls", "alice"]).expect_code(1);
+    let o = arkiv(
+        &data,
+        &[
+            "recover",
+            "--recovery-key",
+            &recovery,
+            "--admin-password",
+            PASSWORD,
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        (o["keyringRebuilt"].clone(), o["masterRebuilt"].clone()),
+        (false.into(), true.into()),
+        "{o}"
+    );
+    assert!(
+        o["keptAside"].as_array().is_some_and(|k| k.iter().any(|p| p
+            .as_str()
+            .is_some_and(|p| p.contains("master.redb.broken-")))),
+        "{o}"
+    );
+    assert_holds_exactly(
+        &data,
+        &expected,
+        "after rebuilding a damaged master database",
+    );
+    assert_verify_clean(&data, "after rebuilding a damaged master database");
+}

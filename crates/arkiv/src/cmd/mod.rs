@@ -53,9 +53,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     match command {
         Command::Init(args) => setup::init(&data, key_file.as_deref(), args),
-        Command::Recover { recovery_key } => {
-            setup::recover(&data, key_file.as_deref(), &recovery_key)
-        }
+        Command::Recover {
+            recovery_key,
+            admin_password,
+            stores,
+            json,
+        } => setup::recover(
+            &data,
+            key_file.as_deref(),
+            &recovery_key,
+            admin_password,
+            &stores,
+            json,
+        ),
         Command::User(c) => setup::user(&open()?, c),
         Command::Store(c) => setup::store(&open()?, c),
         Command::Import(c) => import::run(&open()?, c),

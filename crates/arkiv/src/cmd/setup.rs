@@ -86,12 +86,58 @@ fn prompt_new_password() -> Result<String> {
     }
 }
 
-pub fn recover(data: &Path, key_file: Option<&Path>, recovery_key: &str) -> Result<ExitCode> {
-    let path = Archive::recover_key_file(data, key_file, recovery_key)?;
+pub fn recover(
+    data: &Path,
+    key_file: Option<&Path>,
+    recovery_key: &str,
+    admin_password: Option<String>,
+    stores: &[std::path::PathBuf],
+    json: bool,
+) -> Result<ExitCode> {
+    let o = Archive::recover_installation(data, key_file, recovery_key, admin_password, stores)?;
+    if json {
+        print_json(&o)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "Wrote a new key file {}. Back it up; the old one (if any) no longer opens the archive.",
-        path.display()
+        o.key_file.display()
     );
+    if o.keyring_rebuilt {
+        println!(
+            "keyring.json could not be read: made anew from a store's copy of the master key (the recovery key stays the same)."
+        );
+    }
+    if o.master_rebuilt {
+        println!(
+            "master.redb could not be read: made anew. Stores attached again: {}.",
+            o.stores.join(", ")
+        );
+        if !o.stores_recovered.is_empty() {
+            println!(
+                "Store databases rebuilt from their recovery records: {}.",
+                o.stores_recovered.join(", ")
+            );
+        }
+        for s in &o.stores_skipped {
+            println!("  not attached: {s}");
+        }
+        if let Some(p) = &o.admin_password {
+            println!("The password of admin is now: {p}  (shown once; change it after logging on)");
+        }
+        if !o.users_without_password.is_empty() {
+            println!(
+                "Users made again for their archives, without a password until one is set (`arkiv user set-password NAME`): {}.",
+                o.users_without_password.join(", ")
+            );
+        }
+        println!(
+            "Not in any store, so lost with the master database: e-mail addresses, privileges, profiles, jobs, saved searches, compliance settings."
+        );
+    }
+    for k in &o.kept_aside {
+        println!("Kept aside: {k}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -151,6 +197,10 @@ pub fn user(archive: &Archive, cmd: UserCommand) -> Result<ExitCode> {
         UserCommand::Delete { name } => {
             archive.delete_user(&name)?;
             println!("Deleted user {name}. The archive '{name}' and its messages are kept.");
+        }
+        UserCommand::SetPassword { name, password } => {
+            archive.set_user_password(&name, &password)?;
+            println!("Set the password of {name}.");
         }
     }
     Ok(ExitCode::SUCCESS)
