@@ -1,3 +1,5 @@
+//! Master recovery and master key renewal.
+//!
 //! Master recovery (`arkiv recover --recovery-key KEY`): access to the archive restored from
 //! the recovery key and the stores' own records when the key file, `keyring.json` or
 //! `master.redb` is lost or damaged.
@@ -18,6 +20,18 @@
 //! * Lost with the master database, and not in any store: e-mail addresses, privileges,
 //!   profiles, jobs, saved searches, compliance settings, mailbox checkpoints (a re-run of a
 //!   profile reads its mailboxes again and recognises what is archived by content).
+//!
+//! Master key renewal (`RenewMasterKey`, `arkiv renew-master-key`): a new master key wraps
+//! every store's data key; the key file and the recovery key stay (the recovery key must be
+//! given: it seals the new master key and is never kept). Crash-safe at every step, the old
+//! key usable until the new one is committed: (1) each store gets its data key wrapped by the
+//! new key *beside* the current wrap (`data_key_next`); (2) the keyring is replaced
+//! atomically: the commit; (3) each store's new wrap replaces the old. A crash before (2)
+//! leaves the old keyring, which opens every store, and the next writable open drops the
+//! staged wraps; a crash after (2) leaves stores whose staged wrap the new key opens, promoted
+//! at their next writable open. The master database keeps its own key, sealed in the keyring
+//! by the new master key. `ARKIV_FAILPOINT=renew-master-key:staged|committed` aborts the
+//! process at those points (the fault-injection tests use it).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -213,13 +227,20 @@ impl Archive {
             })
         };
         match opened {
-            Ok(_) => return Ok(out),
+            // It opens, and its records open with the key the keyring gives (a keyring made
+            // anew from a store's copy after a master key renewal does not have the master
+            // database's own key: then the database is made anew too).
+            Ok(a) if a.users().is_ok() => return Ok(out),
+            Ok(_) => {}
             // A damaged database (not a wrong key: that was handled above).
             Err(
                 ArchiveError::Db { .. }
                 | ArchiveError::NotInitialized { .. }
                 | ArchiveError::MasterLost { .. },
             ) => {}
+            // A keyring made anew cannot open a master database sealed with a renewed
+            // installation's own database key: the database is made anew.
+            Err(e) if out.keyring_rebuilt && !matches!(e, ArchiveError::Locked { .. }) => {}
             Err(e) => return Err(e),
         }
         aside(&db_path, &mut out)?;
@@ -286,5 +307,94 @@ impl Archive {
             outcome: "succeeded",
         })?;
         Ok(())
+    }
+}
+
+/// What `RenewMasterKey` did.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalReport {
+    /// Stores whose data key is now wrapped by the new master key.
+    pub stores: Vec<u32>,
+    /// Stores of another installation (locked): their key is not this master key's to wrap.
+    pub locked_skipped: Vec<u32>,
+    /// Stores whose new wrap could not be put in place now (done at their next writable open).
+    pub pending: Vec<String>,
+}
+
+/// Aborts the process when `ARKIV_FAILPOINT` names this point (a test hook: the
+/// fault-injection tests crash the process exactly there).
+pub(crate) fn failpoint(name: &str) {
+    if std::env::var("ARKIV_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("arkiv: failpoint {name}: aborting");
+        std::process::abort();
+    }
+}
+
+impl Archive {
+    /// Renews the master key (API `RenewMasterKey`; see the module documentation).
+    pub fn renew_master_key(&self, recovery_key: &str) -> Result<RenewalReport> {
+        if self.is_read_only() {
+            return Err(self.dberr("the archive was opened read-only"));
+        }
+        let rk = RecoveryKey::parse(recovery_key)?;
+        let keyring = self.dir.join(KEYRING);
+        let renewal = Keyring::prepare_renewal(&keyring, &self.key_file, &rk)?;
+        let mut report = RenewalReport::default();
+        // (1) Stage the new wrap in every store this master key wraps.
+        let mut staged: Vec<(StoreId, Option<std::sync::Arc<Store>>, StoreDirs)> = Vec::new();
+        for entry in self.read_entries()? {
+            let dirs = self.dirs_of(&entry);
+            let slot = {
+                let slots = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+                match slots.get(&entry.id) {
+                    Some(crate::stores::StoreSlot::Open { store, .. }) => Ok(store.clone()),
+                    Some(crate::stores::StoreSlot::Closed { why, .. }) => Err(why.clone()),
+                    None => Err(String::new()),
+                }
+            };
+            match slot {
+                Ok(store) => {
+                    store.stage_master_key(&renewal.old, &renewal.new, &renewal.recovery_wrap)?;
+                    staged.push((entry.id, Some(store), dirs));
+                }
+                Err(why) if why.contains("is locked") => report.locked_skipped.push(entry.id.0),
+                Err(why) => {
+                    Store::stage_master_key_closed(
+                        &dirs,
+                        &renewal.old,
+                        &renewal.new,
+                        &renewal.recovery_wrap,
+                    )
+                    .map_err(|e| {
+                        crate::error::invalid(
+                            "store",
+                            format!(
+                                "archive store {} ({why}) cannot be reached ({e}): renewing the master key now would leave it unreadable; bring it back or detach it first",
+                                entry.id.0
+                            ),
+                        )
+                    })?;
+                    staged.push((entry.id, None, dirs));
+                }
+            }
+        }
+        failpoint("renew-master-key:staged");
+        // (2) The commit.
+        Keyring::commit_renewal(&keyring, &renewal)?;
+        self.set_master(renewal.new.clone());
+        failpoint("renew-master-key:committed");
+        // (3) The new wraps replace the old.
+        for (id, store, dirs) in staged {
+            let done = match store {
+                Some(s) => s.promote_master_key(&renewal.new),
+                None => Store::promote_master_key_closed(&dirs, &renewal.new),
+            };
+            match done {
+                Ok(()) => report.stores.push(id.0),
+                Err(e) => report.pending.push(format!("{}: {e}", id.0)),
+            }
+        }
+        Ok(report)
     }
 }

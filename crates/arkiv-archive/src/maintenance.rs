@@ -176,7 +176,7 @@ impl Archive {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         let dirs = self.dirs_of(&entry);
-        let report = Store::recover(id, &dirs, &self.master, recover_deleted, progress)?;
+        let report = Store::recover(id, &dirs, &self.master(), recover_deleted, progress)?;
         // The index described the old database: rebuilt from the recovered one.
         let index = dirs.meta.join("index");
         if index.exists() {
@@ -546,7 +546,7 @@ impl Archive {
         drop(Store::open_read_only(
             StoreId(0),
             dirs.clone(),
-            &self.master,
+            &self.master(),
         )?);
         entry.meta_dir = self.relativize(&dirs.meta);
         entry.content_dir = self.relativize(&dirs.content);

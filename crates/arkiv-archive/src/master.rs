@@ -57,7 +57,8 @@ pub struct Archive {
     pub(crate) admin_archive_access: std::sync::atomic::AtomicBool,
     /// One compliance change at a time, so the file and the flag never disagree.
     compliance_change: Mutex<()>,
-    pub(crate) master: MasterKey,
+    /// Behind a lock only for `RenewMasterKey` (see [`Archive::master`]).
+    master: std::sync::RwLock<MasterKey>,
     /// Behind a lock only so that compaction can have it to itself (redb needs `&mut`).
     pub(crate) db: std::sync::RwLock<MasterDb>,
     pub(crate) sealer: Sealer,
@@ -81,6 +82,9 @@ pub struct Archive {
     pub(crate) auth: crate::auth::Authenticator,
     /// The audit log (writable opens only; `crate::audit`).
     audit: Option<crate::audit::AuditLog>,
+    /// The key file this archive was opened with (`RenewMasterKey` seals the new master key
+    /// with it).
+    pub(crate) key_file: PathBuf,
     _lock: File,
 }
 
@@ -188,7 +192,16 @@ impl Archive {
         opts.config.save(&dir.join(CONFIG))?;
         let ring = Keyring::create(&dir.join(KEYRING), &key_file)?;
         let db = create_master_db(&dir.join(MASTER_DB), 0)?;
-        let mut archive = Archive::assemble(dir, opts.config, ring.master, MasterDb::Rw(db), lock);
+        let database = ring.master.clone();
+        let mut archive = Archive::assemble(
+            dir,
+            opts.config,
+            ring.master,
+            &database,
+            MasterDb::Rw(db),
+            lock,
+        );
+        archive.key_file = key_file.clone();
         archive.audit = Some(crate::audit::AuditLog::open(dir)?);
         archive.create_store(None, None, StoreStatus::Current)?;
         archive.add_user(crate::users::NewUser {
@@ -223,7 +236,9 @@ impl Archive {
             .map_err(ArchiveError::WeakPassword)?;
         let lock = lock_dir(dir)?;
         let db = create_master_db(&dir.join(MASTER_DB), folder_floor)?;
-        let mut archive = Archive::assemble(dir, config, master, MasterDb::Rw(db), lock);
+        let database = master.clone();
+        let mut archive = Archive::assemble(dir, config, master, &database, MasterDb::Rw(db), lock);
+        archive.key_file = dir.join(KEY_FILE);
         archive.audit = Some(crate::audit::AuditLog::open(dir)?);
         archive.add_user(crate::users::NewUser {
             name: "admin".into(),
@@ -273,7 +288,7 @@ impl Archive {
         let lock = lock_dir(dir)?;
         let config = Config::load(&dir.join(CONFIG))?;
         let default_key = dir.join(KEY_FILE);
-        let master = Keyring::unlock(&dir.join(KEYRING), key_file.unwrap_or(&default_key))?;
+        let keys = Keyring::unlock_keys(&dir.join(KEYRING), key_file.unwrap_or(&default_key))?;
         let db_path = dir.join(MASTER_DB);
         let db = if read_only {
             let mut b = Database::builder();
@@ -304,7 +319,8 @@ impl Archive {
                 return Err(db_error(&db_path, "unknown master database format"));
             }
         }
-        let mut archive = Archive::assemble(dir, config, master, db, lock);
+        let mut archive = Archive::assemble(dir, config, keys.master, &keys.database, db, lock);
+        archive.key_file = key_file.unwrap_or(&default_key).to_path_buf();
         if !read_only {
             archive.audit = Some(crate::audit::AuditLog::open(dir)?);
         }
@@ -333,10 +349,23 @@ impl Archive {
         Ok(kf)
     }
 
+    /// The master key: it wraps every store's data key.
+    pub(crate) fn master(&self) -> MasterKey {
+        self.master
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_master(&self, key: MasterKey) {
+        *self.master.write().unwrap_or_else(|p| p.into_inner()) = key;
+    }
+
     fn assemble(
         dir: &Path,
         config: Config,
         master: MasterKey,
+        database: &MasterKey,
         db: MasterDb,
         lock: File,
     ) -> Archive {
@@ -351,9 +380,9 @@ impl Archive {
             admin_archive_access: config.compliance.admin_archive_access.into(),
             compliance_change: Mutex::new(()),
             config,
-            sealer: master.sealer("master-db"),
-            names: master.hasher("master-db names"),
-            master,
+            sealer: database.sealer("master-db"),
+            names: database.hasher("master-db names"),
+            master: std::sync::RwLock::new(master),
             db: std::sync::RwLock::new(db),
             stores: Mutex::new(BTreeMap::new()),
             indexes: Mutex::new(BTreeMap::new()),
@@ -363,6 +392,7 @@ impl Archive {
             compaction_wanted: Default::default(),
             auth: Default::default(),
             audit: None,
+            key_file: PathBuf::new(),
             _lock: lock,
         }
     }

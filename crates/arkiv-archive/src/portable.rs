@@ -217,7 +217,7 @@ impl Archive {
         Store::unlock(
             &self.dirs_of(&entry),
             &recovery,
-            &self.master,
+            &self.master(),
             &self.recovery_wrap()?,
         )
         .map_err(|e| match e {

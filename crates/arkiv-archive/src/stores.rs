@@ -163,12 +163,12 @@ impl Archive {
             };
         }
         let opened = if self.is_read_only() {
-            Store::open_read_only(entry.id, self.dirs_of(&entry), &self.master)
+            Store::open_read_only(entry.id, self.dirs_of(&entry), &self.master())
         } else {
             Store::open(
                 entry.id,
                 self.dirs_of(&entry),
-                &self.master,
+                &self.master(),
                 self.config.storage.pack_segment_bytes,
             )
         };
@@ -278,7 +278,7 @@ impl Archive {
         Store::create(
             id,
             dirs.clone(),
-            &self.master,
+            &self.master(),
             self.config.storage.pack_segment_bytes,
         )?;
         let entry = StoreEntry {
@@ -553,7 +553,7 @@ impl Archive {
         }
         // Proves it is an Arkiv store before registering it: of this installation, or of
         // another one (registered locked, for UnlockStore).
-        match Store::open_read_only(StoreId(0), dirs.clone(), &self.master) {
+        match Store::open_read_only(StoreId(0), dirs.clone(), &self.master()) {
             Ok(s) => drop(s),
             Err(arkiv_store::StoreError::Locked { .. }) => {}
             Err(e) => return Err(e.into()),

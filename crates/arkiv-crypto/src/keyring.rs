@@ -67,6 +67,28 @@ pub struct Keyring {
     by_key_file: String,
     /// The master key sealed by the recovery key.
     by_recovery: String,
+    /// The key the master database is sealed with, sealed by the master key. Absent until
+    /// the first `RenewMasterKey`: the master key itself is that key until then. (Renewing
+    /// the master key renews the key that wraps the stores' keys, manual §7.2; the master
+    /// database keeps its key, now wrapped by the new one.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    db_key: Option<String>,
+}
+
+/// What the keyring unlocks: the master key (it wraps every store's data key) and the key the
+/// master database is sealed with.
+pub struct Unlocked {
+    pub master: MasterKey,
+    pub database: MasterKey,
+}
+
+/// A renewal of the master key, prepared but not yet in force (see [`Keyring::prepare_renewal`]).
+pub struct Renewal {
+    pub old: MasterKey,
+    pub new: MasterKey,
+    /// The new master key sealed by the (unchanged) recovery key: what stores keep a copy of.
+    pub recovery_wrap: Vec<u8>,
+    ring: Keyring,
 }
 
 impl Keyring {
@@ -90,6 +112,7 @@ impl Keyring {
             format: 1,
             by_key_file: BASE64.encode(&Sealer::new(&file_key).seal(WRAP_AD, master.bytes())?),
             by_recovery: BASE64.encode(&recovery.sealer().seal(WRAP_AD, master.bytes())?),
+            db_key: None,
         };
         ring.save(keyring_path)?;
         Ok(KeyringInit { master, recovery })
@@ -160,8 +183,71 @@ impl Keyring {
             format: 1,
             by_key_file: BASE64.encode(&Sealer::new(&file_key).seal(WRAP_AD, master.bytes())?),
             by_recovery: BASE64.encode(recovery_wrap),
+            db_key: None,
         };
         ring.save(keyring_path)
+    }
+
+    /// Unlocks the master key and the master database's key with the key file.
+    pub fn unlock_keys(keyring_path: &Path, key_file: &Path) -> Result<Unlocked> {
+        let master = Keyring::unlock(keyring_path, key_file)?;
+        let ring = Keyring::load(keyring_path)?;
+        let database = match &ring.db_key {
+            None => master.clone(),
+            Some(d) => to_master(master.sealer("database key wrap").open(
+                WRAP_AD,
+                &ring.decode(d)?,
+                "the master database key",
+            )?)?,
+        };
+        Ok(Unlocked { master, database })
+    }
+
+    /// `RenewMasterKey`, first step: a new master key, sealed by the same key file and the same
+    /// recovery key (which must be given: it is never kept), the master database's key sealed
+    /// by the new one. Nothing is written: [`Keyring::commit_renewal`] writes the keyring
+    /// (atomically) once every store has the new wrap of its key staged; until then the old
+    /// master key opens everything.
+    pub fn prepare_renewal(
+        keyring_path: &Path,
+        key_file: &Path,
+        recovery: &RecoveryKey,
+    ) -> Result<Renewal> {
+        let Unlocked { master, database } = Keyring::unlock_keys(keyring_path, key_file)?;
+        let ring = Keyring::load(keyring_path)?;
+        let by_recovery = recovery
+            .sealer()
+            .open(WRAP_AD, &ring.decode(&ring.by_recovery)?, "the master key")
+            .map_err(|_| CryptoError::WrongRecoveryKey)?;
+        if by_recovery.as_slice() != master.bytes().as_slice() {
+            return Err(CryptoError::WrongRecoveryKey);
+        }
+        let new = MasterKey::generate()?;
+        let file_key = read_key_file(key_file)?;
+        let recovery_wrap = recovery.sealer().seal(WRAP_AD, new.bytes())?;
+        let ring = Keyring {
+            format: 1,
+            by_key_file: BASE64.encode(&Sealer::new(&file_key).seal(WRAP_AD, new.bytes())?),
+            by_recovery: BASE64.encode(&recovery_wrap),
+            db_key: Some(
+                BASE64.encode(
+                    &new.sealer("database key wrap")
+                        .seal(WRAP_AD, database.bytes())?,
+                ),
+            ),
+        };
+        Ok(Renewal {
+            old: master,
+            new,
+            recovery_wrap,
+            ring,
+        })
+    }
+
+    /// `RenewMasterKey`, the commit: the new keyring replaces the old one (temp file, fsync,
+    /// rename, directory fsync).
+    pub fn commit_renewal(keyring_path: &Path, renewal: &Renewal) -> Result<()> {
+        renewal.ring.save(keyring_path)
     }
 
     /// Opens a [`Keyring::recovery_wrap`] with the recovery key it was made with.

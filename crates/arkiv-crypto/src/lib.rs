@@ -25,7 +25,7 @@ mod keyring;
 mod keys;
 pub mod password;
 
-pub use keyring::{Keyring, KeyringInit, RecoveryKey};
+pub use keyring::{Keyring, KeyringInit, RecoveryKey, Renewal, Unlocked};
 pub use keys::{DataKey, KeyedHasher, MasterKey, Sealer};
 
 /// Everything that can go wrong with keys and sealed data.

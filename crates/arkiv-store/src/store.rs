@@ -248,8 +248,14 @@ impl Store {
             return Err(db_err(&path, "unknown store format"));
         }
         let uuid = String::from_utf8(get("uuid")?).map_err(|e| db_err(&path, e))?;
+        let next = get("data_key_next")
+            .ok()
+            .and_then(|w| master.unwrap_data_key(&w, &uuid).ok());
         let dk = match master.unwrap_data_key(&get("data_key")?, &uuid) {
             Ok(dk) => dk,
+            // A RenewMasterKey committed its keyring but had not promoted this store's new
+            // wrap yet (a writable open below promotes it).
+            Err(_) if next.is_some() => next.clone().expect("checked"),
             // Sealed by another installation's master key, which its recovery key can open.
             Err(_) if get("recovery_wrap").is_ok() => {
                 return Err(StoreError::Locked {
@@ -273,6 +279,10 @@ impl Store {
         let short = store.check_packs()?;
         let damage = store.assess_damage(&short)?;
         *store.damage() = damage;
+        if let Some(db) = store.rw_db() {
+            // Finish (or forget) a master key renewal this store took part in.
+            promote_in(db, &store.db_path(), master, &store.dirs.content)?;
+        }
         Ok(store)
     }
 
@@ -639,6 +649,40 @@ impl Store {
         txn.commit().map_err(|e| db_err(&path, e))
     }
 
+    /// `RenewMasterKey`, before the keyring is written: this store's data key wrapped by the
+    /// new master key, and the new recovery wrap, are kept beside the current ones
+    /// (`data_key_next`, `recovery_wrap_next`); the current ones still open it.
+    pub fn stage_master_key(&self, old: &MasterKey, new: &MasterKey, wrap: &[u8]) -> Result<()> {
+        let db = self.rw_db().ok_or_else(|| self.dberr("opened read-only"))?;
+        stage_in(db, &self.db_path(), old, new, wrap)
+    }
+
+    /// [`Store::stage_master_key`] for a store that is not open (disabled, say).
+    pub fn stage_master_key_closed(
+        dirs: &StoreDirs,
+        old: &MasterKey,
+        new: &MasterKey,
+        wrap: &[u8],
+    ) -> Result<()> {
+        let path = dirs.db_path();
+        let db = open_db(&path, false)?;
+        stage_in(&db, &path, old, new, wrap)
+    }
+
+    /// `RenewMasterKey`, after the keyring is written: the staged wraps replace the current
+    /// ones (and `store.keys`). A store not reached now is promoted at its next writable open.
+    pub fn promote_master_key(&self, new: &MasterKey) -> Result<()> {
+        let db = self.rw_db().ok_or_else(|| self.dberr("opened read-only"))?;
+        promote_in(db, &self.db_path(), new, &self.dirs.content)
+    }
+
+    /// [`Store::promote_master_key`] for a store that is not open.
+    pub fn promote_master_key_closed(dirs: &StoreDirs, new: &MasterKey) -> Result<()> {
+        let path = dirs.db_path();
+        let db = open_db(&path, false)?;
+        promote_in(&db, &path, new, &dirs.content)
+    }
+
     /// The folder names the store keeps (folder id → name).
     pub fn folder_names(&self) -> Result<BTreeMap<FolderId, StoreFolder>> {
         let t = self.read_txn()?;
@@ -755,6 +799,79 @@ pub(crate) fn create_tables(txn: &WriteTransaction) -> std::result::Result<(), r
     txn.open_table(ENVELOPES)?;
     txn.open_table(RETIRED)?;
     txn.open_table(crate::recovery::RECOVERY)?;
+    Ok(())
+}
+
+fn info_get(info: &redb::Table<&str, &[u8]>, path: &Path, k: &str) -> Result<Option<Vec<u8>>> {
+    Ok(info
+        .get(k)
+        .map_err(|e| db_err(path, e))?
+        .map(|v| v.value().to_vec()))
+}
+
+fn stage_in(
+    db: &Database,
+    path: &Path,
+    old: &MasterKey,
+    new: &MasterKey,
+    wrap: &[u8],
+) -> Result<()> {
+    let txn = db.begin_write().map_err(|e| db_err(path, e))?;
+    {
+        let mut info = txn.open_table(INFO).map_err(|e| db_err(path, e))?;
+        let uuid = String::from_utf8(info_get(&info, path, "uuid")?.unwrap_or_default())
+            .map_err(|e| db_err(path, e))?;
+        let wrapped =
+            info_get(&info, path, "data_key")?.ok_or_else(|| db_err(path, "data key missing"))?;
+        let dk = old.unwrap_data_key(&wrapped, &uuid)?;
+        let next = new.wrap_data_key(&dk, &uuid)?;
+        info.insert("data_key_next", next.as_slice())
+            .map_err(|e| db_err(path, e))?;
+        info.insert("recovery_wrap_next", wrap)
+            .map_err(|e| db_err(path, e))?;
+    }
+    txn.commit().map_err(|e| db_err(path, e))
+}
+
+/// Promotes staged wraps that `master` opens (the keyring was committed); drops staged wraps
+/// it does not (the renewal never committed). Nothing staged: nothing to do.
+fn promote_in(db: &Database, path: &Path, master: &MasterKey, content: &Path) -> Result<()> {
+    {
+        let t = db.begin_read().map_err(|e| db_err(path, e))?;
+        let info = t.open_table(INFO).map_err(|e| db_err(path, e))?;
+        if info
+            .get("data_key_next")
+            .map_err(|e| db_err(path, e))?
+            .is_none()
+        {
+            return Ok(());
+        }
+    }
+    let txn = db.begin_write().map_err(|e| db_err(path, e))?;
+    let mut keys = None;
+    {
+        let mut info = txn.open_table(INFO).map_err(|e| db_err(path, e))?;
+        let uuid = String::from_utf8(info_get(&info, path, "uuid")?.unwrap_or_default())
+            .map_err(|e| db_err(path, e))?;
+        let next = info_get(&info, path, "data_key_next")?.unwrap_or_default();
+        let wrap = info_get(&info, path, "recovery_wrap_next")?;
+        if master.unwrap_data_key(&next, &uuid).is_ok() {
+            info.insert("data_key", next.as_slice())
+                .map_err(|e| db_err(path, e))?;
+            if let Some(w) = &wrap {
+                info.insert("recovery_wrap", w.as_slice())
+                    .map_err(|e| db_err(path, e))?;
+            }
+            keys = Some((uuid, next, wrap));
+        }
+        info.remove("data_key_next").map_err(|e| db_err(path, e))?;
+        info.remove("recovery_wrap_next")
+            .map_err(|e| db_err(path, e))?;
+    }
+    txn.commit().map_err(|e| db_err(path, e))?;
+    if let Some((uuid, dk, wrap)) = keys {
+        crate::recovery::write_keys_file(content, &uuid, &dk, wrap.as_deref())?;
+    }
     Ok(())
 }
 

@@ -100,6 +100,9 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             repeats,
             json,
         } => crate::bench_search::run(&corpus, &work, no_peers, repeats, json),
+        BenchCommand::Recover { corpus, work, json } => {
+            crate::bench_recover::run(&corpus, &work, json)
+        }
         BenchCommand::Web {
             corpus,
             work,
@@ -489,7 +492,7 @@ fn run_zstd(corpus: &Path) -> Result<ZstdBench> {
 }
 
 /// Peak resident memory of this process (VmHWM), in bytes.
-fn peak_memory() -> u64 {
+pub(crate) fn peak_memory() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

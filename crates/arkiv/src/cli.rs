@@ -57,6 +57,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Renew the master key (API RenewMasterKey): every archive store's key is wrapped by a
+    /// new master key; the key file and the recovery key stay the same. Crash-safe: the old
+    /// master key opens everything until the new one is committed.
+    RenewMasterKey {
+        /// The recovery key: it seals the new master key (Arkiv never keeps it).
+        #[arg(long, env = "ARKIV_RECOVERY_KEY", hide_env_values = true)]
+        recovery_key: String,
+    },
     /// Manage users (each user owns one user archive).
     #[command(subcommand)]
     User(UserCommand),
@@ -891,6 +899,18 @@ pub enum BenchCommand {
         /// Runs of each query per tool.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// How long RecoverStore takes: the current store's database rebuilt from the recovery
+    /// records in its packs (with the search index), next to reading the packs once (the
+    /// peer). The data directory is built from the corpus once in WORK and reused.
+    Recover {
+        /// A corpus made by `arkiv bench corpus`.
+        #[arg(long)]
+        corpus: PathBuf,
+        #[arg(long)]
+        work: PathBuf,
         #[arg(long)]
         json: bool,
     },

@@ -4,6 +4,7 @@ mod bench;
 mod bench_api;
 mod bench_imap;
 mod bench_imap_server;
+mod bench_recover;
 mod bench_search;
 mod bench_smtp;
 mod bench_web;

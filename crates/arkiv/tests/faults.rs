@@ -1476,3 +1476,166 @@ fn master_recovery_after_losing_the_keyring_and_the_master_database() {
     );
     assert_verify_clean(&data, "after rebuilding a damaged master database");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 12. RenewMasterKey, crashed at each step (issue 15)
+// ---------------------------------------------------------------------------------------------
+
+/// `arkiv` with extra environment variables (the failpoints).
+fn arkiv_env(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let (mut c, what) = command(data, args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run arkiv");
+    Run {
+        what,
+        status: out.status,
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The master key is renewed in three steps (stage every store's new wrap, commit the keyring,
+/// promote); a crash after any of them leaves an archive that opens with the key file, holds
+/// exactly what it held and verifies clean. Before the commit the old keyring still opens
+/// everything; after it, the old keyring opens no store, and the recovery key still restores
+/// access.
+#[test]
+fn renewing_the_master_key_is_crash_safe_at_every_step() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let first = tmp.path().join("first");
+    let second = tmp.path().join("second");
+    let data = tmp.path().join("data");
+    let mut expected = write_corpus(&spec(40, 201, Profile::TextOnly), &first);
+    merge(
+        &mut expected,
+        write_corpus(&spec(30, 202, Profile::TextOnly), &second),
+    );
+    let recovery = init(&data);
+    import(&data, &first);
+    arkiv(
+        &data,
+        &["store", "create", "--name", "2099-01", "--current"],
+    )
+    .ok();
+    import(&data, &second);
+    // A disabled store takes part too.
+    arkiv(&data, &["store", "create", "--name", "spare"]).ok();
+    arkiv(&data, &["store", "set-status", "3", "disabled"]).ok();
+    let before = assert_holds_exactly(&data, &expected, "before renewing");
+    let keyring = data.join("keyring.json");
+    let original = fs::read(&keyring).expect("keyring");
+
+    // A wrong recovery key changes nothing.
+    let wrong = "ARKIV-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA";
+    let r = arkiv(&data, &["renew-master-key", "--recovery-key", wrong]).no_panic();
+    assert_ne!(r.code(), Some(0));
+    assert_eq!(fs::read(&keyring).expect("keyring"), original);
+
+    // Crash after staging: the old keyring is in force and opens everything.
+    let r = arkiv_env(
+        &data,
+        &["renew-master-key", "--recovery-key", &recovery],
+        &[("ARKIV_FAILPOINT", "renew-master-key:staged")],
+    );
+    assert_eq!(
+        r.status.signal(),
+        Some(6),
+        "the failpoint did not abort: {}",
+        r.stderr
+    );
+    assert_eq!(fs::read(&keyring).expect("keyring"), original);
+    assert_eq!(
+        assert_holds_exactly(&data, &expected, "crashed after staging"),
+        before
+    );
+    assert_verify_clean(&data, "crashed after staging");
+
+    // Crash after the commit: the new keyring opens every store (by the staged wrap, put in
+    // place at the next writable open), the disabled one too once enabled.
+    let r = arkiv_env(
+        &data,
+        &["renew-master-key", "--recovery-key", &recovery],
+        &[("ARKIV_FAILPOINT", "renew-master-key:committed")],
+    );
+    assert_eq!(
+        r.status.signal(),
+        Some(6),
+        "the failpoint did not abort: {}",
+        r.stderr
+    );
+    let renewed = fs::read(&keyring).expect("keyring");
+    assert_ne!(renewed, original, "the keyring was not committed");
+    assert_eq!(
+        assert_holds_exactly(&data, &expected, "crashed after the commit"),
+        before
+    );
+    assert_verify_clean(&data, "crashed after the commit");
+    arkiv(&data, &["store", "set-status", "3", "normal"]).ok();
+    let stats = arkiv(&data, &["stats", "--json"]).ok().json();
+    assert!(
+        stats["unavailable_stores"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "{stats}"
+    );
+    // The old keyring no longer opens the stores.
+    fs::write(&keyring, &original).expect("old keyring back");
+    let r = arkiv(&data, &["stats", "--json"]).no_panic();
+    assert_ne!(
+        r.code(),
+        Some(0),
+        "the old master key still opens the stores"
+    );
+    fs::write(&keyring, &renewed).expect("new keyring back");
+
+    // A whole renewal, then the recovery key restores access with a new key file.
+    arkiv(&data, &["renew-master-key", "--recovery-key", &recovery]).ok();
+    assert_eq!(
+        assert_holds_exactly(&data, &expected, "after renewing"),
+        before
+    );
+    fs::remove_file(data.join("arkiv.key")).expect("key file");
+    arkiv(&data, &["recover", "--recovery-key", &recovery]).ok();
+    assert_eq!(
+        assert_holds_exactly(&data, &expected, "recovered after renewing"),
+        before
+    );
+    assert_verify_clean(&data, "recovered after renewing");
+}
+
+/// After a renewal the master database has its own key, kept only in the keyring: losing the
+/// keyring then loses that key, and master recovery makes the master database anew from the
+/// stores (which the renewed master key, from a store's copy, opens).
+#[test]
+fn master_recovery_after_a_renewal_and_a_lost_keyring() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let corpus = tmp.path().join("corpus");
+    let data = tmp.path().join("data");
+    let expected = write_corpus(&spec(30, 211, Profile::TextOnly), &corpus);
+    let recovery = init(&data);
+    import(&data, &corpus);
+    arkiv(&data, &["renew-master-key", "--recovery-key", &recovery]).ok();
+    fs::remove_file(data.join("keyring.json")).expect("keyring");
+    let o = arkiv(
+        &data,
+        &[
+            "recover",
+            "--recovery-key",
+            &recovery,
+            "--admin-password",
+            PASSWORD,
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        (o["keyringRebuilt"].clone(), o["masterRebuilt"].clone()),
+        (true.into(), true.into()),
+        "{o}"
+    );
+    assert_holds_exactly(&data, &expected, "after recovery");
+    assert_verify_clean(&data, "after recovery");
+}

@@ -94,12 +94,38 @@ pub static FUNCTIONS: &[Function] = &[
         run: Run::Quick(retry_open_stores),
     },
     Function {
+        name: "RenewMasterKey",
+        description: "Renew the master key which is used to encrypt the encryption keys: every archive store's key is wrapped by a new master key; the key file and the recovery key stay. Arkiv needs the recovery key (recoveryKey) to seal the new master key: it is never kept.",
+        args: &[opt("recoveryKey", Type::String)],
+        run: Run::Long(renew_master_key),
+    },
+    Function {
         name: "UnlockStore",
         description: "Unlock an archive store attached from another Arkiv installation, with that installation's recovery key; its messages go to the folders (by name) they had there.",
         args: &[req("id", Type::Number), req("passphrase", Type::String)],
         run: Run::Long(unlock_store),
     },
 ];
+
+fn renew_master_key(st: &Arc<AppState>, a: &Args, task: &Task) -> Result<Value, FnError> {
+    let Some(key) = a.opt("recoveryKey") else {
+        return Err(FnError::bad_argument(
+            "RenewMasterKey needs recoveryKey: the recovery key seals the new master key, and Arkiv never keeps it",
+        ));
+    };
+    task.log("Renewing the master key...".to_string());
+    let r = st.archive.renew_master_key(key)?;
+    task.log(format!(
+        "The master key was renewed: {} archive stores re-wrapped{}.",
+        r.stores.len(),
+        if r.pending.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} finish at their next opening)", r.pending.len())
+        }
+    ));
+    Ok(serde_json::to_value(r).unwrap_or_default())
+}
 
 fn dir_size(p: &std::path::Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(p) else {

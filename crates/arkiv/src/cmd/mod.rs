@@ -66,6 +66,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &stores,
             json,
         ),
+        Command::RenewMasterKey { recovery_key } => {
+            let r = open()?.renew_master_key(&recovery_key)?;
+            println!(
+                "Renewed the master key: {} archive stores re-wrapped; the key file and the recovery key stay the same.",
+                r.stores.len()
+            );
+            for p in &r.pending {
+                println!("  finishes at its next opening: store {p}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User(c) => setup::user(&open()?, c),
         Command::Store(c) => setup::store(&open()?, c),
         Command::Import(c) => import::run(&open()?, c),

@@ -1,0 +1,115 @@
+//! `arkiv bench recover`: how long `RecoverStore` takes to rebuild a store's database from
+//! the recovery records in its packs, next to the time it takes just to read those packs
+//! (the floor: recovery reads every byte once and opens every record).
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use arkiv_archive::Archive;
+use arkiv_types::StoreStatus;
+use serde::Serialize;
+
+use crate::bench::{CorpusInfo, SPEC_FILE, import_corpus, peak_memory};
+use crate::output::{bytes, print_json};
+
+#[derive(Serialize)]
+struct RecoverBench {
+    messages: u64,
+    pack_bytes: u64,
+    /// Reading every pack file once (the peer: what the disk alone costs).
+    read_seconds: f64,
+    recover_seconds: f64,
+    messages_per_second: f64,
+    mb_per_second: f64,
+    /// recover ÷ read.
+    ratio_to_read: f64,
+    recovery_records: u64,
+    peak_memory_bytes: u64,
+}
+
+pub fn run(corpus: &Path, work: &Path, json: bool) -> Result<ExitCode> {
+    let info: CorpusInfo =
+        serde_json::from_slice(&std::fs::read(corpus.join(SPEC_FILE)).with_context(|| {
+            format!(
+                "{} is not a corpus made by `arkiv bench corpus`",
+                corpus.display()
+            )
+        })?)?;
+    std::fs::create_dir_all(work)?;
+    let data = work.join("data");
+    if !data.exists() {
+        eprintln!("building the benchmark store (once; reused by later runs)...");
+        drop(import_corpus(&info, corpus, &data, true, false)?);
+    }
+    let archive = Archive::open(&data, None)?;
+    let store = archive.current_store()?;
+    let id = store.id();
+    let before = store.counters()?.messages;
+    let packs = store.dirs().content.join("packs");
+    drop(store);
+
+    // The peer: read every pack once.
+    let started = Instant::now();
+    let mut pack_bytes = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for e in std::fs::read_dir(&packs)? {
+        let mut f = std::fs::File::open(e?.path())?;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            pack_bytes += n as u64;
+        }
+    }
+    let read_seconds = started.elapsed().as_secs_f64();
+
+    archive.set_store_status(id, StoreStatus::Disabled)?;
+    let started = Instant::now();
+    let r = archive.recover_store(id, false, &mut |_, _| {});
+    let recover_seconds = started.elapsed().as_secs_f64();
+    archive.set_store_status(id, StoreStatus::Current)?;
+    let r = r?;
+    if r.messages != before {
+        bail!(
+            "recovery gave {} messages, the store held {before}",
+            r.messages
+        );
+    }
+    let b = RecoverBench {
+        messages: r.messages,
+        pack_bytes,
+        read_seconds,
+        recover_seconds,
+        messages_per_second: r.messages as f64 / recover_seconds,
+        mb_per_second: pack_bytes as f64 / recover_seconds / 1e6,
+        ratio_to_read: recover_seconds / read_seconds.max(1e-9),
+        recovery_records: r.recovery_records,
+        peak_memory_bytes: peak_memory(),
+    };
+    if json {
+        print_json(&b)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "RecoverStore benchmark: {} messages, {} of packs ({} profile)",
+        b.messages,
+        bytes(b.pack_bytes),
+        info.profile
+    );
+    println!(
+        "  read the packs (peer): {:.2} s, {:.0} MB/s",
+        b.read_seconds,
+        b.pack_bytes as f64 / b.read_seconds.max(1e-9) / 1e6
+    );
+    println!(
+        "  arkiv store recover:   {:.2} s, {:.0} messages/s, {:.0} MB/s, {} recovery records (includes the index rebuild)",
+        b.recover_seconds, b.messages_per_second, b.mb_per_second, b.recovery_records
+    );
+    println!("  recover / read:        {:.1}x", b.ratio_to_read);
+    println!("  peak memory:           {}", bytes(b.peak_memory_bytes));
+    Ok(ExitCode::SUCCESS)
+}
