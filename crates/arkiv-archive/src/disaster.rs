@@ -73,6 +73,11 @@ fn aside(path: &Path, out: &mut RecoveryOutcome) -> Result<()> {
     if path.exists() {
         let to = PathBuf::from(format!("{}.broken-{}", path.display(), Timestamp::now().0));
         fs::rename(path, &to).map_err(|e| io_err(path, e))?;
+        if let Some(dir) = path.parent() {
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err(dir, e))?;
+        }
         out.kept_aside.push(to.display().to_string());
     }
     Ok(())
@@ -112,13 +117,20 @@ fn scan_stores(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| d.display().to_string());
-        let store = match Store::open_read_only(StoreId(0), dirs.clone(), master) {
+        // A writable open first: it repairs a database a crash left unclean. Only a database
+        // that is missing or cannot be opened is rebuilt from the recovery records.
+        let opened = Store::open(StoreId(0), dirs.clone(), master, 1 << 30);
+        let store = match opened {
             Ok(s) => s,
-            Err(_) => {
+            Err(
+                arkiv_store::StoreError::Db { .. } | arkiv_store::StoreError::MissingDir { .. },
+            ) if dirs.content.join("packs").is_dir() => {
                 match Store::recover(StoreId(0), &dirs, master, false, &mut |_, _| {})
-                    .and_then(|_| Store::open_read_only(StoreId(0), dirs.clone(), master))
+                    .and_then(|_| Store::open(StoreId(0), dirs.clone(), master, 1 << 30))
                 {
                     Ok(s) => {
+                        // Its index described the old database.
+                        let _ = fs::remove_dir_all(d.join("index"));
                         out.stores_recovered.push(name.clone());
                         s
                     }
@@ -127,6 +139,10 @@ fn scan_stores(
                         continue;
                     }
                 }
+            }
+            Err(e) => {
+                out.stores_skipped.push(format!("{}: {e}", d.display()));
+                continue;
             }
         };
         let ids = store
@@ -255,7 +271,7 @@ impl Archive {
             }
         };
         // New folder ids start above every id a store names: none can be taken for another.
-        let archive = Archive::init_master(dir, config, master, &password, max_folder)?;
+        let archive = Archive::init_master(dir, config, master, &password, max_folder.max(1))?;
         out.master_rebuilt = true;
         archive.rebuild_from_stores(usable, &mut out)?;
         Ok(out)
@@ -338,6 +354,7 @@ impl Archive {
             return Err(self.dberr("the archive was opened read-only"));
         }
         let rk = RecoveryKey::parse(recovery_key)?;
+        let _keys = self.key_lock.write().unwrap_or_else(|p| p.into_inner());
         let keyring = self.dir.join(KEYRING);
         let renewal = Keyring::prepare_renewal(&keyring, &self.key_file, &rk)?;
         let mut report = RenewalReport::default();

@@ -59,6 +59,10 @@ pub struct Archive {
     compliance_change: Mutex<()>,
     /// Behind a lock only for `RenewMasterKey` (see [`Archive::master`]).
     master: std::sync::RwLock<MasterKey>,
+    /// Held exclusively by `RenewMasterKey`, shared by whatever wraps a store key with the
+    /// master key (creating, attaching, unlocking a store): no store can be keyed with the
+    /// old master key while a renewal stages and commits the new one.
+    pub(crate) key_lock: std::sync::RwLock<()>,
     /// Behind a lock only so that compaction can have it to itself (redb needs `&mut`).
     pub(crate) db: std::sync::RwLock<MasterDb>,
     pub(crate) sealer: Sealer,
@@ -142,6 +146,10 @@ fn create_master_db(db_path: &Path, folder_floor: u64) -> Result<Database> {
             .map_err(|e| db_error(db_path, e))?;
         if folder_floor > 0 {
             meta.insert("next_folder", folder_floor.to_le_bytes().as_slice())
+                .map_err(|e| db_error(db_path, e))?;
+            // Made anew by master recovery: folder ids in stores attached later mean nothing
+            // here, they are placed by name.
+            meta.insert("rebuilt", b"1".as_slice())
                 .map_err(|e| db_error(db_path, e))?;
         }
         txn.open_table(USERS).map_err(|e| db_error(db_path, e))?;
@@ -383,6 +391,7 @@ impl Archive {
             sealer: database.sealer("master-db"),
             names: database.hasher("master-db names"),
             master: std::sync::RwLock::new(master),
+            key_lock: std::sync::RwLock::new(()),
             db: std::sync::RwLock::new(db),
             stores: Mutex::new(BTreeMap::new()),
             indexes: Mutex::new(BTreeMap::new()),

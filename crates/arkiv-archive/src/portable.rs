@@ -214,6 +214,7 @@ impl Archive {
             }
         };
         let recovery = arkiv_crypto::RecoveryKey::parse(passphrase)?;
+        let keys = self.key_lock.read().unwrap_or_else(|p| p.into_inner());
         Store::unlock(
             &self.dirs_of(&entry),
             &recovery,
@@ -227,6 +228,7 @@ impl Archive {
             ),
             e => e.into(),
         })?;
+        drop(keys);
         self.reopen_store(id)?;
         self.replace_store_messages(id, true)
     }

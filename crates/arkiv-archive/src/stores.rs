@@ -194,6 +194,15 @@ impl Archive {
         }
     }
 
+    /// Whether this master database was made anew by master recovery.
+    pub(crate) fn master_rebuilt(&self) -> Result<bool> {
+        let t = self.read_txn()?;
+        let meta = t
+            .open_table(crate::master::META)
+            .map_err(|e| self.dberr(e))?;
+        Ok(meta.get("rebuilt").map_err(|e| self.dberr(e))?.is_some())
+    }
+
     fn first_recovery_records(&self, store: &Arc<Store>) -> Result<()> {
         if !store.has_recovery_records()? {
             eprintln!(
@@ -273,6 +282,7 @@ impl Archive {
                     .join(&name),
             )
         });
+        let _keys = self.key_lock.read().unwrap_or_else(|p| p.into_inner());
         let txn = self.write_txn()?;
         let id = StoreId(self.next_id(&txn, "next_store")? as u32);
         Store::create(
@@ -531,6 +541,9 @@ impl Archive {
         status: StoreStatus,
         by_name: bool,
     ) -> Result<StoreEntry> {
+        let _keys = self.key_lock.read().unwrap_or_else(|p| p.into_inner());
+        // After master recovery no folder id of an older store means anything here.
+        let by_name = by_name || self.master_rebuilt()?;
         let existing = self.read_entries()?;
         if name.trim().is_empty() || name.contains(['/', '\\']) {
             return Err(invalid(

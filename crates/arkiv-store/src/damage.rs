@@ -26,8 +26,11 @@ use crate::pack;
 use crate::records::{self, BlobLoc, ContentRecord, MessageRecord};
 use crate::store::{BLOBS, CONTENTS, MESSAGES, SEGMENTS, Store};
 
-/// Message num → what `verify` found wrong with it (kept across restarts).
-pub(crate) const DAMAGED: TableDefinition<u64, &str> = TableDefinition::new("damaged");
+/// Message num → postcard (what `verify` found wrong with it, its content key): kept across
+/// restarts, so listings flag it and new mail does not share its content.
+pub(crate) const DAMAGED: TableDefinition<u64, &[u8]> = TableDefinition::new("damaged");
+/// Blobs `verify` found unreadable: new content stores them again rather than share them.
+pub(crate) const DAMAGED_BLOBS: TableDefinition<&[u8], ()> = TableDefinition::new("damaged_blobs");
 
 /// How many blob index entries are read to decide whether packs belong to the database when
 /// no pack starts with the expected record (the first bytes of a pack may be overwritten).
@@ -64,6 +67,7 @@ impl Store {
         let t = self.read_txn()?;
         let segs = t.open_table(SEGMENTS).map_err(|e| self.dberr(e))?;
         let blobs = t.open_table(BLOBS).map_err(|e| self.dberr(e))?;
+        let recovery_table = self.optional_table(&t, crate::recovery::RECOVERY)?;
         let dir = self.dirs().pack_dir();
         let mut short = BTreeMap::new();
         let mut sizes: HashMap<u32, (File, u64)> = HashMap::new();
@@ -106,22 +110,27 @@ impl Store {
             let Some((file, size)) = sizes.get(&seg) else {
                 return Ok(None);
             };
-            if off + HEADER_LEN as u64 > *size {
+            if off.saturating_add(HEADER_LEN as u64) > *size {
                 return Ok(None);
             }
             let path = pack::pack_path(&dir, seg);
             let head = pack::read_at(file, &path, off, HEADER_LEN)?;
-            let Some((key, _)) = blob::parse_header(&head) else {
+            let Some((recovery, key, _)) = blob::parse_any(&head) else {
                 return Ok(Some(false));
             };
-            Ok(Some(match expect {
-                Some(k) => k == key,
-                None => blobs
-                    .get(key.as_slice())
-                    .ok()
-                    .flatten()
-                    .and_then(|v| postcard::from_bytes::<BlobLoc>(v.value()).ok())
-                    .is_some_and(|l| l.seg == seg && l.off == off),
+            let at = |v: Option<redb::AccessGuard<'_, &[u8]>>| {
+                v.and_then(|v| postcard::from_bytes::<BlobLoc>(v.value()).ok())
+                    .is_some_and(|l| l.seg == seg && l.off == off)
+            };
+            Ok(Some(match (expect, recovery) {
+                (Some(k), _) => k == key,
+                (None, false) => at(blobs.get(key.as_slice()).ok().flatten()),
+                // A recovery record (a pack may start with one): where its table puts it?
+                (None, true) => crate::recovery::record_key(&key).is_some_and(|k| {
+                    recovery_table
+                        .as_ref()
+                        .is_some_and(|t| at(t.get(k).ok().flatten()))
+                }),
             }))
         };
         let (mut readable, mut matched) = (0, 0);
@@ -146,6 +155,18 @@ impl Store {
                     continue;
                 };
                 if count(probe(loc.seg, loc.off, Some(key))?) {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        if !found && let Some(rt) = &recovery_table {
+            for r in rt.iter().map_err(|e| self.dberr(e))?.take(SAMPLES) {
+                let (_, v) = r.map_err(|e| self.dberr(e))?;
+                let Ok(loc) = postcard::from_bytes::<BlobLoc>(v.value()) else {
+                    continue;
+                };
+                if count(probe(loc.seg, loc.off, None)?) {
                     break;
                 }
             }
@@ -171,9 +192,18 @@ impl Store {
         if let Some(table) = self.optional_table(&t, DAMAGED)? {
             for r in table.iter().map_err(|e| self.dberr(e))? {
                 let (k, v) = r.map_err(|e| self.dberr(e))?;
-                damage
-                    .messages
-                    .insert(k.value(), (v.value().to_string(), None));
+                let (why, content) = postcard::from_bytes::<(String, Option<[u8; 32]>)>(v.value())
+                    .unwrap_or_else(|_| ("damaged".into(), None));
+                damage.contents.extend(content);
+                damage.messages.insert(k.value(), (why, content));
+            }
+        }
+        if let Some(table) = self.optional_table(&t, DAMAGED_BLOBS)? {
+            for r in table.iter().map_err(|e| self.dberr(e))? {
+                let (k, _) = r.map_err(|e| self.dberr(e))?;
+                if let Ok(b) = <[u8; 32]>::try_from(k.value()) {
+                    damage.blobs.insert(b);
+                }
             }
         }
         if short.is_empty() {
@@ -188,10 +218,12 @@ impl Store {
             ) else {
                 continue;
             };
-            if short
-                .get(&loc.seg)
-                .is_some_and(|s| loc.off + HEADER_LEN as u64 + loc.len as u64 > s.actual)
-            {
+            if short.get(&loc.seg).is_some_and(|s| {
+                loc.off
+                    .saturating_add(HEADER_LEN as u64)
+                    .saturating_add(loc.len as u64)
+                    > s.actual
+            }) {
                 damage.blobs.insert(key);
             }
         }
@@ -291,8 +323,14 @@ impl Store {
                 {
                     let mut t = txn.open_table(DAMAGED).map_err(|e| self.dberr(e))?;
                     t.retain(|_, _| false).map_err(|e| self.dberr(e))?;
-                    for (num, (why, _)) in &messages {
-                        t.insert(*num, why.as_str()).map_err(|e| self.dberr(e))?;
+                    for (num, found) in &messages {
+                        let v = postcard::to_stdvec(found).expect("serializes");
+                        t.insert(*num, v.as_slice()).map_err(|e| self.dberr(e))?;
+                    }
+                    let mut b = txn.open_table(DAMAGED_BLOBS).map_err(|e| self.dberr(e))?;
+                    b.retain(|_, _| false).map_err(|e| self.dberr(e))?;
+                    for blob in &blobs {
+                        b.insert(blob.as_slice(), ()).map_err(|e| self.dberr(e))?;
                     }
                 }
                 txn.commit().map_err(|e| self.dberr(e))

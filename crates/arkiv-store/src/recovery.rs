@@ -122,6 +122,8 @@ struct KeysFile {
     data_key: Vec<u8>,
     /// The master key sealed by the recovery key (see `Store::set_recovery_wrap`).
     recovery_wrap: Option<Vec<u8>>,
+    /// During a master key renewal: the data key wrapped by the new master key.
+    data_key_next: Option<Vec<u8>>,
 }
 
 /// Writes `store.keys` in the content directory (atomically).
@@ -131,13 +133,41 @@ pub(crate) fn write_keys_file(
     data_key: &[u8],
     recovery_wrap: Option<&[u8]>,
 ) -> Result<()> {
-    let k = KeysFile {
+    write_keys(
+        content,
+        &KeysFile {
+            format: KEYS_FORMAT.into(),
+            uuid: uuid.into(),
+            data_key: data_key.to_vec(),
+            recovery_wrap: recovery_wrap.map(<[u8]>::to_vec),
+            data_key_next: None,
+        },
+    )
+}
+
+/// Writes `store.keys` from a database's info values (`get`; with a staged renewal's wrap,
+/// if any), unless it already says exactly that.
+pub(crate) fn sync_keys_file(
+    get: &dyn Fn(&str) -> Result<Option<Vec<u8>>>,
+    path: &Path,
+    content: &Path,
+) -> Result<()> {
+    let want = KeysFile {
         format: KEYS_FORMAT.into(),
-        uuid: uuid.into(),
-        data_key: data_key.to_vec(),
-        recovery_wrap: recovery_wrap.map(<[u8]>::to_vec),
+        uuid: String::from_utf8(get("uuid")?.unwrap_or_default()).unwrap_or_default(),
+        data_key: get("data_key")?.ok_or_else(|| db_err(path, "data key missing"))?,
+        recovery_wrap: get("recovery_wrap")?,
+        data_key_next: get("data_key_next")?,
     };
-    let bytes = postcard::to_stdvec(&k).expect("serializes");
+    let have = fs::read(content.join(KEYS_FILE)).ok();
+    if have.as_deref() == Some(postcard::to_stdvec(&want).expect("serializes").as_slice()) {
+        return Ok(());
+    }
+    write_keys(content, &want)
+}
+
+fn write_keys(content: &Path, k: &KeysFile) -> Result<()> {
+    let bytes = postcard::to_stdvec(k).expect("serializes");
     let path = content.join(KEYS_FILE);
     let tmp = content.join(format!("{KEYS_FILE}.tmp"));
     let mut f = File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
@@ -164,6 +194,11 @@ fn read_keys_file(content: &Path) -> Result<KeysFile> {
     Ok(k)
 }
 
+/// The `recovery_records` key of a record id (`None` if it is not a well-formed id).
+pub(crate) fn record_key(id: &[u8; 32]) -> Option<(u64, u32)> {
+    RecordId::parse(id).map(|i| (i.seq, i.part))
+}
+
 /// The state the recovery records describe.
 #[derive(Default)]
 pub(crate) struct Model {
@@ -175,6 +210,9 @@ pub(crate) struct Model {
     pub(crate) undeleted: HashSet<u64>,
     /// The newest sequence number seen.
     pub(crate) last_seq: u64,
+    /// The highest message number any record names (removed ones too): numbers are never
+    /// given twice.
+    pub(crate) max_num: u64,
     /// The snapshot replay started from, if any.
     pub(crate) snapshot: Option<u64>,
 }
@@ -198,6 +236,16 @@ pub(crate) fn replay(mut bodies: Vec<(RecordId, Vec<Entry>)>, recover_deleted: b
         last_seq: bodies.last().map_or(0, |(id, _)| id.seq),
         ..Model::default()
     };
+    for (_, entries) in &bodies {
+        for e in entries {
+            if let Entry::Message { num, .. }
+            | Entry::Removed { num }
+            | Entry::Envelope { num, .. } = e
+            {
+                m.max_num = m.max_num.max(*num);
+            }
+        }
+    }
     let mut removed = HashSet::new();
     for (id, entries) in bodies {
         if !recover_deleted && snapshot.is_some_and(|s| id.seq < s) {
@@ -238,48 +286,40 @@ pub(crate) fn replay(mut bodies: Vec<(RecordId, Vec<Entry>)>, recover_deleted: b
 impl WriteSession {
     /// Appends the recovery record of this session's changes (called by commit, before the
     /// pack sync). Returns the sequence number used.
-    pub(crate) fn append_recovery(&mut self, entries: &[Entry], snapshot: bool) -> Result<u64> {
-        let seq = {
-            let info = self.tx().open_table(INFO).map_err(|e| self.e(e))?;
-            info.get("recovery_seq")
-                .map_err(|e| self.e(e))?
-                .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
-                .unwrap_or(0)
-                + 1
+    pub(crate) fn append_recovery(&mut self, entries: &[Entry]) -> Result<u64> {
+        let seq = self.next_recovery_seq()?;
+        let id = RecordId {
+            seq,
+            part: 0,
+            parts: 1,
+            snapshot: false,
         };
-        let chunks: Vec<&[Entry]> = if snapshot {
-            entries.chunks(PART_ENTRIES).collect()
-        } else {
-            vec![entries]
-        };
-        let parts = chunks.len().max(1) as u32;
-        for (part, chunk) in chunks.into_iter().enumerate() {
-            let id = RecordId {
-                seq,
-                part: part as u32,
-                parts,
-                snapshot,
-            };
-            self.append_recovery_part(id, chunk)?;
-        }
-        if parts == 0 || entries.is_empty() {
-            // An empty snapshot (an empty store) is still a snapshot.
-            self.append_recovery_part(
-                RecordId {
-                    seq,
-                    part: 0,
-                    parts: 1,
-                    snapshot,
-                },
-                &[],
-            )?;
-        }
-        self.tx()
-            .open_table(INFO)
-            .map_err(|e| self.e(e))?
-            .insert("recovery_seq", seq.to_le_bytes().as_slice())
-            .map_err(|e| self.e(e))?;
+        self.append_recovery_part(id, entries)?;
+        self.set_recovery_seq(seq, false)?;
         Ok(seq)
+    }
+
+    fn next_recovery_seq(&self) -> Result<u64> {
+        let info = self.tx().open_table(INFO).map_err(|e| self.e(e))?;
+        Ok(info
+            .get("recovery_seq")
+            .map_err(|e| self.e(e))?
+            .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+            .unwrap_or(0)
+            + 1)
+    }
+
+    /// Records the sequence number used; a snapshot also marks the records complete (a store
+    /// written before recovery records existed is not, until its first snapshot).
+    fn set_recovery_seq(&mut self, seq: u64, snapshot: bool) -> Result<()> {
+        let mut info = self.tx().open_table(INFO).map_err(|e| self.e(e))?;
+        info.insert("recovery_seq", seq.to_le_bytes().as_slice())
+            .map_err(|e| self.e(e))?;
+        if snapshot {
+            info.insert("recovery_complete", b"1".as_slice())
+                .map_err(|e| self.e(e))?;
+        }
+        Ok(())
     }
 
     fn append_recovery_part(&mut self, id: RecordId, entries: &[Entry]) -> Result<()> {
@@ -306,75 +346,175 @@ impl WriteSession {
         Ok(())
     }
 
-    /// The whole primary state as entries (for a snapshot).
-    fn state_entries(&self) -> Result<Vec<Entry>> {
-        let keys = self.store().keys().clone();
+    /// Up to `n` entries of one table of the primary state, after key `after`: the entries
+    /// (records that cannot be opened are left out: verify names them) and the last key read.
+    fn state_batch(
+        &self,
+        table: StateTable,
+        after: Option<&[u8]>,
+        n: usize,
+    ) -> Result<(Vec<Entry>, Option<Vec<u8>>)> {
+        use std::ops::Bound;
+        let keys = self.store().keys();
         let mut out = Vec::new();
-        let ct = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
-        for r in ct.iter().map_err(|e| self.e(e))? {
+        let mut last = None;
+        if let StateTable::Contents = table {
+            let t = self.tx().open_table(CONTENTS).map_err(|e| self.e(e))?;
+            let range = match after {
+                Some(a) => t.range::<&[u8]>((Bound::Excluded(a), Bound::Unbounded)),
+                None => t.range::<&[u8]>(..),
+            }
+            .map_err(|e| self.e(e))?;
+            for r in range.take(n) {
+                let (k, v) = r.map_err(|e| self.e(e))?;
+                last = Some(k.value().to_vec());
+                let Ok(key) = <[u8; 32]>::try_from(k.value()) else {
+                    continue;
+                };
+                if let Ok(record) = records::open::<ContentRecord>(
+                    &keys.record_sealer,
+                    &records::content_ad(&key),
+                    v.value(),
+                    "a content record",
+                ) {
+                    out.push(Entry::Content { key, record });
+                }
+            }
+            return Ok((out, last));
+        }
+        let def = match table {
+            StateTable::Messages => MESSAGES,
+            StateTable::Envelopes => ENVELOPES,
+            _ => FOLDER_NAMES,
+        };
+        let t = self.tx().open_table(def).map_err(|e| self.e(e))?;
+        let after = after.and_then(|a| a.try_into().ok().map(u64::from_be_bytes));
+        let range = match after {
+            Some(a) => t.range((Bound::Excluded(a), Bound::Unbounded)),
+            None => t.range::<u64>(..),
+        }
+        .map_err(|e| self.e(e))?;
+        for r in range.take(n) {
             let (k, v) = r.map_err(|e| self.e(e))?;
-            let Ok(key) = <[u8; 32]>::try_from(k.value()) else {
-                continue;
+            let num = k.value();
+            last = Some(num.to_be_bytes().to_vec());
+            let sealed = v.value();
+            let entry = match table {
+                StateTable::Messages => records::open::<MessageRecord>(
+                    &keys.record_sealer,
+                    &records::message_ad(num),
+                    sealed,
+                    "a message record",
+                )
+                .ok()
+                .map(|record| Entry::Message { num, record }),
+                StateTable::Envelopes => records::open::<Envelope>(
+                    &keys.record_sealer,
+                    &records::envelope_ad(num),
+                    sealed,
+                    "a message envelope",
+                )
+                .ok()
+                .map(|envelope| Entry::Envelope { num, envelope }),
+                _ => records::open::<StoreFolder>(
+                    &keys.record_sealer,
+                    &records::folder_ad(num),
+                    sealed,
+                    "a folder name",
+                )
+                .ok()
+                .map(|name| Entry::Folder { id: num, name }),
             };
-            // An unreadable record cannot be described; verify names it.
-            if let Ok(record) = records::open::<ContentRecord>(
-                &keys.record_sealer,
-                &records::content_ad(&key),
-                v.value(),
-                "a content record",
-            ) {
-                out.push(Entry::Content { key, record });
-            }
+            out.extend(entry);
         }
-        let mt = self.tx().open_table(MESSAGES).map_err(|e| self.e(e))?;
-        for r in mt.iter().map_err(|e| self.e(e))? {
-            let (k, v) = r.map_err(|e| self.e(e))?;
-            let num = k.value();
-            if let Ok(record) = records::open::<MessageRecord>(
-                &keys.record_sealer,
-                &records::message_ad(num),
-                v.value(),
-                "a message record",
-            ) {
-                out.push(Entry::Message { num, record });
-            }
-        }
-        let et = self.tx().open_table(ENVELOPES).map_err(|e| self.e(e))?;
-        for r in et.iter().map_err(|e| self.e(e))? {
-            let (k, v) = r.map_err(|e| self.e(e))?;
-            let num = k.value();
-            if let Ok(envelope) = records::open::<Envelope>(
-                &keys.record_sealer,
-                &records::envelope_ad(num),
-                v.value(),
-                "a message envelope",
-            ) {
-                out.push(Entry::Envelope { num, envelope });
-            }
-        }
-        let ft = self.tx().open_table(FOLDER_NAMES).map_err(|e| self.e(e))?;
-        for r in ft.iter().map_err(|e| self.e(e))? {
-            let (k, v) = r.map_err(|e| self.e(e))?;
-            let id = k.value();
-            if let Ok(name) = records::open::<StoreFolder>(
-                &keys.record_sealer,
-                &records::folder_ad(id),
-                v.value(),
-                "a folder name",
-            ) {
-                out.push(Entry::Folder { id, name });
-            }
-        }
-        Ok(out)
+        Ok((out, last))
     }
 
-    /// Writes a snapshot of the whole state in this session (see the module documentation).
-    pub(crate) fn write_snapshot(&mut self) -> Result<(u64, u64)> {
-        let entries = self.state_entries()?;
-        let n = entries.len() as u64;
-        let seq = self.append_recovery(&entries, true)?;
-        Ok((seq, n))
+    /// Walks the primary state in batches: `each` gets every batch.
+    fn each_state_batch(
+        &mut self,
+        each: &mut dyn FnMut(&mut Self, Vec<Entry>) -> Result<()>,
+    ) -> Result<()> {
+        for table in [
+            StateTable::Contents,
+            StateTable::Messages,
+            StateTable::Envelopes,
+            StateTable::Folders,
+        ] {
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let (batch, last) = self.state_batch(table, after.as_deref(), PART_ENTRIES)?;
+                let Some(last) = last else {
+                    break;
+                };
+                each(self, batch)?;
+                after = Some(last);
+            }
+        }
+        Ok(())
     }
+
+    /// Writes a snapshot of the whole state in this session (see the module documentation),
+    /// a part at a time: memory holds one part, not the store. Returns (seq, entries).
+    pub(crate) fn write_snapshot(&mut self) -> Result<(u64, u64)> {
+        let mut total = 0u64;
+        self.each_state_batch(&mut |_, batch| {
+            total += batch.len() as u64;
+            Ok(())
+        })?;
+        let seq = self.next_recovery_seq()?;
+        let parts = total.div_ceil(PART_ENTRIES as u64).max(1) as u32;
+        let mut part = 0u32;
+        let mut chunk: Vec<Entry> = Vec::with_capacity(PART_ENTRIES);
+        self.each_state_batch(&mut |this, batch| {
+            for e in batch {
+                chunk.push(e);
+                if chunk.len() == PART_ENTRIES {
+                    this.snapshot_part(seq, &mut part, parts, &mut chunk)?;
+                }
+            }
+            Ok(())
+        })?;
+        if !chunk.is_empty() || part == 0 {
+            self.snapshot_part(seq, &mut part, parts, &mut chunk)?;
+        }
+        if part != parts {
+            return Err(StoreError::Malformed {
+                what: "a recovery snapshot".into(),
+                detail: format!("{part} parts written, {parts} counted"),
+            });
+        }
+        self.set_recovery_seq(seq, true)?;
+        Ok((seq, total))
+    }
+
+    fn snapshot_part(
+        &mut self,
+        seq: u64,
+        part: &mut u32,
+        parts: u32,
+        chunk: &mut Vec<Entry>,
+    ) -> Result<()> {
+        let id = RecordId {
+            seq,
+            part: *part,
+            parts,
+            snapshot: true,
+        };
+        self.append_recovery_part(id, chunk)?;
+        chunk.clear();
+        *part += 1;
+        Ok(())
+    }
+}
+
+/// The tables a snapshot describes.
+#[derive(Clone, Copy)]
+enum StateTable {
+    Contents,
+    Messages,
+    Envelopes,
+    Folders,
 }
 
 /// What `RecreateRecoveryRecords` did.
@@ -432,7 +572,7 @@ impl Store {
         let t = self.read_txn()?;
         let info = t.open_table(INFO).map_err(|e| self.dberr(e))?;
         Ok(info
-            .get("recovery_seq")
+            .get("recovery_complete")
             .map_err(|e| self.dberr(e))?
             .is_some())
     }
@@ -586,8 +726,17 @@ impl Store {
         recover_deleted: bool,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<RecoverReport> {
-        let keys_file = read_keys_file(&dirs.content)?;
-        let dk = master.unwrap_data_key(&keys_file.data_key, &keys_file.uuid)?;
+        let mut keys_file = read_keys_file(&dirs.content)?;
+        // A renewal staged but not promoted: the new master key opens the staged wrap.
+        let dk = match master.unwrap_data_key(&keys_file.data_key, &keys_file.uuid) {
+            Ok(dk) => dk,
+            Err(e) => {
+                let next = keys_file.data_key_next.take().ok_or(e)?;
+                let dk = master.unwrap_data_key(&next, &keys_file.uuid)?;
+                keys_file.data_key = next;
+                dk
+            }
+        };
         let keys = crate::StoreKeys::new(&dk);
         let mut report = RecoverReport::default();
         let walked = walk_packs(&dirs.pack_dir(), &keys, &mut report, progress)?;
@@ -608,6 +757,12 @@ impl Store {
         for n in partial {
             model.messages.remove(&n);
             model.undeleted.remove(&n);
+        }
+        if model.messages.is_empty() && !walked.blobs.is_empty() {
+            return Err(StoreError::Malformed {
+                what: dirs.pack_dir().display().to_string(),
+                detail: "the packs hold content but no recovery record describes a message (a store written before recovery records existed, or records lost): nothing to rebuild the database from".into(),
+            });
         }
         report.from_snapshot = model.snapshot.is_some();
         report.undeleted_messages = model.undeleted.len() as u64;
@@ -635,7 +790,14 @@ impl Store {
                     info.insert("recovery_wrap", w.as_slice())
                         .map_err(|x| e(&x))?;
                 }
-                let next = model.messages.keys().next_back().map_or(1, |n| n + 1);
+                let next = model
+                    .messages
+                    .keys()
+                    .next_back()
+                    .copied()
+                    .unwrap_or(0)
+                    .max(model.max_num)
+                    + 1;
                 let c = postcard::to_stdvec(&(next, StoreCounters::default())).expect("serializes");
                 info.insert("counters", c.as_slice()).map_err(|x| e(&x))?;
                 info.insert("recovery_seq", model.last_seq.to_le_bytes().as_slice())
@@ -646,6 +808,12 @@ impl Store {
                 let mut segs = txn.open_table(SEGMENTS).map_err(|x| e(&x))?;
                 for (seg, len) in &walked.lengths {
                     segs.insert(*seg, *len).map_err(|x| e(&x))?;
+                }
+                // New records go to a new pack rather than after unreadable bytes.
+                if walked.torn_tail
+                    && let Some(last) = walked.lengths.keys().next_back()
+                {
+                    segs.insert(last + 1, 0).map_err(|x| e(&x))?;
                 }
                 let mut bt = txn.open_table(BLOBS).map_err(|x| e(&x))?;
                 for (key, loc) in &walked.blobs {
@@ -700,8 +868,11 @@ impl Store {
         fs::rename(&new_path, &db_path).map_err(|e| io_err(&db_path, e))?;
         pack::sync_dir(&dirs.meta)?;
         // The derived tables and the counters, as RepairStoreDatabase builds them.
-        let store = std::sync::Arc::new(Store::open(id, dirs.clone(), master, u64::MAX)?);
+        let store = std::sync::Arc::new(Store::open(id, dirs.clone(), master, 1 << 30)?);
         store.repair_tables()?;
+        // A snapshot of what was recovered: messages brought back are described from now on
+        // (the older records still remove them), and the records are complete again.
+        store.recreate_recovery_records()?;
         Ok(report)
     }
 }
@@ -713,8 +884,10 @@ struct Walked {
     /// (seq, part) → where.
     records: BTreeMap<(u64, u32), BlobLoc>,
     bodies: Vec<(RecordId, Vec<Entry>)>,
-    /// Pack → the end of its last readable record.
+    /// Pack → its length (all of it is kept).
     lengths: BTreeMap<u32, u64>,
+    /// Whether the last pack ends in bytes that hold no readable record.
+    torn_tail: bool,
 }
 
 /// Reads every record of every pack in order. A record is taken only if it opens (its AEAD
@@ -750,6 +923,7 @@ fn walk_packs(
         records: BTreeMap::new(),
         bodies: Vec::new(),
         lengths: BTreeMap::new(),
+        torn_tail: false,
     };
     for (seg, path) in packs {
         report.packs += 1;
@@ -800,7 +974,10 @@ fn walk_packs(
             report.unreadable_ranges.push(format!("{name}: {b}-{size}"));
         }
         done_before += size;
-        w.lengths.insert(seg, end);
+        // The whole file counts as written: bytes past the last readable record are kept, not
+        // cut off (a read error is not proof of garbage); verify reports them.
+        w.torn_tail = end < size;
+        w.lengths.insert(seg, size);
     }
     report.blobs = w.blobs.len() as u64;
     Ok(w)

@@ -10,7 +10,7 @@ use redb::{
 };
 
 use crate::blob::{self, HEADER_LEN};
-use crate::damage::{DAMAGED, Damage};
+use crate::damage::{DAMAGED, DAMAGED_BLOBS, Damage};
 use crate::error::{Result, StoreError, db_err, io_err};
 use crate::pack::{self, PackWriter};
 use crate::recipe::{self, PreparedContent, StoreKeys};
@@ -181,6 +181,9 @@ impl Store {
             let mut info = txn.open_table(INFO).map_err(|e| db_err(&path, e))?;
             info.insert("recovery_seq", 0u64.to_le_bytes().as_slice())
                 .map_err(|e| db_err(&path, e))?;
+            // Complete from the start: every commit will write its record.
+            info.insert("recovery_complete", b"1".as_slice())
+                .map_err(|e| db_err(&path, e))?;
         }
         txn.commit().map_err(|e| db_err(&path, e))?;
         drop(db);
@@ -280,8 +283,10 @@ impl Store {
         let damage = store.assess_damage(&short)?;
         *store.damage() = damage;
         if let Some(db) = store.rw_db() {
-            // Finish (or forget) a master key renewal this store took part in.
+            // Finish (or forget) a master key renewal this store took part in, and keep
+            // `store.keys` saying what the database says.
             promote_in(db, &store.db_path(), master, &store.dirs.content)?;
+            sync_keys(db, &store.db_path(), &store.dirs.content)?;
         }
         Ok(store)
     }
@@ -654,7 +659,8 @@ impl Store {
     /// (`data_key_next`, `recovery_wrap_next`); the current ones still open it.
     pub fn stage_master_key(&self, old: &MasterKey, new: &MasterKey, wrap: &[u8]) -> Result<()> {
         let db = self.rw_db().ok_or_else(|| self.dberr("opened read-only"))?;
-        stage_in(db, &self.db_path(), old, new, wrap)
+        stage_in(db, &self.db_path(), old, new, wrap)?;
+        sync_keys(db, &self.db_path(), &self.dirs.content)
     }
 
     /// [`Store::stage_master_key`] for a store that is not open (disabled, say).
@@ -666,7 +672,8 @@ impl Store {
     ) -> Result<()> {
         let path = dirs.db_path();
         let db = open_db(&path, false)?;
-        stage_in(&db, &path, old, new, wrap)
+        stage_in(&db, &path, old, new, wrap)?;
+        sync_keys(&db, &path, &dirs.content)
     }
 
     /// `RenewMasterKey`, after the keyring is written: the staged wraps replace the current
@@ -848,7 +855,6 @@ fn promote_in(db: &Database, path: &Path, master: &MasterKey, content: &Path) ->
         }
     }
     let txn = db.begin_write().map_err(|e| db_err(path, e))?;
-    let mut keys = None;
     {
         let mut info = txn.open_table(INFO).map_err(|e| db_err(path, e))?;
         let uuid = String::from_utf8(info_get(&info, path, "uuid")?.unwrap_or_default())
@@ -862,17 +868,26 @@ fn promote_in(db: &Database, path: &Path, master: &MasterKey, content: &Path) ->
                 info.insert("recovery_wrap", w.as_slice())
                     .map_err(|e| db_err(path, e))?;
             }
-            keys = Some((uuid, next, wrap));
         }
         info.remove("data_key_next").map_err(|e| db_err(path, e))?;
         info.remove("recovery_wrap_next")
             .map_err(|e| db_err(path, e))?;
     }
     txn.commit().map_err(|e| db_err(path, e))?;
-    if let Some((uuid, dk, wrap)) = keys {
-        crate::recovery::write_keys_file(content, &uuid, &dk, wrap.as_deref())?;
-    }
-    Ok(())
+    sync_keys(db, path, content)
+}
+
+/// `store.keys` made to say what the database's info table says.
+fn sync_keys(db: &Database, path: &Path, content: &Path) -> Result<()> {
+    let t = db.begin_read().map_err(|e| db_err(path, e))?;
+    let info = t.open_table(INFO).map_err(|e| db_err(path, e))?;
+    let get = |k: &str| -> Result<Option<Vec<u8>>> {
+        Ok(info
+            .get(k)
+            .map_err(|e| db_err(path, e))?
+            .map(|v| v.value().to_vec()))
+    };
+    crate::recovery::sync_keys_file(&get, path, content)
 }
 
 fn read_segments(txn: &WriteTransaction, store: &Store) -> Result<BTreeMap<u32, u64>> {
@@ -1068,7 +1083,6 @@ impl WriteSession {
             key: prepared.content_key,
             record: record.clone(),
         });
-        self.mended.blobs.extend(replaced);
         if damaged {
             let mended: Vec<u64> = self
                 .store
@@ -1085,6 +1099,15 @@ impl WriteSession {
                 }
             }
             self.mended.contents.push(prepared.content_key);
+        }
+        if !replaced.is_empty() {
+            let mut t = self.tx().open_table(DAMAGED_BLOBS).map_err(|e| self.e(e))?;
+            for b in &replaced {
+                t.remove(b.as_slice()).map_err(|e| self.e(e))?;
+            }
+        }
+        self.mended.blobs.extend(replaced);
+        if damaged {
             return Ok(());
         }
         self.counters.contents += 1;
@@ -1420,7 +1443,7 @@ impl WriteSession {
     pub fn commit(mut self) -> Result<()> {
         if !self.recovery.is_empty() {
             let entries = std::mem::take(&mut self.recovery);
-            self.append_recovery(&entries, false)?;
+            self.append_recovery(&entries)?;
         }
         let pack = self
             .pack

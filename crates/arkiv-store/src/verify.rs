@@ -281,7 +281,10 @@ impl Store {
                     Some(loc) if loc.seg == seg && loc.off == off && loc.len == len => {
                         seen.insert(key);
                     }
-                    _ => report.problems.push(StoreProblem {
+                    // A copy superseded by a later one (a damaged blob stored again): the
+                    // index names the good copy; this one is left for compaction.
+                    Some(_) => {}
+                    None => report.problems.push(StoreProblem {
                         message: None,
                         detail: format!(
                             "pack {} byte {off}: record not in the blob index",

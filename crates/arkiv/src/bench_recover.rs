@@ -21,7 +21,10 @@ struct RecoverBench {
     pack_bytes: u64,
     /// Reading every pack file once (the peer: what the disk alone costs).
     read_seconds: f64,
+    /// The database rebuilt from the packs (`RecoverStore` itself).
     recover_seconds: f64,
+    /// Then the search index rebuilt from the recovered store (the store's next open).
+    reindex_seconds: f64,
     messages_per_second: f64,
     mb_per_second: f64,
     /// recover ÷ read.
@@ -68,11 +71,19 @@ pub fn run(corpus: &Path, work: &Path, json: bool) -> Result<ExitCode> {
     let read_seconds = started.elapsed().as_secs_f64();
 
     archive.set_store_status(id, StoreStatus::Disabled)?;
+    // Peak memory from here on (the build above, if any, is not the recovery's).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
     let r = archive.recover_store(id, false, &mut |_, _| {});
     let recover_seconds = started.elapsed().as_secs_f64();
     archive.set_store_status(id, StoreStatus::Current)?;
     let r = r?;
+    let started = Instant::now();
+    archive.catch_up_index(&mut |_| {})?;
+    let reindex_seconds = started.elapsed().as_secs_f64();
+    if let Some(old) = &r.old_database {
+        let _ = std::fs::remove_file(old);
+    }
     if r.messages != before {
         bail!(
             "recovery gave {} messages, the store held {before}",
@@ -84,6 +95,7 @@ pub fn run(corpus: &Path, work: &Path, json: bool) -> Result<ExitCode> {
         pack_bytes,
         read_seconds,
         recover_seconds,
+        reindex_seconds,
         messages_per_second: r.messages as f64 / recover_seconds,
         mb_per_second: pack_bytes as f64 / recover_seconds / 1e6,
         ratio_to_read: recover_seconds / read_seconds.max(1e-9),
@@ -101,15 +113,22 @@ pub fn run(corpus: &Path, work: &Path, json: bool) -> Result<ExitCode> {
         info.profile
     );
     println!(
-        "  read the packs (peer): {:.2} s, {:.0} MB/s",
+        "  read the packs (peer): {:.2} s, {:.0} MB/s (as cached as the recovery's own reads)",
         b.read_seconds,
         b.pack_bytes as f64 / b.read_seconds.max(1e-9) / 1e6
     );
     println!(
-        "  arkiv store recover:   {:.2} s, {:.0} messages/s, {:.0} MB/s, {} recovery records (includes the index rebuild)",
+        "  RecoverStore:          {:.2} s, {:.0} messages/s, {:.0} MB/s, {} recovery records",
         b.recover_seconds, b.messages_per_second, b.mb_per_second, b.recovery_records
     );
+    println!(
+        "  then the search index: {:.2} s (rebuilt from the recovered store)",
+        b.reindex_seconds
+    );
     println!("  recover / read:        {:.1}x", b.ratio_to_read);
-    println!("  peak memory:           {}", bytes(b.peak_memory_bytes));
+    println!(
+        "  peak memory:           {} (during recovery and reindexing)",
+        bytes(b.peak_memory_bytes)
+    );
     Ok(ExitCode::SUCCESS)
 }
