@@ -84,7 +84,7 @@ pub(crate) enum Entry {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct RecordId {
     seq: u64,
     part: u32,
@@ -219,10 +219,19 @@ pub(crate) struct Model {
 
 /// Replays decoded records: from the newest complete snapshot on, or (bringing back deleted
 /// messages) all of them in order, removals ignored.
-pub(crate) fn replay(mut bodies: Vec<(RecordId, Vec<Entry>)>, recover_deleted: bool) -> Model {
-    bodies.sort_by_key(|(id, _)| (id.seq, id.part));
+/// Replays records: from the newest complete snapshot on, or (bringing back deleted messages)
+/// all of them in order, removals ignored. `ids` are the records found; `load` reads one
+/// (`None`: it cannot be read). One record's entries are in memory at a time, besides the
+/// state being built: records before the snapshot are read only for the highest message
+/// number they name.
+pub(crate) fn replay(
+    mut ids: Vec<RecordId>,
+    recover_deleted: bool,
+    load: &mut dyn FnMut(&RecordId) -> Option<Vec<Entry>>,
+) -> Model {
+    ids.sort();
     let mut parts: BTreeMap<u64, (u32, HashSet<u32>)> = BTreeMap::new();
-    for (id, _) in bodies.iter().filter(|(id, _)| id.snapshot) {
+    for id in ids.iter().filter(|id| id.snapshot) {
         let e = parts.entry(id.seq).or_insert((id.parts, HashSet::new()));
         e.1.insert(id.part);
     }
@@ -233,11 +242,15 @@ pub(crate) fn replay(mut bodies: Vec<(RecordId, Vec<Entry>)>, recover_deleted: b
         .map(|(seq, _)| *seq);
     let mut m = Model {
         snapshot,
-        last_seq: bodies.last().map_or(0, |(id, _)| id.seq),
+        last_seq: ids.last().map_or(0, |id| id.seq),
         ..Model::default()
     };
-    for (_, entries) in &bodies {
-        for e in entries {
+    let mut removed = HashSet::new();
+    for id in &ids {
+        let Some(entries) = load(id) else {
+            continue;
+        };
+        for e in &entries {
             if let Entry::Message { num, .. }
             | Entry::Removed { num }
             | Entry::Envelope { num, .. } = e
@@ -245,9 +258,6 @@ pub(crate) fn replay(mut bodies: Vec<(RecordId, Vec<Entry>)>, recover_deleted: b
                 m.max_num = m.max_num.max(*num);
             }
         }
-    }
-    let mut removed = HashSet::new();
-    for (id, entries) in bodies {
         if !recover_deleted && snapshot.is_some_and(|s| id.seq < s) {
             continue;
         }
@@ -617,13 +627,22 @@ impl Store {
     /// database's messages. Returns the problems found.
     pub(crate) fn check_recovery(&self, t: &redb::ReadTransaction) -> Result<Vec<String>> {
         let mut problems = Vec::new();
-        let Some(table) = self.optional_table(t, RECOVERY)? else {
+        let complete = {
+            let info = t.open_table(INFO).map_err(|e| self.dberr(e))?;
+            info.get("recovery_complete")
+                .map_err(|e| self.dberr(e))?
+                .is_some()
+        };
+        let table = self.optional_table(t, RECOVERY)?;
+        if !complete || table.is_none() {
             if self.counters()?.messages > 0 {
-                problems.push("no recovery records (a store written before they existed): run RecreateRecoveryRecords".into());
+                problems.push("no complete recovery records (a store written before they existed): run RecreateRecoveryRecords".into());
             }
             return Ok(problems);
-        };
-        let mut bodies = Vec::new();
+        }
+        let table = table.expect("checked");
+        // First the ids (record headers only), then replay, reading one record at a time.
+        let mut found: HashMap<RecordId, BlobLoc> = HashMap::new();
         for r in table.iter().map_err(|e| self.dberr(e))? {
             let (k, v) = r.map_err(|e| self.dberr(e))?;
             let (seq, part) = k.value();
@@ -631,15 +650,28 @@ impl Store {
                 problems.push(format!("recovery record {seq}.{part}: location unreadable"));
                 continue;
             };
-            match self.read_recovery_record(&loc) {
-                Ok((id, entries)) if id.seq == seq && id.part == part => bodies.push((id, entries)),
+            match self.recovery_record_id(&loc) {
+                Ok(id) if id.seq == seq && id.part == part => {
+                    found.insert(id, loc);
+                }
                 Ok(_) => problems.push(format!(
                     "recovery record {seq}.{part}: another record is at its place"
                 )),
                 Err(e) => problems.push(format!("recovery record {seq}.{part}: {e}")),
             }
         }
-        let model = replay(bodies, false);
+        let ids: Vec<RecordId> = found.keys().copied().collect();
+        let model = replay(
+            ids,
+            false,
+            &mut |id| match self.read_recovery_record(&found[id]) {
+                Ok((_, entries)) => Some(entries),
+                Err(e) => {
+                    problems.push(format!("recovery record {}.{}: {e}", id.seq, id.part));
+                    None
+                }
+            },
+        );
         let mt = t.open_table(MESSAGES).map_err(|e| self.dberr(e))?;
         let mut differ = Vec::new();
         let mut held = HashSet::new();
@@ -684,6 +716,25 @@ impl Store {
             ));
         }
         Ok(problems)
+    }
+
+    /// The id in a recovery record's header (the record itself is not opened).
+    fn recovery_record_id(&self, loc: &BlobLoc) -> Result<RecordId> {
+        let path = pack::pack_path(&self.dirs().pack_dir(), loc.seg);
+        let file = self.pack_file(loc.seg)?;
+        let head = pack::read_at(&file, &path, loc.off, HEADER_LEN)?;
+        match blob::parse_any(&head) {
+            Some((true, key, len)) if len == loc.len => {
+                RecordId::parse(&key).ok_or_else(|| StoreError::Malformed {
+                    what: format!("recovery record at {}:{}", path.display(), loc.off),
+                    detail: "malformed record id".into(),
+                })
+            }
+            _ => Err(StoreError::Malformed {
+                what: format!("recovery record at {}:{}", path.display(), loc.off),
+                detail: "no recovery record there".into(),
+            }),
+        }
     }
 
     fn read_recovery_record(&self, loc: &BlobLoc) -> Result<(RecordId, Vec<Entry>)> {
@@ -740,7 +791,22 @@ impl Store {
         let keys = crate::StoreKeys::new(&dk);
         let mut report = RecoverReport::default();
         let walked = walk_packs(&dirs.pack_dir(), &keys, &mut report, progress)?;
-        let mut model = replay(walked.bodies, recover_deleted);
+        let pack_dir = dirs.pack_dir();
+        let ids: Vec<RecordId> = walked.ids.keys().copied().collect();
+        let mut model = replay(ids, recover_deleted, &mut |id| {
+            let loc = walked.ids.get(id)?;
+            let path = pack::pack_path(&pack_dir, loc.seg);
+            let file = File::open(&path).ok()?;
+            let rec = pack::read_at(&file, &path, loc.off, HEADER_LEN + loc.len as usize).ok()?;
+            let plain = blob::open(
+                &keys.recovery_sealer,
+                &id.bytes(),
+                &rec[HEADER_LEN..],
+                "a recovery record",
+            )
+            .ok()?;
+            postcard::from_bytes(&plain).ok()
+        });
         // A deleted message comes back only whole: its content and every blob of it found.
         let whole = |m: &MessageRecord| {
             model.contents.get(&m.content_key).is_some_and(|c| {
@@ -883,7 +949,8 @@ struct Walked {
     blobs: BTreeMap<[u8; 32], BlobLoc>,
     /// (seq, part) → where.
     records: BTreeMap<(u64, u32), BlobLoc>,
-    bodies: Vec<(RecordId, Vec<Entry>)>,
+    /// Recovery records by id → where.
+    ids: HashMap<RecordId, BlobLoc>,
     /// Pack → its length (all of it is kept).
     lengths: BTreeMap<u32, u64>,
     /// Whether the last pack ends in bytes that hold no readable record.
@@ -921,7 +988,7 @@ fn walk_packs(
     let mut w = Walked {
         blobs: BTreeMap::new(),
         records: BTreeMap::new(),
-        bodies: Vec::new(),
+        ids: HashMap::new(),
         lengths: BTreeMap::new(),
         torn_tail: false,
     };
@@ -946,13 +1013,11 @@ fn walk_packs(
                         raw_len: plain.len() as u64,
                     };
                     if recovery {
-                        if let (Some(id), Ok(entries)) = (
-                            RecordId::parse(&key),
-                            postcard::from_bytes::<Vec<Entry>>(&plain),
-                        ) {
+                        // Opened (its tag holds); read again when replayed, one at a time.
+                        if let Some(id) = RecordId::parse(&key) {
                             report.recovery_records += 1;
                             w.records.insert((id.seq, id.part), loc);
-                            w.bodies.push((id, entries));
+                            w.ids.insert(id, loc);
                         }
                     } else {
                         w.blobs.insert(key, loc);
