@@ -74,9 +74,7 @@ fn aside(path: &Path, out: &mut RecoveryOutcome) -> Result<()> {
         let to = PathBuf::from(format!("{}.broken-{}", path.display(), Timestamp::now().0));
         fs::rename(path, &to).map_err(|e| io_err(path, e))?;
         if let Some(dir) = path.parent() {
-            fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io_err(dir, e))?;
+            crate::files::sync_dir(dir)?;
         }
         out.kept_aside.push(to.display().to_string());
     }

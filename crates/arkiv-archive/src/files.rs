@@ -22,6 +22,14 @@ pub(crate) fn open_private_append(path: &Path) -> Result<File> {
         .map_err(|e| io_err(path, e))
 }
 
+/// Makes a directory's entries (files created, renamed or removed in it) durable; a sync
+/// error is an error.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
+}
+
 /// Sets `dir` to 0700, every directory below it to 0700 and every file to 0600 (where they
 /// are looser). Symbolic links are not followed (a store may live elsewhere: its own
 /// directories are tightened when it is opened). Returns how many entries changed.

@@ -342,21 +342,6 @@ impl Archive {
         Ok(archive)
     }
 
-    /// Writes a new key file using the recovery key (when the key file is lost).
-    pub fn recover_key_file(
-        dir: &Path,
-        key_file: Option<&Path>,
-        recovery_key: &str,
-    ) -> Result<PathBuf> {
-        let _lock = lock_dir(dir)?;
-        let rk = arkiv_crypto::RecoveryKey::parse(recovery_key)?;
-        let kf = key_file
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| dir.join(KEY_FILE));
-        Keyring::recover(&dir.join(KEYRING), &kf, &rk)?;
-        Ok(kf)
-    }
-
     /// The master key: it wraps every store's data key.
     pub(crate) fn master(&self) -> MasterKey {
         self.master

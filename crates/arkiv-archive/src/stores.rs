@@ -210,8 +210,6 @@ impl Archive {
                 store.id().0
             );
             store.recreate_recovery_records()?;
-        } else if store.keys_file_missing() {
-            store.recreate_recovery_records()?;
         }
         Ok(())
     }
@@ -440,10 +438,7 @@ impl Archive {
             })?;
         }
         if removed {
-            let base = self.resolve(&self.config.storage.base_directory);
-            std::fs::File::open(&base)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| crate::error::io_err(&base, e))?;
+            crate::files::sync_dir(&self.resolve(&self.config.storage.base_directory))?;
         }
         Ok(())
     }

@@ -597,29 +597,9 @@ impl Store {
         Ok(RecreateReport { sequence, entries })
     }
 
-    /// Writes `store.keys` from the database's info table.
+    /// Writes `store.keys` from the database's info table (unless it says that already).
     pub(crate) fn write_keys_file(&self) -> Result<()> {
-        let t = self.read_txn()?;
-        let info = t.open_table(INFO).map_err(|e| self.dberr(e))?;
-        let get = |k: &str| -> Result<Option<Vec<u8>>> {
-            Ok(info
-                .get(k)
-                .map_err(|e| self.dberr(e))?
-                .map(|v| v.value().to_vec()))
-        };
-        let uuid = String::from_utf8(get("uuid")?.unwrap_or_default()).unwrap_or_default();
-        let dk = get("data_key")?.ok_or_else(|| self.dberr("data key missing"))?;
-        write_keys_file(
-            &self.dirs().content,
-            &uuid,
-            &dk,
-            get("recovery_wrap")?.as_deref(),
-        )
-    }
-
-    /// Whether `store.keys` is missing (a store written before it existed).
-    pub fn keys_file_missing(&self) -> bool {
-        !self.dirs().content.join(KEYS_FILE).is_file()
+        crate::store::sync_keys_txn(&self.read_txn()?, &self.db_path(), &self.dirs().content)
     }
 
     /// Checks the recovery records against the database (part of `verify`): each record

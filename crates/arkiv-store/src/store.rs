@@ -879,7 +879,15 @@ fn promote_in(db: &Database, path: &Path, master: &MasterKey, content: &Path) ->
 
 /// `store.keys` made to say what the database's info table says.
 fn sync_keys(db: &Database, path: &Path, content: &Path) -> Result<()> {
-    let t = db.begin_read().map_err(|e| db_err(path, e))?;
+    sync_keys_txn(
+        &db.begin_read().map_err(|e| db_err(path, e))?,
+        path,
+        content,
+    )
+}
+
+/// [`sync_keys`] in a read transaction the caller has.
+pub(crate) fn sync_keys_txn(t: &redb::ReadTransaction, path: &Path, content: &Path) -> Result<()> {
     let info = t.open_table(INFO).map_err(|e| db_err(path, e))?;
     let get = |k: &str| -> Result<Option<Vec<u8>>> {
         Ok(info

@@ -116,15 +116,19 @@ struct Spawned {
     err: File,
 }
 
+/// Variables that would change what a command does: never inherited from the test's own
+/// environment.
+const ARKIV_VARS: &[&str] = &[
+    "ARKIV_DATA",
+    "ARKIV_KEY_FILE",
+    "ARKIV_ADMIN_PASSWORD",
+    "ARKIV_USER_PASSWORD",
+    "ARKIV_RECOVERY_KEY",
+];
+
 fn command(data: &Path, args: &[&str]) -> (Command, String) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_arkiv"));
-    for var in [
-        "ARKIV_DATA",
-        "ARKIV_KEY_FILE",
-        "ARKIV_ADMIN_PASSWORD",
-        "ARKIV_USER_PASSWORD",
-        "ARKIV_RECOVERY_KEY",
-    ] {
+    for var in ARKIV_VARS {
         c.env_remove(var);
     }
     c.arg("--data").arg(data).args(args).stdin(Stdio::null());
@@ -296,6 +300,17 @@ fn listing(data: &Path) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The message ids a `verify --json` report names in its problems.
+fn named_by_verify(report: &Value) -> HashSet<String> {
+    report["stores"]
+        .as_array()
+        .expect("stores")
+        .iter()
+        .flat_map(|st| st["problems"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["message"].as_str().map(str::to_string))
+        .collect()
 }
 
 fn cat(data: &Path, id: &str) -> Run {
@@ -529,13 +544,7 @@ fn flipped_pack_byte_is_found_and_never_served() {
     let r = arkiv(&data, &["verify", "--json"]).expect_code(2);
     let report = r.json();
     assert_eq!(report["clean"], false, "{report}");
-    let named: HashSet<String> = report["stores"]
-        .as_array()
-        .expect("stores")
-        .iter()
-        .flat_map(|st| st["problems"].as_array().cloned().unwrap_or_default())
-        .filter_map(|p| p["message"].as_str().map(str::to_string))
-        .collect();
+    let named = named_by_verify(&report);
     assert!(
         !named.is_empty(),
         "verify found a problem at pack byte {mid} but names no message: {report}"
@@ -955,13 +964,7 @@ fn assert_damage_contained(
 ) -> HashSet<String> {
     let r = arkiv(data, &["verify", "--json"]).expect_code(2);
     let report = r.json();
-    let named: HashSet<String> = report["stores"]
-        .as_array()
-        .expect("stores")
-        .iter()
-        .flat_map(|st| st["problems"].as_array().cloned().unwrap_or_default())
-        .filter_map(|p| p["message"].as_str().map(str::to_string))
-        .collect();
+    let named = named_by_verify(&report);
     assert!(
         report["unavailable"].as_array().is_some_and(Vec::is_empty),
         "{context}: the store must open: {report}"
@@ -1178,13 +1181,7 @@ fn arkiv_under_strace(data: &Path, inject: &str, args: &[&str]) -> (bool, Run) {
         .arg(env!("CARGO_BIN_EXE_arkiv"));
     let (inner, what) = command(data, args);
     c.args(inner.get_args());
-    for var in [
-        "ARKIV_DATA",
-        "ARKIV_KEY_FILE",
-        "ARKIV_ADMIN_PASSWORD",
-        "ARKIV_USER_PASSWORD",
-        "ARKIV_RECOVERY_KEY",
-    ] {
+    for var in ARKIV_VARS {
         c.env_remove(var);
     }
     c.stdin(Stdio::null());
@@ -1350,6 +1347,27 @@ fn a_lost_or_broken_store_database_is_recovered_from_the_packs() {
 // 11. Master recovery: key file, keyring and master database lost (issue 15)
 // ---------------------------------------------------------------------------------------------
 
+/// A well-formed recovery key that is no installation's.
+const WRONG_RECOVERY_KEY: &str =
+    "ARKIV-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA";
+
+/// `arkiv recover --recovery-key KEY --admin-password ... --json` (must succeed): its report.
+fn recover_json(data: &Path, recovery: &str) -> Value {
+    arkiv(
+        data,
+        &[
+            "recover",
+            "--recovery-key",
+            recovery,
+            "--admin-password",
+            PASSWORD,
+            "--json",
+        ],
+    )
+    .ok()
+    .json()
+}
+
 /// With `keyring.json`, `arkiv.key` and `master.redb` all gone, `arkiv recover` used to fail
 /// (it read the keyring). Now the recovery key opens a store's copy of the master key, the
 /// master database is made anew from the stores (two of them here), every message is back in
@@ -1381,22 +1399,9 @@ fn master_recovery_after_losing_the_keyring_and_the_master_database() {
     }
     let r = arkiv(&data, &["ls", "alice"]).expect_code(1);
     assert!(r.stderr.contains("recover"), "{}", r.stderr);
-    let wrong = "ARKIV-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA";
-    let r = arkiv(&data, &["recover", "--recovery-key", wrong]).no_panic();
+    let r = arkiv(&data, &["recover", "--recovery-key", WRONG_RECOVERY_KEY]).no_panic();
     assert_ne!(r.code(), Some(0), "a wrong recovery key restored access");
-    let o = arkiv(
-        &data,
-        &[
-            "recover",
-            "--recovery-key",
-            &recovery,
-            "--admin-password",
-            PASSWORD,
-            "--json",
-        ],
-    )
-    .ok()
-    .json();
+    let o = recover_json(&data, &recovery);
     assert_eq!(o["keyringRebuilt"], true, "{o}");
     assert_eq!(o["masterRebuilt"], true, "{o}");
     assert_eq!(o["stores"].as_array().map(Vec::len), Some(2), "{o}");
@@ -1445,19 +1450,7 @@ fn master_recovery_after_losing_the_keyring_and_the_master_database() {
     f.write_all(&[0x5A; 8192]).expect("overwrite");
     drop(f);
     arkiv(&data, &["ls", "alice"]).expect_code(1);
-    let o = arkiv(
-        &data,
-        &[
-            "recover",
-            "--recovery-key",
-            &recovery,
-            "--admin-password",
-            PASSWORD,
-            "--json",
-        ],
-    )
-    .ok()
-    .json();
+    let o = recover_json(&data, &recovery);
     assert_eq!(
         (o["keyringRebuilt"].clone(), o["masterRebuilt"].clone()),
         (false.into(), true.into()),
@@ -1528,8 +1521,11 @@ fn renewing_the_master_key_is_crash_safe_at_every_step() {
     let original = fs::read(&keyring).expect("keyring");
 
     // A wrong recovery key changes nothing.
-    let wrong = "ARKIV-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA";
-    let r = arkiv(&data, &["renew-master-key", "--recovery-key", wrong]).no_panic();
+    let r = arkiv(
+        &data,
+        &["renew-master-key", "--recovery-key", WRONG_RECOVERY_KEY],
+    )
+    .no_panic();
     assert_ne!(r.code(), Some(0));
     assert_eq!(fs::read(&keyring).expect("keyring"), original);
 
@@ -1618,19 +1614,7 @@ fn master_recovery_after_a_renewal_and_a_lost_keyring() {
     import(&data, &corpus);
     arkiv(&data, &["renew-master-key", "--recovery-key", &recovery]).ok();
     fs::remove_file(data.join("keyring.json")).expect("keyring");
-    let o = arkiv(
-        &data,
-        &[
-            "recover",
-            "--recovery-key",
-            &recovery,
-            "--admin-password",
-            PASSWORD,
-            "--json",
-        ],
-    )
-    .ok()
-    .json();
+    let o = recover_json(&data, &recovery);
     assert_eq!(
         (o["keyringRebuilt"].clone(), o["masterRebuilt"].clone()),
         (true.into(), true.into()),
